@@ -1,0 +1,28 @@
+# The two commands in README.md: `make demo` and `make test`. Each sets up
+# everything it needs (apt packages when missing, venv, pip) via
+# scripts/bootstrap.sh.
+SHELL := /bin/bash
+VENV ?= $(CURDIR)/.venv
+
+.PHONY: demo test bench bootstrap bed-up bed-down unit sanity lint integration changelog
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+demo: bootstrap
+	@scripts/demo.sh
+
+test: bootstrap
+	@scripts/test.sh all
+
+bench: bootstrap
+	@scripts/bench.sh
+
+unit sanity lint integration changelog: bootstrap
+	@scripts/test.sh $@
+
+bed-up: bootstrap
+	@$(VENV)/bin/python tests/bed/bed.py up
+
+bed-down:
+	@$(VENV)/bin/python tests/bed/bed.py down

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# One-stop set-up for a fresh machine: system packages (only when missing),
+# the project venv, the collection link and the ansible-test pip stand-in.
+# Safe to rerun: every step checks before it acts.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${CDCOPS_VENV:-$ROOT/.venv}"
+PYTHON="${PYTHON:-python3}"
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+
+apt_install() {
+    log "installing with apt: $*"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+java_major() {
+    command -v java >/dev/null 2>&1 || { echo 0; return; }
+    java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1
+}
+
+# Flink 1.20 runs on Java 11 or 17 (FACTS.md, "Flink runtime / Java").
+if [ "$(java_major)" -lt 11 ]; then
+    apt_install openjdk-17-jre-headless
+fi
+
+# The test bed's PostgreSQL comes from Debian's server package.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    apt_install postgresql
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    log "creating venv $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+
+# Reinstall only when the requirement files change.
+stamp="$VENV/.requirements.sha256"
+want="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    log "installing Python packages into $VENV"
+    "$VENV/bin/python" -m pip install -q -r "$ROOT/requirements-dev.txt"
+    echo "$want" >"$stamp"
+fi
+
+# Ansible finds the collection through this link (ANSIBLE_COLLECTIONS_PATH).
+coll="$VENV/collections/ansible_collections/cdcops"
+mkdir -p "$coll"
+ln -sfn "$ROOT" "$coll/flink_cdc"
+
+# ansible-test bootstraps pip in its venvs with a get-pip script downloaded
+# from a host this machine cannot reach; it first looks in this cache. The
+# stand-in uses ensurepip, then the machine's own pip configuration.
+pip_ver="$("$VENV/bin/python" - <<'EOF'
+import re, ansible_test, os
+src = open(os.path.join(os.path.dirname(ansible_test.__file__), "_internal", "python_requirements.py")).read()
+print(re.search(r"pip='([0-9.]+)'", src).group(1).replace(".", "_"))
+EOF
+)"
+get_pip="$HOME/.ansible/test/cache/get_pip_${pip_ver}.py"
+if [ ! -f "$get_pip" ]; then
+    log "writing ansible-test pip stand-in $get_pip"
+    mkdir -p "$(dirname "$get_pip")"
+    cat >"$get_pip" <<'EOF'
+"""Stand-in for get-pip.py: ensurepip, then pip with the machine's config."""
+import ensurepip
+import os
+import subprocess
+import sys
+
+ensurepip.bootstrap(upgrade=True)
+# ensurepip sets these in-process; they would hide the machine's pip config.
+os.environ.pop("PIP_CONFIG_FILE", None)
+os.environ.pop("ENSUREPIP_OPTIONS", None)
+args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
+sys.exit(subprocess.call([sys.executable, "-m", "pip", "install"] + args))
+EOF
+fi
+
+log "ready: $VENV"

@@ -1,0 +1,601 @@
+#!/usr/bin/env python3
+"""The cdcops.flink_cdc test bed: real Flink, PostgreSQL and a Maven repository on loopback.
+
+Usage: bed.py up [--fresh] | down | status | tm-stop HOST | tm-start HOST |
+       job-start [NAME] | jobs-cancel
+
+* Apache Flink 1.20.3, standalone, assembled from the PyPI packages
+  ``apache-flink`` (``pyflink/bin``, ``pyflink/conf``) and
+  ``apache-flink-libraries`` (``deps/lib``, ``opt``, ``plugins``,
+  ``bin/bash-java-utils.jar``), downloaded once with ``pip download --no-deps``
+  into ``~/.cache/cdcops-flink-cdc``. One JobManager (REST on a non-default
+  port) and two TaskManagers bound to 127.0.0.2 and 127.0.0.3, each with its
+  own FLINK_HOME, so a deploy to one "host" never touches the other.
+* PostgreSQL from Debian's server packages: a ``logical`` cluster and a
+  ``replica`` cluster (wal_level), scram password auth on TCP, run as the
+  ``postgres`` OS user when started by root (initdb refuses root).
+* A Maven-layout HTTP repository (maven_repo.py) with a request log.
+
+``up`` and ``down`` are idempotent. ``up`` writes ``state.json`` and an
+Ansible ``inventory.ini`` into the bed directory (``$CDCOPS_BED_DIR``, by
+default ``tests/output/bed``).
+"""
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.request
+import zipfile
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import jars  # noqa: E402
+
+FLINK_VERSION = "1.20.3"
+CACHE = os.path.join(os.path.expanduser(os.environ.get("XDG_CACHE_HOME", "~/.cache")),
+                     "cdcops-flink-cdc")
+BED = os.path.abspath(os.environ.get("CDCOPS_BED_DIR", os.path.join(ROOT, "tests", "output", "bed")))
+
+PORTS = {
+    "rest": int(os.environ.get("CDCOPS_BED_REST_PORT", "18081")),
+    "jm_rpc": int(os.environ.get("CDCOPS_BED_JM_RPC_PORT", "16123")),
+    "pg_logical": int(os.environ.get("CDCOPS_BED_PG_PORT", "15432")),
+    "pg_replica": int(os.environ.get("CDCOPS_BED_PG_REPLICA_PORT", "15433")),
+    "maven": int(os.environ.get("CDCOPS_BED_MAVEN_PORT", "18901")),
+}
+TASKMANAGERS = ("127.0.0.2", "127.0.0.3")
+SLOTS_PER_TM = 2
+# The demo's connector versions: real published coordinates compatible with
+# Flink 1.20 (FACTS.md matrices), built locally because Maven Central is
+# unreachable from the bed.
+DEMO_PG_CDC = "3.5.0"
+DEMO_STARROCKS = "1.2.11_flink-1.20"
+
+
+def log(msg):
+    sys.stderr.write("[bed] %s\n" % msg)
+    sys.stderr.flush()
+
+
+def run(cmd, **kw):
+    kw.setdefault("check", True)
+    return subprocess.run(cmd, **kw)
+
+
+def port_open(host, port, timeout=0.5):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for(what, predicate, timeout=90.0, interval=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise SystemExit("[bed] timed out after %ss waiting for %s" % (timeout, what))
+
+
+# --------------------------------------------------------------------------- Flink
+
+
+def flink_dist():
+    """Assemble (once, cached) a complete Flink distribution from the PyPI packages."""
+    dist = os.path.join(CACHE, "flink-%s" % FLINK_VERSION)
+    if os.path.exists(os.path.join(dist, ".complete")):
+        return dist
+    downloads = os.path.join(CACHE, "pypi")
+    os.makedirs(downloads, exist_ok=True)
+    have = os.listdir(downloads)
+    if not (any(f.startswith("apache_flink-%s-" % FLINK_VERSION) for f in have)
+            and "apache-flink-libraries-%s.tar.gz" % FLINK_VERSION in have):
+        log("downloading apache-flink %s from PyPI into %s (once)" % (FLINK_VERSION, downloads))
+        run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", downloads,
+             "apache-flink==%s" % FLINK_VERSION, "apache-flink-libraries==%s" % FLINK_VERSION])
+    wheel = next(os.path.join(downloads, f) for f in sorted(os.listdir(downloads))
+                 if f.startswith("apache_flink-%s-" % FLINK_VERSION) and f.endswith(".whl"))
+    sdist = os.path.join(downloads, "apache-flink-libraries-%s.tar.gz" % FLINK_VERSION)
+    tmp = dist + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    log("assembling FLINK_HOME %s" % dist)
+    with zipfile.ZipFile(wheel) as whl:
+        for info in whl.infolist():
+            for part in ("bin", "conf"):
+                prefix = "pyflink/%s/" % part
+                if info.filename.startswith(prefix) and not info.is_dir():
+                    target = os.path.join(tmp, part, info.filename[len(prefix):])
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    with whl.open(info) as src, open(target, "wb") as out:
+                        shutil.copyfileobj(src, out)
+    prefix = "apache-flink-libraries-%s/deps/" % FLINK_VERSION
+    with tarfile.open(sdist) as tar:
+        for member in tar.getmembers():
+            if not member.name.startswith(prefix) or not member.isfile():
+                continue
+            rel = member.name[len(prefix):]
+            if rel.split("/")[0] not in ("bin", "lib", "opt", "plugins"):
+                continue
+            target = os.path.join(tmp, rel)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with tar.extractfile(member) as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out)
+    for name in os.listdir(os.path.join(tmp, "bin")):
+        os.chmod(os.path.join(tmp, "bin", name), 0o755)
+    open(os.path.join(tmp, ".complete"), "w").close()
+    shutil.rmtree(dist, ignore_errors=True)
+    os.rename(tmp, dist)
+    return dist
+
+
+def _link_tree(src, dst):
+    """Copy a tree with hard links (same filesystem) or plain copies."""
+    def link(s, d):
+        try:
+            os.link(s, d)
+        except OSError:
+            shutil.copy2(s, d)
+    shutil.copytree(src, dst, copy_function=link, symlinks=True)
+
+
+def make_home(dist, home, settings):
+    """A FLINK_HOME of its own: lib/ and conf/ are private to this process."""
+    if not os.path.exists(os.path.join(home, "conf", "config.yaml")):
+        tmp = home + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        for part in ("bin", "opt", "plugins"):
+            _link_tree(os.path.join(dist, part), os.path.join(tmp, part))
+        # lib/ gets real copies: tests replace, chmod and delete files in it.
+        shutil.copytree(os.path.join(dist, "lib"), os.path.join(tmp, "lib"))
+        shutil.copytree(os.path.join(dist, "conf"), os.path.join(tmp, "conf"))
+        for part in ("log", "run"):
+            os.makedirs(os.path.join(tmp, part))
+        shutil.rmtree(home, ignore_errors=True)
+        os.rename(tmp, home)
+    with open(os.path.join(dist, "conf", "config.yaml")) as f:
+        conf = yaml.safe_load(f)
+    for dotted, value in settings.items():
+        node = conf
+        keys = dotted.split(".")
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    with open(os.path.join(home, "conf", "config.yaml"), "w") as f:
+        yaml.safe_dump(conf, f, default_flow_style=False)
+    return home
+
+
+def jm_home():
+    return os.path.join(BED, "flink", "jobmanager")
+
+
+def tm_home(host):
+    return os.path.join(BED, "flink", "tm-%s" % host)
+
+
+def common_settings(home):
+    return {
+        "jobmanager.rpc.address": "127.0.0.1",
+        "jobmanager.rpc.port": PORTS["jm_rpc"],
+        "rest.address": "127.0.0.1",
+        "rest.port": PORTS["rest"],
+        "env.pid.dir": os.path.join(home, "run"),
+        "env.log.dir": os.path.join(home, "log"),
+    }
+
+
+def rest(path, timeout=2.0):
+    url = "http://127.0.0.1:%d%s" % (PORTS["rest"], path)
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return json.load(resp)
+
+
+def registered_hosts():
+    try:
+        tms = rest("/taskmanagers")["taskmanagers"]
+    except (OSError, ValueError):
+        return []
+    return [tm["path"].split("@", 1)[1].split(":", 1)[0] for tm in tms]
+
+
+def daemon_pid(home, kind):
+    run_dir = os.path.join(home, "run")
+    if not os.path.isdir(run_dir):
+        return None
+    for name in os.listdir(run_dir):
+        if kind in name and name.endswith(".pid"):
+            with open(os.path.join(run_dir, name)) as f:
+                for line in f:
+                    if line.strip().isdigit() and pid_alive(int(line)):
+                        return int(line)
+    return None
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def flink_env():
+    env = dict(os.environ)
+    env.pop("FLINK_HOME", None)
+    env.pop("FLINK_CONF_DIR", None)
+    return env
+
+
+def start_jobmanager(dist):
+    home = make_home(dist, jm_home(), dict(common_settings(jm_home()), **{
+        "jobmanager.bind-host": "127.0.0.1",
+        "rest.bind-address": "127.0.0.1",
+        "jobmanager.memory.process.size": "1024m",
+    }))
+    if not daemon_pid(home, "standalonesession"):
+        log("starting JobManager, REST on 127.0.0.1:%d" % PORTS["rest"])
+        run([os.path.join(home, "bin", "jobmanager.sh"), "start"], env=flink_env(),
+            stdout=subprocess.DEVNULL)
+    wait_for("JobManager REST on port %d" % PORTS["rest"], lambda: _rest_ok())
+
+
+def _rest_ok():
+    try:
+        return rest("/overview").get("flink-version") == FLINK_VERSION
+    except (OSError, ValueError):
+        return False
+
+
+def start_taskmanager(host, dist=None):
+    dist = dist or flink_dist()
+    home = make_home(dist, tm_home(host), dict(common_settings(tm_home(host)), **{
+        "taskmanager.host": host,
+        "taskmanager.bind-host": host,
+        "taskmanager.numberOfTaskSlots": SLOTS_PER_TM,
+        "taskmanager.memory.process.size": "1024m",
+    }))
+    if not daemon_pid(home, "taskexecutor"):
+        log("starting TaskManager %s" % host)
+        run([os.path.join(home, "bin", "taskmanager.sh"), "start"], env=flink_env(),
+            stdout=subprocess.DEVNULL)
+    wait_for("TaskManager %s to register" % host, lambda: host in registered_hosts())
+
+
+def stop_taskmanager(host):
+    home = tm_home(host)
+    pid = daemon_pid(home, "taskexecutor")
+    if pid:
+        log("stopping TaskManager %s (pid %d)" % (host, pid))
+        _terminate(pid)
+
+
+def _terminate(pid, timeout=30):
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except OSError:
+        return
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def job_jar():
+    """A tiny streaming job (datagen -> blackhole) so the bed can have RUNNING jobs."""
+    jar = os.path.join(BED, "job", "bedjob.jar")
+    if os.path.exists(jar):
+        return jar
+    src_dir = os.path.join(BED, "job")
+    os.makedirs(src_dir, exist_ok=True)
+    with open(os.path.join(src_dir, "BedJob.java"), "w") as f:
+        f.write("""
+import org.apache.flink.table.api.EnvironmentSettings;
+import org.apache.flink.table.api.TableEnvironment;
+
+public class BedJob {
+    public static void main(String[] args) throws Exception {
+        TableEnvironment t = TableEnvironment.create(EnvironmentSettings.inStreamingMode());
+        t.getConfig().set("pipeline.name", args.length > 0 ? args[0] : "cdcops-bed-datagen");
+        t.executeSql("CREATE TABLE src (id BIGINT) WITH ('connector'='datagen','rows-per-second'='1')");
+        t.executeSql("CREATE TABLE snk (id BIGINT) WITH ('connector'='blackhole')");
+        t.executeSql("INSERT INTO snk SELECT id FROM src");
+    }
+}
+""")
+    run(["javac", "-cp", os.path.join(jm_home(), "lib", "*"), "BedJob.java"], cwd=src_dir)
+    run(["jar", "cfe", "bedjob.jar", "BedJob", "BedJob.class"], cwd=src_dir)
+    return jar
+
+
+def job_start(name="cdcops-bed-datagen"):
+    run([os.path.join(jm_home(), "bin", "flink"), "run", "-d", "-m",
+         "127.0.0.1:%d" % PORTS["rest"], job_jar(), name], env=flink_env(),
+        stdout=subprocess.DEVNULL)
+    wait_for("job %s to run" % name, lambda: any(
+        j["name"] == name and j["state"] == "RUNNING" for j in rest("/jobs/overview")["jobs"]))
+
+
+def jobs_cancel():
+    for job in rest("/jobs/overview")["jobs"]:
+        if job["state"] in ("RUNNING", "CREATED", "RESTARTING", "INITIALIZING"):
+            req = urllib.request.Request("http://127.0.0.1:%d/jobs/%s?mode=cancel"
+                                         % (PORTS["rest"], job["jid"]), method="PATCH")
+            urllib.request.urlopen(req, timeout=5).close()
+    wait_for("jobs to stop", lambda: not any(
+        j["state"] in ("RUNNING", "CANCELLING") for j in rest("/jobs/overview")["jobs"]))
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def pg_bin():
+    base = "/usr/lib/postgresql"
+    versions = sorted((d for d in os.listdir(base) if d.isdigit()), key=int) if os.path.isdir(base) else []
+    if not versions:
+        raise SystemExit("[bed] no PostgreSQL server under /usr/lib/postgresql; "
+                         "run scripts/bootstrap.sh (it installs the Debian package)")
+    return os.path.join(base, versions[-1], "bin")
+
+
+def as_pg(cmd, **kw):
+    """Run a PostgreSQL server command as the postgres OS user when we are root."""
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--"] + cmd
+    return run(cmd, **kw)
+
+
+def pg_dir(name):
+    return os.path.join(BED, "pg", name)
+
+
+def pg_password():
+    path = os.path.join(BED, "pg", "superuser.password")
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(secrets.token_urlsafe(18))
+    with open(path) as f:
+        return f.read().strip()
+
+
+def start_postgres(name, port, wal_level):
+    base = pg_dir(name)
+    data = os.path.join(base, "data")
+    sock = os.path.join(base, "sock")
+    password = pg_password()
+    if not os.path.exists(os.path.join(data, "PG_VERSION")):
+        log("initdb PostgreSQL cluster %s (wal_level=%s, port %d)" % (name, wal_level, port))
+        shutil.rmtree(base, ignore_errors=True)
+        os.makedirs(sock)
+        pwfile = os.path.join(base, "pwfile")
+        with open(pwfile, "w") as f:
+            f.write(password)
+        if os.geteuid() == 0:
+            shutil.chown(base, "postgres", "postgres")
+            shutil.chown(sock, "postgres", "postgres")
+            shutil.chown(pwfile, "postgres", "postgres")
+            # postgres must traverse the bed directory to reach its data.
+            for parent in (os.path.dirname(base), BED):
+                os.chmod(parent, os.stat(parent).st_mode | 0o711)
+        as_pg([os.path.join(pg_bin(), "initdb"), "-D", data, "-U", "postgres", "--pwfile", pwfile,
+               "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
+               "--locale=C"], stdout=subprocess.DEVNULL)
+        os.unlink(pwfile)
+        conf = {
+            "listen_addresses": "'127.0.0.1'",
+            "port": str(port),
+            "unix_socket_directories": "'%s'" % sock,
+            "wal_level": wal_level,
+            "max_replication_slots": "10",
+            "max_wal_senders": "10",
+            "password_encryption": "'scram-sha-256'",
+            "fsync": "off",
+            "log_min_messages": "warning",
+        }
+        with open(os.path.join(data, "postgresql.conf"), "a") as f:
+            f.write("\n# cdcops test bed\n")
+            for key, value in conf.items():
+                f.write("%s = %s\n" % (key, value))
+    if not port_open("127.0.0.1", port):
+        log("starting PostgreSQL %s on 127.0.0.1:%d" % (name, port))
+        as_pg([os.path.join(pg_bin(), "pg_ctl"), "-D", data, "-l", os.path.join(base, "server.log"),
+               "-w", "-t", "60", "start"], stdout=subprocess.DEVNULL)
+    return {"host": "127.0.0.1", "port": port, "socket_dir": sock, "wal_level": wal_level,
+            "user": "postgres", "password": password, "data": data}
+
+
+def stop_postgres(name):
+    data = os.path.join(pg_dir(name), "data")
+    if os.path.exists(os.path.join(data, "postmaster.pid")):
+        log("stopping PostgreSQL %s" % name)
+        as_pg([os.path.join(pg_bin(), "pg_ctl"), "-D", data, "-m", "fast", "-w", "stop"],
+              check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+# --------------------------------------------------------------------------- Maven repository
+
+
+def maven_root():
+    return os.path.join(BED, "maven", "repo")
+
+
+def maven_log():
+    return os.path.join(BED, "maven", "requests.log")
+
+
+def start_maven():
+    root = maven_root()
+    os.makedirs(root, exist_ok=True)
+    # The demo's connectors, published once into the sandbox repository.
+    demo = (("org.apache.flink", "flink-sql-connector-postgres-cdc", DEMO_PG_CDC,
+             jars.publish_postgres_cdc),
+            ("com.starrocks", "flink-connector-starrocks", DEMO_STARROCKS, jars.publish_starrocks))
+    for group, artifact, version, publish in demo:
+        if not os.path.exists(os.path.join(root, jars.maven_path(group, artifact, version))):
+            publish(root, version)
+    pidfile = os.path.join(BED, "maven", "server.pid")
+    if not port_open("127.0.0.1", PORTS["maven"]):
+        log("starting Maven repository on http://127.0.0.1:%d" % PORTS["maven"])
+        with open(os.path.join(BED, "maven", "server.out"), "ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, os.path.join(HERE, "maven_repo.py"), "--root", root,
+                 "--port", str(PORTS["maven"]), "--log", maven_log()],
+                stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True)
+        with open(pidfile, "w") as f:
+            f.write(str(proc.pid))
+        wait_for("Maven repository", lambda: port_open("127.0.0.1", PORTS["maven"]), timeout=20)
+
+
+def stop_maven():
+    pidfile = os.path.join(BED, "maven", "server.pid")
+    if os.path.exists(pidfile):
+        with open(pidfile) as f:
+            pid = int(f.read().strip() or 0)
+        if pid and pid_alive(pid):
+            log("stopping Maven repository (pid %d)" % pid)
+            _terminate(pid, timeout=5)
+        os.unlink(pidfile)
+
+
+# --------------------------------------------------------------------------- state
+
+
+def state_path():
+    return os.path.join(BED, "state.json")
+
+
+def state():
+    with open(state_path()) as f:
+        return json.load(f)
+
+
+def write_state(pg):
+    python = sys.executable
+    data = {
+        "bed_dir": BED,
+        "flink_version": FLINK_VERSION,
+        "rest_url": "http://127.0.0.1:%d" % PORTS["rest"],
+        "jobmanager": {"host": "127.0.0.1", "home": jm_home()},
+        "taskmanagers": [{"host": h, "home": tm_home(h), "slots": SLOTS_PER_TM} for h in TASKMANAGERS],
+        "postgres": pg,
+        "maven": {"url": "http://127.0.0.1:%d" % PORTS["maven"], "root": maven_root(),
+                  "log": maven_log()},
+        "demo_connectors": {"postgres_cdc": DEMO_PG_CDC, "starrocks": DEMO_STARROCKS},
+        "python": python,
+    }
+    with open(state_path(), "w") as f:
+        json.dump(data, f, indent=2)
+    os.chmod(state_path(), 0o600)
+    lines = [
+        "# Written by tests/bed/bed.py: the local sandbox as an Ansible inventory.",
+        "[flink_jobmanager]",
+        "jobmanager ansible_host=127.0.0.1 flink_cdc_flink_home=%s" % jm_home(),
+        "",
+        "[flink_taskmanagers]",
+    ]
+    for i, host in enumerate(TASKMANAGERS, 1):
+        lines.append("tm%d ansible_host=%s flink_cdc_flink_home=%s" % (i, host, tm_home(host)))
+    lines += [
+        "",
+        "[all:vars]",
+        "ansible_connection=local",
+        "ansible_python_interpreter=%s" % python,
+        "flink_cdc_rest_url=http://127.0.0.1:%d" % PORTS["rest"],
+        "",
+    ]
+    with open(os.path.join(BED, "inventory.ini"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def up(fresh=False):
+    if fresh:
+        down()
+        for part in ("flink", "pg", "maven", "job"):
+            shutil.rmtree(os.path.join(BED, part), ignore_errors=True)
+    os.makedirs(BED, exist_ok=True)
+    dist = flink_dist()
+    pg = {
+        "logical": start_postgres("logical", PORTS["pg_logical"], "logical"),
+        "replica": start_postgres("replica", PORTS["pg_replica"], "replica"),
+    }
+    start_maven()
+    start_jobmanager(dist)
+    for host in TASKMANAGERS:
+        start_taskmanager(host, dist)
+    write_state(pg)
+    log("up: Flink %s REST http://127.0.0.1:%d, TaskManagers %s, PostgreSQL %d/%d, "
+        "Maven http://127.0.0.1:%d; inventory %s" % (
+            FLINK_VERSION, PORTS["rest"], ", ".join(TASKMANAGERS), PORTS["pg_logical"],
+            PORTS["pg_replica"], PORTS["maven"], os.path.join(BED, "inventory.ini")))
+
+
+def down():
+    for host in TASKMANAGERS:
+        stop_taskmanager(host)
+    pid = daemon_pid(jm_home(), "standalonesession")
+    if pid:
+        log("stopping JobManager (pid %d)" % pid)
+        _terminate(pid)
+    for name in ("logical", "replica"):
+        stop_postgres(name)
+    stop_maven()
+
+
+def status():
+    out = {
+        "jobmanager": bool(daemon_pid(jm_home(), "standalonesession")),
+        "taskmanagers": {h: bool(daemon_pid(tm_home(h), "taskexecutor")) for h in TASKMANAGERS},
+        "registered": registered_hosts(),
+        "postgres": {n: port_open("127.0.0.1", PORTS["pg_" + n]) for n in ("logical", "replica")},
+        "maven": port_open("127.0.0.1", PORTS["maven"]),
+    }
+    print(json.dumps(out, indent=2))
+    return out
+
+
+def main(argv):
+    if not argv:
+        raise SystemExit(__doc__)
+    cmd, args = argv[0], argv[1:]
+    if cmd == "up":
+        up(fresh="--fresh" in args)
+    elif cmd == "down":
+        down()
+    elif cmd == "status":
+        status()
+    elif cmd == "tm-stop":
+        stop_taskmanager(args[0])
+    elif cmd == "tm-start":
+        start_taskmanager(args[0])
+    elif cmd == "job-start":
+        job_start(*args)
+    elif cmd == "jobs-cancel":
+        jobs_cancel()
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,107 @@
+"""Build real connector jars and publish them into a Maven-layout directory.
+
+Maven Central cannot be reached from the test machines, so the tests, the
+demo and the benchmark build jars with the same shape as the published
+connectors: a manifest, the Flink table-factory service file with the
+factory classes the real jars register (FACTS.md, "Flink CDC postgres
+connector" and "StarRocks Flink connector"), and class entries.
+"""
+
+import hashlib
+import os
+import zipfile
+
+FACTORY_SERVICE = "META-INF/services/org.apache.flink.table.factories.Factory"
+
+# FACTS.md: factory classes per connector line.
+PG_CDC_FACTORY_2X = "com.ververica.cdc.connectors.postgres.table.PostgreSQLTableFactory"
+PG_CDC_FACTORY_3X = "org.apache.flink.cdc.connectors.postgres.table.PostgreSQLTableFactory"
+STARROCKS_FACTORIES = (
+    "com.starrocks.connector.flink.table.sink.StarRocksDynamicTableSinkFactory",
+    "com.starrocks.connector.flink.table.source.StarRocksDynamicTableSourceFactory",
+    "com.starrocks.connector.flink.catalog.FlinkCatalogFactory",
+)
+
+
+def _class_bytes(name):
+    # A minimal class-file header; the content only has to be stable per name.
+    return b"\xca\xfe\xba\xbe\x00\x00\x00\x34" + hashlib.sha256(name.encode()).digest()
+
+
+def build_jar(path, factories=(), classes=(), title="test", version="0", size=0,
+              manifest=True, seed=b""):
+    """Write a jar at ``path``; pad with incompressible data up to ``size`` bytes."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".building"
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as jar:
+        if manifest:
+            jar.writestr("META-INF/MANIFEST.MF",
+                         "Manifest-Version: 1.0\r\nImplementation-Title: %s\r\n"
+                         "Implementation-Version: %s\r\nCreated-By: cdcops test bed\r\n\r\n"
+                         % (title, version))
+        if factories:
+            jar.writestr(FACTORY_SERVICE, "".join(f + "\n" for f in factories))
+        for cls in tuple(classes) + tuple(factories):
+            jar.writestr(cls.replace(".", "/") + ".class", _class_bytes(cls + version))
+        if size:
+            # Stored (not deflated), so the file really is about ``size`` bytes.
+            info = zipfile.ZipInfo("META-INF/padding.bin")
+            info.compress_type = zipfile.ZIP_STORED
+            want = max(0, size - jar.fp.tell() - 200)
+            block = hashlib.sha512(seed + title.encode() + version.encode()).digest() * 16384
+            with jar.open(info, "w", force_zip64=want > 0x7FFFFFFF) as out:
+                while want > 0:
+                    out.write(block[:want])
+                    want -= min(want, len(block))
+    os.replace(tmp, path)
+    return path
+
+
+def maven_path(group_id, artifact_id, version, classifier=None, ext="jar"):
+    """FACTS.md "Maven repository layout"."""
+    name = "%s-%s%s.%s" % (artifact_id, version, "-" + classifier if classifier else "", ext)
+    return "/".join(group_id.split(".") + [artifact_id, version, name])
+
+
+def sha_hex(path, algo="sha1"):
+    h = hashlib.new(algo)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def publish(repo_root, group_id, artifact_id, version, classifier=None, sidecars=("sha1",),
+            **jar_args):
+    """Build a jar into the repository at its Maven path; write checksum sidecars."""
+    rel = maven_path(group_id, artifact_id, version, classifier)
+    full = os.path.join(repo_root, rel)
+    jar_args.setdefault("title", artifact_id)
+    jar_args.setdefault("version", version)
+    build_jar(full, **jar_args)
+    for algo in sidecars:
+        with open(full + "." + algo, "w") as f:
+            f.write(sha_hex(full, algo) + "\n")
+    return rel
+
+
+def publish_postgres_cdc(repo_root, version, thin=False, **kw):
+    """The postgres-cdc SQL connector (or the thin jar) at ``version``."""
+    group = "com.ververica" if version.split(".")[0] == "2" or version.startswith("3.0") \
+        else "org.apache.flink"
+    factory = PG_CDC_FACTORY_2X if group == "com.ververica" else PG_CDC_FACTORY_3X
+    base = factory.rsplit(".", 3)[0]
+    if thin:
+        return publish(repo_root, group, "flink-connector-postgres-cdc", version,
+                       factories=(factory,), classes=(base + ".PostgreSQLSource",), **kw)
+    # The SQL jar shades Debezium and the PostgreSQL JDBC driver.
+    shaded = (base + ".PostgreSQLSource", "io.debezium.connector.postgresql.PostgresConnector",
+              "org.postgresql.Driver")
+    return publish(repo_root, group, "flink-sql-connector-postgres-cdc", version,
+                   factories=(factory,), classes=shaded, **kw)
+
+
+def publish_starrocks(repo_root, version, **kw):
+    """``com.starrocks:flink-connector-starrocks:<v>_flink-<minor>``."""
+    return publish(repo_root, "com.starrocks", "flink-connector-starrocks", version,
+                   factories=STARROCKS_FACTORIES, classes=("com.mysql.cj.jdbc.Driver",), **kw)

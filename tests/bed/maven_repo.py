@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""A Maven-layout HTTP repository on loopback, with a request log and faults.
+
+It serves files from ``--root`` the way Maven Central does (plain GET/HEAD on
+``group/as/path/artifact/version/file``). Every request is appended to
+``--log`` as one JSON line: method, path, status and body bytes sent, so tests
+and the benchmark can count jar-body downloads.
+
+Faults, for the tests of failed downloads, come from ``<root>/.faults.json``,
+read on every request: ``{"<url path>": {"mode": ...}}`` where mode is
+``truncate`` (announce the full Content-Length, send half, close), ``drop``
+(close before any body), ``html`` (serve a proxy login page with 200),
+``status`` (answer with ``code``) or ``slow`` (sleep ``seconds`` first).
+Optional ``auth`` (``user:password``) and ``header`` (``Name: value``) in
+``<root>/.access.json`` make the repository require credentials.
+"""
+
+import argparse
+import base64
+import json
+import os
+import posixpath
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
+
+CHUNK = 1024 * 1024
+PROXY_PAGE = (b"<!DOCTYPE html><html><head><title>Proxy login</title></head>"
+              b"<body><form>Please sign in to continue.</form></body></html>\n")
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "cdcops-maven-repo/1"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # noqa: A002 - http.server's name
+        pass
+
+    def _record(self, status, sent):
+        entry = {"t": time.time(), "method": self.command, "path": self._path(),
+                 "status": status, "bytes": sent}
+        with self.server.log_lock, open(self.server.log_path, "a") as log:
+            log.write(json.dumps(entry) + "\n")
+
+    def _path(self):
+        return unquote(urlsplit(self.path).path)
+
+    def _json(self, name):
+        try:
+            with open(os.path.join(self.server.root, name)) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def _authorized(self):
+        access = self._json(".access.json")
+        if "auth" in access:
+            want = "Basic " + base64.b64encode(access["auth"].encode()).decode()
+            if self.headers.get("Authorization") != want:
+                return False
+        if "header" in access:
+            name, value = [p.strip() for p in access["header"].split(":", 1)]
+            if self.headers.get(name) != value:
+                return False
+        return True
+
+    def _send_status(self, code, body=b""):
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        if code == 401:
+            self.send_header("WWW-Authenticate", 'Basic realm="repo"')
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self._record(code, len(body) if self.command != "HEAD" else 0)
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_GET(self):
+        path = self._path()
+        if not self._authorized():
+            return self._send_status(401, b"unauthorized\n")
+        fault = self._json(".faults.json").get(path, {})
+        mode = fault.get("mode")
+        if mode == "slow":
+            time.sleep(float(fault.get("seconds", 5)))
+        if mode == "status":
+            return self._send_status(int(fault.get("code", 500)), b"injected\n")
+        if mode == "html":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(PROXY_PAGE)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(PROXY_PAGE)
+            return self._record(200, len(PROXY_PAGE))
+        rel = posixpath.normpath(path).lstrip("/")
+        if rel.startswith("..") or rel.startswith("."):
+            return self._send_status(404, b"not found\n")
+        full = os.path.join(self.server.root, rel)
+        if not os.path.isfile(full):
+            return self._send_status(404, b"not found\n")
+        size = os.path.getsize(full)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/java-archive"
+                         if full.endswith(".jar") else "text/plain")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        if self.command == "HEAD":
+            return self._record(200, 0)
+        limit = size
+        if mode == "truncate":
+            limit = size // 2
+        elif mode == "drop":
+            limit = 0
+        sent = 0
+        try:
+            with open(full, "rb") as f:
+                while sent < limit:
+                    data = f.read(min(CHUNK, limit - sent))
+                    if not data:
+                        break
+                    self.wfile.write(data)
+                    sent += len(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self._record(200, sent)
+        if mode in ("truncate", "drop"):
+            self.close_connection = True
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--log", required=True)
+    args = parser.parse_args(argv)
+    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    server.daemon_threads = True
+    server.root = os.path.abspath(args.root)
+    server.log_path = args.log
+    server.log_lock = threading.Lock()
+    sys.stdout.write("serving %s on http://%s:%d\n" % (server.root, args.host, args.port))
+    sys.stdout.flush()
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

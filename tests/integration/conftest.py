@@ -1,0 +1,251 @@
+"""Integration harness: the real test bed, and Ansible run as users run it.
+
+The bed (tests/bed/bed.py) is brought up fresh once per pytest session and
+torn down at the end, so nothing stays running. Set ``CDCOPS_BED_KEEP=1`` to
+reuse an already running bed and leave it up (for developing several test
+files side by side).
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from urllib.request import urlopen
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "bed"))
+
+import bed as bed_mod  # noqa: E402
+import jars  # noqa: E402
+
+VENV_BIN = os.path.dirname(sys.executable)
+COLLECTIONS = os.path.join(os.path.dirname(VENV_BIN), "collections")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def bed():
+    keep = os.environ.get("CDCOPS_BED_KEEP") == "1"
+    bed_mod.up(fresh=not keep)
+    try:
+        yield bed_mod.state()
+    finally:
+        if not keep:
+            bed_mod.down()
+
+
+class Run:
+    """One ansible / ansible-playbook run: rc, output and recorded task results."""
+
+    def __init__(self, cmd, proc, records):
+        self.cmd = cmd
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.records = records
+
+    @property
+    def output(self):
+        return self.stdout + self.stderr
+
+    def results(self, host=None, action=None, status=None):
+        return [r for r in self.records
+                if (host is None or r["host"] == host)
+                and (action is None or r["action"].endswith(action))
+                and (status is None or r["status"] == status)]
+
+    @property
+    def result(self):
+        """The last recorded result (the module's, for ``Ansible.module``)."""
+        assert self.records, "no task result recorded; output:\n%s" % self.output
+        return self.records[-1]["result"]
+
+    @property
+    def failed(self):
+        return any(r["status"] == "failed" for r in self.records) or self.rc != 0
+
+    def __repr__(self):
+        return "<Run rc=%s %s>\n%s" % (self.rc, " ".join(self.cmd), self.output[-4000:])
+
+
+class Ansible:
+    """Runs ansible and ansible-playbook against the collection from this checkout."""
+
+    def __init__(self, tmpdir):
+        self.tmpdir = tmpdir
+
+    def env(self, extra=None):
+        env = dict(os.environ)
+        env.update({
+            "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
+            "ANSIBLE_CALLBACK_PLUGINS": os.path.join(HERE, "callback"),
+            "ANSIBLE_CALLBACKS_ENABLED": "record_json",
+            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+            "ANSIBLE_HOST_KEY_CHECKING": "False",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_LOCAL_TEMP": os.path.join(self.tmpdir, "ansible-local"),
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "PATH": VENV_BIN + os.pathsep + env.get("PATH", ""),
+        })
+        env.update(extra or {})
+        return env
+
+    def _run(self, cmd, env=None, timeout=600):
+        fd, record = tempfile.mkstemp(prefix="record-", suffix=".jsonl", dir=self.tmpdir)
+        os.close(fd)
+        environ = self.env(env)
+        environ["CDCOPS_RECORD_FILE"] = record
+        proc = subprocess.run(cmd, env=environ, capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL, cwd=ROOT)
+        with open(record) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        return Run(cmd, proc, records)
+
+    def module(self, name, args, check=False, diff=False, verbosity=0, env=None, timeout=600):
+        """Run one module on localhost (local connection) with JSON arguments."""
+        if "." not in name:
+            name = "cdcops.flink_cdc." + name
+        cmd = [os.path.join(VENV_BIN, "ansible"), "localhost", "-i", "localhost,", "-c", "local",
+               "-m", name, "-a", json.dumps(args)]
+        cmd += ["--check"] if check else []
+        cmd += ["--diff"] if diff else []
+        cmd += ["-" + "v" * verbosity] if verbosity else []
+        return self._run(cmd, env=env, timeout=timeout)
+
+    def playbook(self, playbook, inventory=None, check=False, diff=False, extra_vars=None,
+                 tags=None, skip_tags=None, limit=None, verbosity=0, forks=None, env=None,
+                 timeout=900):
+        """Run a playbook: a path, or YAML text written to a temporary file."""
+        if "\n" in playbook:
+            fd, path = tempfile.mkstemp(prefix="play-", suffix=".yml", dir=self.tmpdir)
+            with os.fdopen(fd, "w") as f:
+                f.write(playbook)
+            playbook = path
+        cmd = [os.path.join(VENV_BIN, "ansible-playbook"), playbook,
+               "-i", inventory or "localhost,"]
+        if inventory is None:
+            cmd += ["-c", "local"]
+        cmd += ["--check"] if check else []
+        cmd += ["--diff"] if diff else []
+        cmd += ["--tags", tags] if tags else []
+        cmd += ["--skip-tags", skip_tags] if skip_tags else []
+        cmd += ["--limit", limit] if limit else []
+        cmd += ["--forks", str(forks)] if forks else []
+        cmd += ["-" + "v" * verbosity] if verbosity else []
+        if extra_vars:
+            cmd += ["-e", json.dumps(extra_vars)]
+        return self._run(cmd, env=env, timeout=timeout)
+
+
+@pytest.fixture
+def ansible(tmp_path):
+    return Ansible(str(tmp_path))
+
+
+class MavenRepo:
+    """A private Maven-layout repository server (tests/bed/maven_repo.py) on a free port."""
+
+    def __init__(self, root, port, proc):
+        self.root = root
+        self.port = port
+        self.url = "http://127.0.0.1:%d" % port
+        self.log_path = os.path.join(root, "..", "requests.log")
+        self.proc = proc
+
+    def publish(self, *args, **kw):
+        return jars.publish(self.root, *args, **kw)
+
+    def publish_postgres_cdc(self, version, **kw):
+        return jars.publish_postgres_cdc(self.root, version, **kw)
+
+    def publish_starrocks(self, version, **kw):
+        return jars.publish_starrocks(self.root, version, **kw)
+
+    def set_fault(self, rel_path, **fault):
+        """Make requests for ``rel_path`` fail; see maven_repo.py for modes."""
+        faults = self._read(".faults.json")
+        faults["/" + rel_path.lstrip("/")] = fault
+        self._write(".faults.json", faults)
+
+    def clear_faults(self):
+        self._write(".faults.json", {})
+
+    def require(self, auth=None, header=None):
+        access = {}
+        if auth:
+            access["auth"] = auth
+        if header:
+            access["header"] = header
+        self._write(".access.json", access)
+
+    def _read(self, name):
+        try:
+            with open(os.path.join(self.root, name)) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def _write(self, name, data):
+        with open(os.path.join(self.root, name), "w") as f:
+            json.dump(data, f)
+
+    def requests(self):
+        try:
+            with open(self.log_path) as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except OSError:
+            return []
+
+    def mark(self):
+        """Position in the request log; pass to ``requests_since``."""
+        return len(self.requests())
+
+    def requests_since(self, mark):
+        return self.requests()[mark:]
+
+    def jar_body_requests(self, mark=0):
+        return [r for r in self.requests_since(mark)
+                if r["path"].endswith(".jar") and r["method"] == "GET"]
+
+
+@pytest.fixture
+def maven_repo(tmp_path):
+    root = tmp_path / "maven" / "repo"
+    root.mkdir(parents=True)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "tests", "bed", "maven_repo.py"), "--root", str(root),
+         "--port", str(port), "--log", str(tmp_path / "maven" / "requests.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            urlopen("http://127.0.0.1:%d/" % port, timeout=1).close()
+        except OSError as exc:
+            if getattr(exc, "code", None) == 404:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise
+            time.sleep(0.1)
+        else:
+            break
+    repo = MavenRepo(str(root), port, proc)
+    try:
+        yield repo
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,19 @@
+"""Make ``ansible_collections.cdcops.flink_cdc`` importable from this checkout."""
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIXTURES = os.path.join(ROOT, "tests", "unit", "fixtures")
+
+
+def _collections_root():
+    # scripts/bootstrap.sh links the checkout as <venv>/collections/ansible_collections/cdcops/flink_cdc.
+    venv_root = os.path.join(os.path.dirname(os.path.dirname(sys.executable)), "collections")
+    if os.path.isdir(os.path.join(venv_root, "ansible_collections", "cdcops", "flink_cdc")):
+        return venv_root
+    # Running inside an ansible_collections/cdcops/flink_cdc tree (ansible-test).
+    return os.path.dirname(os.path.dirname(os.path.dirname(ROOT)))
+
+
+sys.path.insert(0, _collections_root())
