@@ -25,8 +25,9 @@ run_unit() {
 # ansible-test must run from an ansible_collections/<ns>/<name> tree: copy the
 # collection (not its venv or test output) into one.
 collection_tree() {
-    local dest="$ROOT/tests/output/.tree/ansible_collections/cdcops/flink_cdc"
-    rm -rf "$ROOT/tests/output/.tree"
+    local base dest
+    base="$(mktemp -d "${TMPDIR:-/tmp}/cdcops-sanity.XXXXXX")"
+    dest="$base/ansible_collections/cdcops/flink_cdc"
     mkdir -p "$dest"
     tar -C "$ROOT" --exclude=./.venv --exclude=./tests/output --exclude=./.git \
         --exclude=__pycache__ --exclude=./.pytest_cache --exclude=./.ansible -cf - . | tar -C "$dest" -xf -
@@ -42,7 +43,10 @@ run_sanity() {
         echo "tests/sanity/ignore-*.txt has entries; fix the code instead" >&2
         return 1
     fi
-    (cd "$tree" && ansible-test sanity --venv --python 3.11 --color no)
+    # SANITY_TARGETS (paths) narrows the run while developing.
+    # shellcheck disable=SC2086
+    (cd "$tree" && ansible-test sanity --venv --python 3.11 --color no ${SANITY_TARGETS:-})
+    rm -rf "$(dirname "$(dirname "$(dirname "$tree")")")"
 }
 
 run_lint() {

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The cdcops.flink_cdc test bed: real Flink, PostgreSQL and a Maven repository on loopback.
 
 Usage: bed.py up [--fresh] | down | status | tm-stop HOST | tm-start HOST |
@@ -67,9 +66,8 @@ def log(msg):
     sys.stderr.flush()
 
 
-def run(cmd, **kw):
-    kw.setdefault("check", True)
-    return subprocess.run(cmd, **kw)
+def run(cmd, check=True, **kw):
+    return subprocess.run(cmd, check=check, **kw)
 
 
 def port_open(host, port, timeout=0.5):
@@ -254,7 +252,7 @@ def start_jobmanager(dist):
         log("starting JobManager, REST on 127.0.0.1:%d" % PORTS["rest"])
         run([os.path.join(home, "bin", "jobmanager.sh"), "start"], env=flink_env(),
             stdout=subprocess.DEVNULL)
-    wait_for("JobManager REST on port %d" % PORTS["rest"], lambda: _rest_ok())
+    wait_for("JobManager REST on port %d" % PORTS["rest"], _rest_ok)
 
 
 def _rest_ok():

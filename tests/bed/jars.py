@@ -105,3 +105,38 @@ def publish_starrocks(repo_root, version, **kw):
     """``com.starrocks:flink-connector-starrocks:<v>_flink-<minor>``."""
     return publish(repo_root, "com.starrocks", "flink-connector-starrocks", version,
                    factories=STARROCKS_FACTORIES, classes=("com.mysql.cj.jdbc.Driver",), **kw)
+
+
+def write_sidecars(path, sidecars=("sha1",)):
+    """(Re)write checksum sidecars for a file, e.g. after ``corrupt_entry``."""
+    for algo in sidecars:
+        with open(path + "." + algo, "w") as f:
+            f.write(sha_hex(path, algo) + "\n")
+
+
+def corrupt_entry(path, entry=None):
+    """Flip one byte of an entry's data in place, so its CRC no longer checks out.
+
+    The zip structure (headers, central directory, sizes) stays intact, so the
+    file still opens as a zip: only reading the entry reveals the damage.
+    Prefers a stored entry (``size`` padding) so the failure is a clean CRC
+    mismatch rather than a deflate error. Returns the entry name.
+    """
+    with zipfile.ZipFile(path) as jar:
+        infos = [i for i in jar.infolist() if i.file_size > 0 and not i.is_dir()]
+        if entry is not None:
+            infos = [i for i in infos if i.filename == entry]
+        stored = [i for i in infos if i.compress_type == zipfile.ZIP_STORED]
+        info = (stored or infos)[0]
+    with open(path, "r+b") as f:
+        f.seek(info.header_offset)
+        local = f.read(30)
+        name_len = int.from_bytes(local[26:28], "little")
+        extra_len = int.from_bytes(local[28:30], "little")
+        data_at = info.header_offset + 30 + name_len + extra_len
+        pos = data_at + info.compress_size // 2
+        f.seek(pos)
+        byte = f.read(1)
+        f.seek(pos)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    return info.filename

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A Maven-layout HTTP repository on loopback, with a request log and faults.
 
 It serves files from ``--root`` the way Maven Central does (plain GET/HEAD on

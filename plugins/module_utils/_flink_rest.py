@@ -1,0 +1,213 @@
+# -*- coding: utf-8 -*-
+# Copyright: cdcops.flink_cdc contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
+# the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+"""The one Flink REST client of this collection (private to it).
+
+It owns URLs, authentication, TLS and the translation of every failure into
+one message that names the endpoint (host:port) and the cause, without a
+traceback and without credentials. Callers get parsed JSON or a
+``FlinkRestError``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import socket
+import ssl
+
+from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible.module_utils.six.moves.urllib.parse import urlsplit, urlunsplit
+from ansible.module_utils.urls import open_url
+
+try:
+    from ansible.module_utils.urls import SSLValidationError
+except ImportError:  # pragma: no cover - very old ansible-core
+    SSLValidationError = ssl.SSLError
+
+
+class FlinkRestError(Exception):
+    """A failed REST call, with a message fit for the user."""
+
+    def __init__(self, message, url=None, status=None, not_flink=False):
+        super(FlinkRestError, self).__init__(message)
+        self.message = message
+        self.url = url
+        self.status = status
+        self.not_flink = not_flink
+
+
+def rest_argument_spec():
+    """Options shared by every module that talks to the JobManager REST API.
+
+    Documented once in the ``cdcops.flink_cdc.flink_rest`` doc fragment.
+    """
+    return dict(
+        url=dict(type="str", required=True),
+        url_username=dict(type="str", aliases=["username"]),
+        url_password=dict(type="str", no_log=True, aliases=["password"]),
+        validate_certs=dict(type="bool", default=True),
+        ca_path=dict(type="path"),
+        client_cert=dict(type="path"),
+        client_key=dict(type="path", no_log=False),
+        timeout=dict(type="float", default=10.0),
+    )
+
+
+def redact_url(url):
+    """The URL without user:password, for messages."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def endpoint(url):
+    """``host:port`` of a URL, with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = "[%s]" % host
+    return "%s:%d" % (host, port)
+
+
+def _cause(exc):
+    """A short human description of a low-level failure."""
+    reason = getattr(exc, "reason", exc)
+    if isinstance(reason, (socket.timeout,)) or "timed out" in to_native(reason).lower():
+        return "timed out"
+    if isinstance(reason, ConnectionRefusedError) or "refused" in to_native(reason).lower():
+        return "connection refused"
+    if isinstance(reason, (ssl.SSLError, SSLValidationError)) or "certificate" in to_native(reason).lower() \
+            or "ssl" in to_native(reason).lower():
+        return "TLS failure: %s" % to_native(reason)
+    if isinstance(reason, socket.gaierror):
+        return "cannot resolve host name: %s" % to_native(reason)
+    return to_native(reason)
+
+
+class FlinkRestClient:
+    """GET JSON from a Flink JobManager's REST API."""
+
+    def __init__(self, base_url, url_username=None, url_password=None, validate_certs=True,
+                 ca_path=None, client_cert=None, client_key=None, timeout=10.0):
+        base_url = (base_url or "").strip()
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FlinkRestError(
+                "url %r is not an http(s) URL of a Flink JobManager REST API, "
+                "for example http://jobmanager:8081" % redact_url(base_url))
+        self.base_url = base_url.rstrip("/")
+        self.display_url = redact_url(self.base_url)
+        self.endpoint = endpoint(self.base_url)
+        self._username = url_username
+        self._password = url_password
+        self._validate_certs = validate_certs
+        self._ca_path = ca_path
+        self._client_cert = client_cert
+        self._client_key = client_key
+        self.timeout = timeout
+
+    @classmethod
+    def from_params(cls, params):
+        return cls(params["url"], url_username=params.get("url_username"),
+                   url_password=params.get("url_password"),
+                   validate_certs=params.get("validate_certs", True),
+                   ca_path=params.get("ca_path"), client_cert=params.get("client_cert"),
+                   client_key=params.get("client_key"), timeout=params.get("timeout") or 10.0)
+
+    def _where(self, path):
+        return "%s%s (%s)" % (self.display_url, path, self.endpoint)
+
+    def get(self, path):
+        """GET ``path`` and return the decoded JSON body."""
+        url = self.base_url + path
+        where = self._where(path)
+        try:
+            resp = open_url(
+                url, method="GET", headers={"Accept": "application/json"},
+                timeout=self.timeout, validate_certs=self._validate_certs,
+                url_username=self._username, url_password=self._password,
+                force_basic_auth=bool(self._username), ca_path=self._ca_path,
+                client_cert=self._client_cert, client_key=self._client_key,
+                http_agent="cdcops.flink_cdc", use_netrc=False)
+            body = resp.read()
+            ctype = resp.headers.get("Content-Type", "") if resp.headers else ""
+        except HTTPError as exc:
+            raise self._http_error(exc, path, where)
+        except (URLError, socket.error, ssl.SSLError, SSLValidationError) as exc:
+            raise FlinkRestError("cannot reach the Flink REST API at %s: %s"
+                                 % (where, _cause(exc)), url=self.display_url + path)
+        except Exception as exc:  # open_url raises a few odd types (e.g. ValueError on a bad URL)
+            raise FlinkRestError("cannot reach the Flink REST API at %s: %s"
+                                 % (where, _cause(exc)), url=self.display_url + path)
+        return self._decode(body, ctype, path, where)
+
+    def _http_error(self, exc, path, where):
+        status = exc.code
+        if status in (401, 403):
+            hint = "check url_username/url_password" if status == 401 else \
+                "the credentials were refused for this resource"
+            return FlinkRestError("the Flink REST API at %s answered HTTP %d (%s): %s"
+                                  % (where, status, exc.reason, hint),
+                                  url=self.display_url + path, status=status)
+        if status == 404:
+            return FlinkRestError(
+                "%s is not a Flink REST API: HTTP 404 for %s. Point url at the JobManager's "
+                "REST endpoint (rest.address:rest.port, default port 8081)"
+                % (self.display_url, path), url=self.display_url + path, status=status,
+                not_flink=True)
+        detail = ""
+        try:
+            errors = json.loads(exc.read()).get("errors")
+            if errors:
+                detail = ": " + "; ".join(to_native(e).splitlines()[0] for e in errors)[:500]
+        except Exception:
+            pass
+        return FlinkRestError("the Flink REST API at %s answered HTTP %d (%s)%s"
+                              % (where, status, exc.reason, detail),
+                              url=self.display_url + path, status=status)
+
+    def _decode(self, body, ctype, path, where):
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            kind = ctype.split(";")[0].strip() or "a non-JSON body"
+            raise FlinkRestError(
+                "%s is not a Flink REST API: %s answered with %s, not Flink's JSON. Point url at "
+                "the JobManager's REST endpoint (rest.address:rest.port, default port 8081)"
+                % (self.display_url, where, kind), url=self.display_url + path, not_flink=True)
+        return data
+
+    # The endpoints this collection reads (FACTS.md, "Flink runtime / REST endpoints").
+
+    def overview(self):
+        data = self.get("/overview")
+        if not isinstance(data, dict) or "flink-version" not in data:
+            raise FlinkRestError(
+                "%s is not a Flink REST API: /overview has no flink-version field"
+                % self.display_url, url=self.display_url + "/overview", not_flink=True)
+        return data
+
+    def taskmanagers(self):
+        return self._expect(self.get("/taskmanagers"), "taskmanagers", "/taskmanagers")
+
+    def jobs(self):
+        return self._expect(self.get("/jobs/overview"), "jobs", "/jobs/overview")
+
+    def jobmanager_config(self):
+        data = self.get("/jobmanager/config")
+        if not isinstance(data, list):
+            raise FlinkRestError("unexpected body from %s: expected a list of {key, value}"
+                                 % self._where("/jobmanager/config"))
+        return data
+
+    def _expect(self, data, key, path):
+        if not isinstance(data, dict) or not isinstance(data.get(key), list):
+            raise FlinkRestError("unexpected body from %s: no %r list"
+                                 % (self._where(path), key), not_flink=True)
+        return data[key]

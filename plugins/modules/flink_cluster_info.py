@@ -1,0 +1,262 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cdcops.flink_cdc contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
+# the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: flink_cluster_info
+short_description: Read a Flink cluster's state from the JobManager REST API
+version_added: 0.1.0
+description:
+  - Reads the version, TaskManagers, slots, jobs and configuration of a standalone Apache Flink
+    cluster from its JobManager REST API. This is C(curl <jm>:8081/taskmanagers) and C(flink list)
+    in one task.
+  - Optionally waits, with backoff, until enough TaskManagers are registered and enough slots are free.
+  - Optionally matches inventory hosts to registered TaskManagers by address, resolving DNS names on
+    both sides.
+  - The module is read-only. It never changes the cluster and never reports C(changed).
+author:
+  - cdcops.flink_cdc maintainers (@cdcops)
+extends_documentation_fragment:
+  - cdcops.flink_cdc.flink_rest
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads, so it runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is nothing to diff.
+options:
+  wait_for_taskmanagers:
+    description:
+      - Number of registered TaskManagers to wait for. Used with O(wait_timeout).
+    type: int
+    default: 0
+  min_free_slots:
+    description:
+      - Number of free task slots to wait for. Used with O(wait_timeout).
+    type: int
+    default: 0
+  wait_timeout:
+    description:
+      - Seconds to wait until at least O(wait_for_taskmanagers) TaskManagers are registered and at
+        least O(min_free_slots) slots are free. The module polls with backoff and retries
+        connection errors meanwhile.
+      - At the deadline the module fails, stating how many TaskManagers were registered and how many
+        were wanted.
+      - V(0) reads once and does not wait or judge the counts.
+    type: float
+    default: 0
+  ignore_taskmanager_ids:
+    description:
+      - TaskManager IDs not to count while waiting, for example the ID a TaskManager had before a
+        restart, to wait until its replacement has registered.
+    type: list
+    elements: str
+    default: []
+  expected_taskmanagers:
+    description:
+      - "Inventory host name mapped to the address its TaskManager registers with
+        (C(taskmanager.host)), for example C({tm1: 10.0.0.5, tm2: tm2.example.com})."
+      - When given, RV(host_matches) tells which hosts have a registered TaskManager, which have none,
+        and which registered TaskManagers belong to no listed host. Names are resolved where the
+        module runs.
+    type: dict
+notes:
+  - Flink has no HTTP authentication of its own; O(url_username) and O(url_password) are for a proxy in
+    front of it. Mutual TLS (C(security.ssl.rest.*)) uses O(client_cert) and O(client_key).
+seealso:
+  - name: Flink REST API
+    description: The endpoints this module reads.
+    link: https://nightlies.apache.org/flink/flink-docs-release-1.20/docs/ops/rest_api/
+"""
+
+EXAMPLES = r"""
+- name: Show the cluster
+  cdcops.flink_cdc.flink_cluster_info:
+    url: http://jobmanager:8081
+  register: flink
+
+- name: Wait up to 2 minutes for 3 TaskManagers with 4 free slots
+  cdcops.flink_cdc.flink_cluster_info:
+    url: http://jobmanager:8081
+    wait_for_taskmanagers: 3
+    min_free_slots: 4
+    wait_timeout: 120
+
+- name: Which inventory hosts have a registered TaskManager?
+  cdcops.flink_cdc.flink_cluster_info:
+    url: https://jobmanager:8081
+    ca_path: /etc/pki/flink-ca.pem
+    expected_taskmanagers: "{{ dict(groups['flink_taskmanagers'] | zip(groups['flink_taskmanagers']
+      | map('extract', hostvars, 'ansible_host'))) }}"
+  register: flink
+
+- name: List running jobs (the REST form of flink list)
+  ansible.builtin.debug:
+    msg: "{{ flink.jobs | selectattr('state', 'equalto', 'RUNNING') | map(attribute='name') }}"
+"""
+
+RETURN = r"""
+flink_version:
+  description: Flink version reported by the JobManager.
+  returned: success
+  type: str
+  sample: 1.20.3
+flink_commit:
+  description: Commit the JobManager was built from.
+  returned: success
+  type: str
+  sample: 01e3a6d
+overview:
+  description: The C(/overview) body as Flink returns it.
+  returned: success
+  type: dict
+  sample: {"taskmanagers": 2, "slots-total": 4, "slots-available": 4, "jobs-running": 0,
+           "jobs-finished": 0, "jobs-cancelled": 0, "jobs-failed": 0, "flink-version": "1.20.3",
+           "flink-commit": "01e3a6d"}
+taskmanagers:
+  description: Registered TaskManagers.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: TaskManager resource ID; a restarted TaskManager gets a new one.
+      type: str
+      sample: 127.0.0.2:38977-12a273
+    host:
+      description: Host the TaskManager registered with, parsed from its RPC path
+        (C(akka.tcp), C(pekko.tcp) or C(pekko.ssl.tcp)).
+      type: str
+      sample: 127.0.0.2
+    path:
+      description: RPC path as Flink reports it.
+      type: str
+      sample: pekko.tcp://flink@127.0.0.2:38977/user/rpc/taskmanager_0
+    data_port:
+      description: Netty data port.
+      type: int
+    slots_total:
+      description: Task slots of this TaskManager.
+      type: int
+    slots_free:
+      description: Free task slots.
+      type: int
+    cpu_cores:
+      description: CPU cores seen by the TaskManager.
+      type: int
+    physical_memory:
+      description: Physical memory of the host in bytes.
+      type: int
+    last_heartbeat:
+      description: Time of the last heartbeat in epoch milliseconds (Flink's C(timeSinceLastHeartbeat)),
+        or null before the first one.
+      type: int
+    heartbeat_age_seconds:
+      description: Seconds since the last heartbeat, by the clock where the module runs.
+      type: float
+jobs:
+  description: Jobs from C(/jobs/overview), the REST form of C(flink list).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Job ID.
+      type: str
+    name:
+      description: Job name.
+      type: str
+    state:
+      description: Job state, for example C(RUNNING), C(CANCELED), C(FAILED).
+      type: str
+    start_time:
+      description: Start time in epoch milliseconds.
+      type: int
+    duration:
+      description: Duration in milliseconds.
+      type: int
+jobmanager_config:
+  description: The JobManager's effective configuration from C(/jobmanager/config), key to value.
+    Flink masks sensitive values.
+  returned: success
+  type: dict
+  sample: {"rest.port": "8081", "jobmanager.rpc.address": "jobmanager"}
+host_matches:
+  description: Inventory hosts matched to registered TaskManagers.
+  returned: when O(expected_taskmanagers) is set
+  type: dict
+  contains:
+    matched:
+      description: Inventory host name to the IDs of its registered TaskManagers.
+      type: dict
+    missing:
+      description: Inventory hosts with no registered TaskManager.
+      type: list
+      elements: str
+    unexpected:
+      description: Registered TaskManagers that belong to no listed host (C(id), C(host)).
+      type: list
+      elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_cluster import (
+    WaitTimeout,
+    match_hosts,
+    snapshot,
+    wait_for_cluster,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest import (
+    FlinkRestClient,
+    FlinkRestError,
+    rest_argument_spec,
+)
+
+
+def main():
+    argument_spec = rest_argument_spec()
+    argument_spec.update(
+        wait_for_taskmanagers=dict(type="int", default=0),
+        min_free_slots=dict(type="int", default=0),
+        wait_timeout=dict(type="float", default=0.0),
+        ignore_taskmanager_ids=dict(type="list", elements="str", default=[]),
+        expected_taskmanagers=dict(type="dict"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    for name in ("wait_for_taskmanagers", "min_free_slots", "wait_timeout"):
+        if params[name] < 0:
+            module.fail_json(msg="%s must not be negative, got %s" % (name, params[name]))
+
+    try:
+        client = FlinkRestClient.from_params(params)
+        result = wait_for_cluster(
+            lambda: snapshot(client),
+            want_taskmanagers=params["wait_for_taskmanagers"],
+            min_free_slots=params["min_free_slots"],
+            timeout=params["wait_timeout"],
+            ignore_ids=tuple(params["ignore_taskmanager_ids"]),
+            where=client.endpoint)
+    except FlinkRestError as exc:
+        module.fail_json(msg=exc.message, url=exc.url, status=exc.status)
+    except WaitTimeout as exc:
+        last = exc.last or {}
+        module.fail_json(msg=exc.message, taskmanagers=last.get("taskmanagers"),
+                         overview=last.get("overview"))
+
+    if params["expected_taskmanagers"] is not None:
+        result["host_matches"] = match_hosts(params["expected_taskmanagers"], result["taskmanagers"])
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

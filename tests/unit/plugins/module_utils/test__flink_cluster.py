@@ -1,0 +1,188 @@
+"""Parsing, host matching and waiting, replayed from a real Flink 1.20.3 (tests/bed/record_fixtures.py)."""
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _flink_cluster as fc
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest import FlinkRestError
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "flink")
+
+
+def recorded(path):
+    name = "flink-1.20.3%s.json" % path.replace("/", "_")
+    with open(os.path.join(FIXTURES, name)) as f:
+        return json.load(f)["body"]
+
+
+class Replay:
+    """A client that answers from the recorded bodies."""
+
+    def overview(self):
+        return recorded("/overview")
+
+    def taskmanagers(self):
+        return recorded("/taskmanagers")["taskmanagers"]
+
+    def jobs(self):
+        return recorded("/jobs/overview")["jobs"]
+
+    def jobmanager_config(self):
+        return recorded("/jobmanager/config")
+
+
+@pytest.mark.parametrize("path, host", [
+    ("pekko.tcp://flink@127.0.0.2:41321/user/rpc/taskmanager_0", "127.0.0.2"),
+    ("akka.tcp://flink@tm-1.example.com:6122/user/rpc/taskmanager_0", "tm-1.example.com"),
+    ("pekko.ssl.tcp://flink@10.0.0.7:6122/user/rpc/taskmanager_0", "10.0.0.7"),
+    ("pekko.tcp://flink@[fd00::7]:6122/user/rpc/taskmanager_0", "fd00::7"),
+    ("akka://flink/user/rpc/taskmanager_0", None),
+    ("", None),
+    (None, None),
+])
+def test_taskmanager_host_from_path(path, host):
+    assert fc.taskmanager_host(path) == host
+
+
+def test_snapshot_from_recorded_cluster():
+    snap = fc.snapshot(Replay(), now_ms=None)
+    assert snap["flink_version"] == "1.20.3"
+    assert snap["flink_commit"] == "01e3a6d"
+    assert snap["overview"]["taskmanagers"] == 2
+    hosts = sorted(tm["host"] for tm in snap["taskmanagers"])
+    assert hosts == ["127.0.0.2", "127.0.0.3"]
+    for tm in snap["taskmanagers"]:
+        assert tm["slots_total"] == 2
+        assert tm["id"].startswith(tm["host"] + ":")
+        assert tm["data_port"] > 0
+        assert tm["cpu_cores"] >= 1
+        assert tm["physical_memory"] > 0
+    # The recorded job runs with parallelism 1: one slot taken in the whole cluster.
+    assert sum(tm["slots_free"] for tm in snap["taskmanagers"]) == 3
+    running = [j for j in snap["jobs"] if j["state"] == "RUNNING"]
+    assert [j["name"] for j in running] == ["cdcops-fixture-job"]
+    assert len(running[0]["id"]) == 32
+    assert snap["jobmanager_config"]["rest.port"] == "18081"
+
+
+def test_heartbeat_is_epoch_ms_not_a_duration():
+    tm = recorded("/taskmanagers")["taskmanagers"][0]
+    last = tm["timeSinceLastHeartbeat"]
+    parsed = fc.parse_taskmanager(tm, now_ms=last + 2500)
+    assert parsed["last_heartbeat"] == last
+    assert parsed["heartbeat_age_seconds"] == 2.5
+    tm = dict(tm, timeSinceLastHeartbeat=0)
+    parsed = fc.parse_taskmanager(tm, now_ms=last)
+    assert parsed["last_heartbeat"] is None and parsed["heartbeat_age_seconds"] is None
+
+
+def test_active_jobs():
+    jobs = fc.parse_jobs(recorded("/jobs/overview")["jobs"])
+    jobs.append({"id": "x", "name": "old", "state": "CANCELED"})
+    assert [j["name"] for j in fc.active_jobs(jobs)] == ["cdcops-fixture-job"]
+
+
+def fake_resolver(table):
+    def resolve(name, port):
+        if name not in table:
+            raise fc.socket.gaierror(-2, "Name or service not known")
+        return [(2, 1, 6, "", (ip, 0)) for ip in table[name]]
+    return resolve
+
+
+def tms():
+    return [fc.parse_taskmanager(tm) for tm in recorded("/taskmanagers")["taskmanagers"]]
+
+
+def test_match_hosts_by_address():
+    result = fc.match_hosts({"tm1": "127.0.0.2", "tm2": "127.0.0.3"}, tms(), resolve=fake_resolver({}))
+    assert sorted(result["matched"]) == ["tm1", "tm2"]
+    assert result["missing"] == [] and result["unexpected"] == []
+    assert result["matched"]["tm1"][0].startswith("127.0.0.2:")
+
+
+def test_match_hosts_resolves_inventory_names():
+    resolve = fake_resolver({"tm-a.example.com": ["127.0.0.2"], "tm-b.example.com": ["10.9.9.9"]})
+    result = fc.match_hosts({"a": "tm-a.example.com", "b": "tm-b.example.com"}, tms(), resolve=resolve)
+    assert list(result["matched"]) == ["a"]
+    assert result["missing"] == ["b"]
+    assert [u["host"] for u in result["unexpected"]] == ["127.0.0.3"]
+
+
+def test_match_hosts_resolves_registered_names():
+    # A TaskManager that registered with a DNS name matches an inventory IP.
+    tm = dict(tms()[0], host="tm-a.internal", id="tm-a.internal:6122-abc")
+    resolve = fake_resolver({"tm-a.internal": ["10.1.2.3"]})
+    result = fc.match_hosts({"tm1": "10.1.2.3"}, [tm], resolve=resolve)
+    assert result["matched"] == {"tm1": ["tm-a.internal:6122-abc"]}
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, secs):
+        self.sleeps.append(secs)
+        self.now += secs
+
+
+def test_wait_returns_as_soon_as_cluster_is_big_enough():
+    clock = Clock()
+    reads = iter([{"taskmanagers": tms()[:1]}, {"taskmanagers": tms()}])
+    snap = fc.wait_for_cluster(lambda: next(reads), want_taskmanagers=2, timeout=30,
+                               clock=clock.clock, sleep=clock.sleep)
+    assert len(snap["taskmanagers"]) == 2
+    assert clock.sleeps == [0.5]
+
+
+def test_wait_gives_up_at_deadline_with_counts():
+    clock = Clock()
+    with pytest.raises(fc.WaitTimeout) as err:
+        fc.wait_for_cluster(lambda: {"taskmanagers": tms()}, want_taskmanagers=3, min_free_slots=1,
+                            timeout=10, where="jm:8081", clock=clock.clock, sleep=clock.sleep)
+    msg = err.value.message
+    assert "gave up after 10s" in msg and "jm:8081" in msg
+    assert "2 TaskManager(s) registered, 3 wanted" in msg
+    assert "3 free slot(s), 1 wanted" in msg
+    # Backoff doubles up to the cap and never oversleeps the deadline.
+    assert clock.sleeps[:4] == [0.5, 1.0, 2.0, 4.0]
+    assert sum(clock.sleeps) == pytest.approx(10)
+
+
+def test_wait_ignores_replaced_taskmanagers():
+    clock = Clock()
+    old_id = tms()[0]["id"]
+    with pytest.raises(fc.WaitTimeout) as err:
+        fc.wait_for_cluster(lambda: {"taskmanagers": tms()}, want_taskmanagers=2, timeout=1,
+                            ignore_ids=(old_id,), clock=clock.clock, sleep=clock.sleep)
+    assert "1 TaskManager(s) registered, 2 wanted" in err.value.message
+    assert "not counting 1" in err.value.message
+
+
+def test_wait_retries_errors_and_reports_the_last_one():
+    clock = Clock()
+
+    def read():
+        raise FlinkRestError("cannot reach the Flink REST API at http://jm:8081/overview (jm:8081): "
+                             "connection refused")
+    with pytest.raises(fc.WaitTimeout) as err:
+        fc.wait_for_cluster(read, want_taskmanagers=1, timeout=3, where="jm:8081",
+                            clock=clock.clock, sleep=clock.sleep)
+    assert "connection refused" in err.value.message and len(clock.sleeps) > 1
+
+
+def raise_down():
+    raise FlinkRestError("down")
+
+
+def test_no_wait_reads_once_and_raises_errors():
+    with pytest.raises(FlinkRestError):
+        fc.wait_for_cluster(raise_down, timeout=0)
+    snap = fc.wait_for_cluster(lambda: {"taskmanagers": []}, want_taskmanagers=5, timeout=0)
+    assert snap == {"taskmanagers": []}
