@@ -35,6 +35,16 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     apt_install postgresql
 fi
 
+# ansible-test sanity runs shellcheck on the scripts; without it the test is skipped.
+if ! command -v shellcheck >/dev/null 2>&1; then
+    apt_install shellcheck
+fi
+
+# The bed compiles a tiny streaming job (javac, jar) so it can have running jobs.
+if ! command -v javac >/dev/null 2>&1; then
+    apt_install openjdk-17-jdk-headless
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
     log "creating venv $VENV"
     "$PYTHON" -m venv "$VENV"

@@ -1,6 +1,6 @@
 """The cdcops.flink_cdc test bed: real Flink, PostgreSQL and a Maven repository on loopback.
 
-Usage: bed.py up [--fresh] | down | status | tm-stop HOST | tm-start HOST |
+Usage: bed.py up [--fresh] | down | status | tm-stop HOST | tm-start HOST | jm-stop | jm-start |
        job-start [NAME] | jobs-cancel
 
 * Apache Flink 1.20.3, standalone, assembled from the PyPI packages
@@ -39,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import jars  # noqa: E402
+import pg_seed  # noqa: E402
 
 FLINK_VERSION = "1.20.3"
 CACHE = os.path.join(os.path.expanduser(os.environ.get("XDG_CACHE_HOME", "~/.cache")),
@@ -253,6 +254,13 @@ def start_jobmanager(dist):
         run([os.path.join(home, "bin", "jobmanager.sh"), "start"], env=flink_env(),
             stdout=subprocess.DEVNULL)
     wait_for("JobManager REST on port %d" % PORTS["rest"], _rest_ok)
+
+
+def stop_jobmanager():
+    pid = daemon_pid(jm_home(), "standalonesession")
+    if pid:
+        log("stopping JobManager (pid %d)" % pid)
+        _terminate(pid)
 
 
 def _rest_ok():
@@ -538,6 +546,8 @@ def up(fresh=False):
         "logical": start_postgres("logical", PORTS["pg_logical"], "logical"),
         "replica": start_postgres("replica", PORTS["pg_replica"], "replica"),
     }
+    # The demo's PostgreSQL source (database shop, role flink_cdc, a publication).
+    pg["logical"]["demo"] = pg_seed.seed_demo(pg["logical"])
     start_maven()
     start_jobmanager(dist)
     for host in TASKMANAGERS:
@@ -552,10 +562,7 @@ def up(fresh=False):
 def down():
     for host in TASKMANAGERS:
         stop_taskmanager(host)
-    pid = daemon_pid(jm_home(), "standalonesession")
-    if pid:
-        log("stopping JobManager (pid %d)" % pid)
-        _terminate(pid)
+    stop_jobmanager()
     for name in ("logical", "replica"):
         stop_postgres(name)
     stop_maven()
@@ -585,6 +592,12 @@ def main(argv):
         status()
     elif cmd == "tm-stop":
         stop_taskmanager(args[0])
+    elif cmd == "jm-stop":
+        stop_jobmanager()
+    elif cmd == "jm-start":
+        start_jobmanager(flink_dist())
+        for host in TASKMANAGERS:
+            wait_for("TaskManager %s to register again" % host, lambda h=host: h in registered_hosts())
     elif cmd == "tm-start":
         start_taskmanager(args[0])
     elif cmd == "job-start":

@@ -1,0 +1,609 @@
+"""Verdict logic of pg_logical_check, without a server.
+
+Check functions get plain inputs. ``evaluate()`` is replayed on facts recorded
+from the bed's real PostgreSQL 15 clusters (tests/unit/fixtures/pg/, written by
+``python tests/bed/pg_seed.py record``). libpq messages below were captured from
+the same clusters.
+"""
+
+import importlib
+import json
+import os
+import sys
+
+import pytest
+
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _pg
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "pg")
+
+
+def recorded(name):
+    with open(os.path.join(FIXTURES, "%s.json" % name)) as f:
+        return json.load(f)
+
+
+def evaluate_recorded(name, **overrides):
+    data = recorded(name)
+    options = dict(data["options"])
+    options.pop("tables")
+    options.update(overrides)
+    return _pg.evaluate(data["facts"], **options)
+
+
+def by_name(checks, name, table=None):
+    found = [c for c in checks if c["name"] == name and (table is None or c.get("table") == table)]
+    assert len(found) == 1, "expected one %s check for %s in %s" % (name, table, [_pg.check_label(c) for c in checks])
+    return found[0]
+
+
+def assert_failed(check, severity, *hint_parts):
+    assert check["ok"] is False, check
+    assert check["severity"] == severity, check
+    assert check["message"], check
+    for part in hint_parts:
+        assert part in check["hint"], (part, check["hint"])
+
+
+def assert_passed(check):
+    assert check["ok"] is True, check
+    assert check["hint"] == "", check
+
+
+# --------------------------------------------------------------------------- options and names
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("orders", ("public", "orders")),
+    ("public.orders", ("public", "orders")),
+    ("Sales.Orders", ("Sales", "Orders")),
+    (" sales . orders ", ("sales", "orders")),
+    ('"Sales.EU"."Orders"', ("Sales.EU", "Orders")),
+    ('"Sales.EU".orders', ("Sales.EU", "orders")),
+    ('"a ""quoted"" name"', ("public", 'a "quoted" name')),
+    ('" padded "', ("public", " padded ")),
+])
+def test_parse_table_name(name, expected):
+    assert _pg.parse_table_name(name) == expected
+
+
+@pytest.mark.parametrize("name, error", [
+    ("shop.public.orders", "3 dot-separated parts"),
+    ('"unterminated', "unterminated double quote"),
+    ("public.", "empty schema or table part"),
+    (".orders", "empty schema or table part"),
+    ('"".orders', "empty schema or table part"),
+    ("", "empty schema or table part"),
+])
+def test_parse_table_name_rejects(name, error):
+    with pytest.raises(ValueError, match=error):
+        _pg.parse_table_name(name)
+
+
+@pytest.mark.parametrize("schema, table, display", [
+    ("public", "orders", "public.orders"),
+    ("Sales.EU", "Orders", '"Sales.EU"."Orders"'),
+    ("public", 'we"ird', 'public."we""ird"'),
+])
+def test_display_table_quotes_only_when_needed(schema, table, display):
+    assert _pg.display_table(schema, table) == display
+
+
+def base_params(**overrides):
+    params = dict(login_host="", login_port=5432, login_user="postgres", login_password="", login_db=None,
+                  login_unix_socket="", ssl_mode="prefer", ca_cert=None, ssl_cert=None, ssl_key=None,
+                  connect_params={}, connect_timeout=10)
+    params.update(overrides)
+    return params
+
+
+def test_connection_kwargs_tcp():
+    kw = _pg.connection_kwargs(base_params(login_host="db.example.com", login_port=6432, login_user="flink_cdc",
+                                           login_password="s3cret", login_db="shop", ca_cert="/etc/ca.pem",
+                                           ssl_mode="verify-full"))
+    assert kw == {"host": "db.example.com", "port": 6432, "user": "flink_cdc", "password": "s3cret",
+                  "dbname": "shop", "sslmode": "verify-full", "sslrootcert": "/etc/ca.pem",
+                  "connect_timeout": 10, "application_name": "cdcops.flink_cdc"}
+
+
+def test_connection_kwargs_socket_when_no_host_and_params_win():
+    kw = _pg.connection_kwargs(base_params(login_unix_socket="/run/postgresql", login_host="localhost",
+                                           connect_params={"application_name": "x", "target_session_attrs": "read-write"}))
+    assert kw["host"] == "/run/postgresql"
+    assert "password" not in kw and "dbname" not in kw
+    assert kw["application_name"] == "x"
+    assert kw["target_session_attrs"] == "read-write"
+    # An explicit remote host beats the socket, as in community.postgresql.
+    assert _pg.connection_kwargs(base_params(login_unix_socket="/run/postgresql",
+                                             login_host="10.0.0.5"))["host"] == "10.0.0.5"
+
+
+@pytest.mark.parametrize("kwargs, text", [
+    ({"host": "127.0.0.1", "port": 15432}, "127.0.0.1:15432"),
+    ({"host": "fd00::5", "port": 5432}, "[fd00::5]:5432"),
+    ({"host": "/run/postgresql", "port": 5433}, "unix socket /run/postgresql/.s.PGSQL.5433"),
+    ({"port": 5432}, "the default unix socket (port 5432)"),
+])
+def test_describe_endpoint(kwargs, text):
+    assert _pg.describe_endpoint(kwargs) == text
+
+
+def test_argument_spec_hides_the_password():
+    spec = _pg.postgres_common_argument_spec()
+    assert spec["login_password"]["no_log"] is True
+    assert spec["login_port"]["default"] == 5432
+    assert spec["ssl_mode"]["default"] == "prefer"
+
+
+# --------------------------------------------------------------------------- connection errors
+
+# Messages as libpq 17 / PostgreSQL 15 produced them on the bed.
+WRONG_PASSWORD = ('connection to server at "127.0.0.1", port 15432 failed: FATAL:  password authentication '
+                  'failed for user "plc_probe2"\n')
+SSL_REFUSED = ('connection to server at "127.0.0.1", port 15432 failed: server does not support SSL, but SSL '
+               'was required\n')
+REFUSED = ('connection to server at "127.0.0.1", port 1 failed: Connection refused\n\tIs the server running on '
+           'that host and accepting TCP/IP connections?\n')
+NO_REPLICATION = ('connection to server at "127.0.0.1", port 15432 failed: FATAL:  must be superuser or '
+                  'replication role to start walsender\n')
+NO_DATABASE = 'connection to server at "127.0.0.1", port 15432 failed: FATAL:  database "nosuchdb" does not exist\n'
+NO_HBA = ('connection to server at "10.0.0.9", port 5432 failed: FATAL:  no pg_hba.conf entry for host '
+          '"10.0.0.1", user "flink_cdc", database "shop", no encryption\n')
+
+
+@pytest.mark.parametrize("raw, reason, kind", [
+    (WRONG_PASSWORD, 'password authentication failed for user "plc_probe2"', "auth"),
+    (SSL_REFUSED, "server does not support SSL, but SSL was required", "ssl"),
+    (REFUSED, "Connection refused Is the server running on that host and accepting TCP/IP connections?",
+     "unreachable"),
+    (NO_REPLICATION, "must be superuser or replication role to start walsender", "replication_privilege"),
+    (NO_DATABASE, 'database "nosuchdb" does not exist', "no_database"),
+    (NO_HBA, 'no pg_hba.conf entry for host "10.0.0.1", user "flink_cdc", database "shop", no encryption',
+     "pg_hba"),
+    ("timeout expired\n", "timeout expired", "unreachable"),
+    ('FATAL:  permission denied for database "shop"\nDETAIL:  User does not have CONNECT privilege.\n',
+     'permission denied for database "shop" DETAIL:  User does not have CONNECT privilege.',
+     "no_connect_privilege"),
+    ("FATAL:  sorry, too many clients already\n", "sorry, too many clients already", "too_many_connections"),
+])
+def test_connect_errors_are_classified(raw, reason, kind):
+    assert _pg.connect_error_reason(raw) == reason
+    assert _pg.classify_connect_error(reason) == kind
+
+
+@pytest.mark.parametrize("kind, parts", [
+    ("auth", ["login_user", "login_password", "db:5432"]),
+    ("replication_privilege", ["ALTER ROLE flink_cdc WITH REPLICATION;", "GRANT rds_replication TO flink_cdc;"]),
+    ("pg_hba", ["host shop flink_cdc <client address>/32 scram-sha-256", "pg_reload_conf()"]),
+    ("ssl", ["ssl_mode", "ca_cert"]),
+    ("unreachable", ["login_host", "listen_addresses", "firewall"]),
+    ("no_database", ["login_db"]),
+    ("wal_senders", ["max_wal_senders"]),
+    ("no_connect_privilege", ["GRANT CONNECT ON DATABASE shop TO flink_cdc;"]),
+])
+def test_connect_hints(kind, parts):
+    hint = _pg.connect_hint(kind, "db:5432", "flink_cdc", "shop")
+    for part in parts:
+        assert part in hint
+
+
+def test_replication_pg_hba_hint_explains_the_database_column():
+    hint = _pg.connect_hint("pg_hba", "db:5432", "flink_cdc", "shop", replication=True)
+    assert "matches the database column, not the 'replication' keyword" in hint
+
+
+def test_scrub_removes_secrets():
+    assert _pg.scrub("bad password hunter2 for x", ["hunter2", None, ""]) == "bad password ******** for x"
+
+
+def test_failed_connect_check_has_endpoint_and_hint():
+    check = _pg.check_connect("127.0.0.1:15432", "cannot connect to PostgreSQL at 127.0.0.1:15432 (...): "
+                              "password authentication failed", "auth", "flink_cdc", "shop")
+    assert_failed(check, "error", "login_password")
+    assert "127.0.0.1:15432" in check["message"]
+
+
+# --------------------------------------------------------------------------- single checks
+
+
+@pytest.mark.parametrize("version_num, plugin, ok, severity, text", [
+    (140011, "pgoutput", True, "error", "14.11 is within"),
+    (100023, "pgoutput", True, "error", "10.23 is within"),
+    (90624, "decoderbufs", True, "error", "9.6.24 is within"),
+    (90624, "pgoutput", False, "error", "has no pgoutput plugin"),
+    (90500, "decoderbufs", False, "error", "older than 9.6"),
+    (150018, "pgoutput", False, "warning", "newer than the versions the Flink CDC docs list as tested (9.6 - 14)"),
+    (170002, "pgoutput", False, "warning", "17.2 is newer"),
+])
+def test_server_version(version_num, plugin, ok, severity, text):
+    check = _pg.check_server_version(version_num, plugin)
+    assert (check["ok"], check["severity"]) == (ok, severity)
+    assert text in check["message"]
+
+
+def test_standby_before_16_fails_and_16_passes():
+    assert_failed(_pg.check_standby(True, 150004), "error", "primary")
+    assert_passed(_pg.check_standby(True, 160001))
+    assert_passed(_pg.check_standby(False, 120000))
+
+
+def test_wal_level_replica_fails_with_alter_system_and_rds_hint():
+    check = _pg.check_wal_level("replica")
+    assert_failed(check, "error", "ALTER SYSTEM SET wal_level = logical;", "restart PostgreSQL",
+                  "rds.logical_replication = 1")
+    assert "wal_level is replica" in check["message"]
+    # On RDS the parameter group advice comes first.
+    assert _pg.check_wal_level("replica", is_rds=True)["hint"].startswith("On Amazon RDS")
+
+
+def test_wal_level_pending_restart_variants():
+    restart = _pg.check_wal_level("replica", pending=True, pending_value="logical")
+    assert_failed(restart, "error", "Restart PostgreSQL to apply wal_level = logical")
+    going_away = _pg.check_wal_level("logical", pending=True, pending_value="replica")
+    assert_failed(going_away, "error", "ALTER SYSTEM SET wal_level = logical;")
+    assert "becomes replica at the next restart" in going_away["message"]
+    unknown = _pg.check_wal_level("logical", pending=True, pending_value=None)
+    assert_failed(unknown, "warning", "pg_file_settings")
+    assert_passed(_pg.check_wal_level("logical"))
+
+
+def test_pending_restart():
+    assert_passed(_pg.check_pending_restart([]))
+    check = _pg.check_pending_restart(["max_wal_senders"])
+    assert_failed(check, "warning", "Restart PostgreSQL", "ALTER SYSTEM RESET max_wal_senders;")
+    assert "max_wal_senders" in check["message"]
+
+
+def slot(name, active=False, retained=0, plugin="pgoutput", database="shop", slot_type="logical", **extra):
+    data = {"slot_name": name, "active": active, "active_pid": 4242 if active else None, "plugin": plugin,
+            "database": database, "slot_type": slot_type, "retained_bytes": retained, "wal_status": "reserved"}
+    data.update(extra)
+    return data
+
+
+def test_free_slots_counts_every_slot_and_suggests_idle_ones():
+    slots = [slot("s%d" % i, active=i < 5) for i in range(9)]
+    check = _pg.check_free_replication_slots(10, slots, 3)
+    assert_failed(check, "error", "ALTER SYSTEM SET max_replication_slots = 12;",
+                  "SELECT pg_drop_replication_slot('s5');")
+    assert "only 1 of 10 replication slots free (9 in use); the job needs 3" in check["message"]
+    assert "s0" not in check["hint"]  # active slots are not proposed for dropping
+    assert_passed(_pg.check_free_replication_slots(10, slots, 1))
+
+
+def test_free_slots_reuses_the_existing_job_slot():
+    slots = [slot("s%d" % i) for i in range(9)]
+    check = _pg.check_free_replication_slots(10, slots, 2, slot_name="s3")
+    assert_passed(check)
+    assert "the job needs 1 (slot s3 exists and is reused)" in check["message"]
+
+
+def test_free_wal_senders():
+    assert_passed(_pg.check_free_wal_senders(10, 2, 5))
+    check = _pg.check_free_wal_senders(10, 8, 5)
+    assert_failed(check, "error", "ALTER SYSTEM SET max_wal_senders = 13;")
+    assert "only 2 of 10 WAL senders free" in check["message"]
+
+
+@pytest.mark.parametrize("role, ok", [
+    ({"name": "cdc", "can_login": True, "replication": True}, True),
+    ({"name": "cdc", "can_login": True, "superuser": True}, True),
+    ({"name": "cdc", "can_login": True, "rds_replication": True}, True),
+    ({"name": "cdc", "can_login": True}, False),
+    ({"name": "cdc", "can_login": False, "replication": True}, False),
+])
+def test_role(role, ok):
+    assert _pg.check_role(role)["ok"] is ok
+
+
+def test_role_without_replication_hints_both_ways():
+    check = _pg.check_role({"name": "Flink", "quoted": '"Flink"', "can_login": True})
+    assert_failed(check, "error", 'ALTER ROLE "Flink" WITH REPLICATION;', 'GRANT rds_replication TO "Flink";')
+    rds = _pg.check_role({"name": "cdc", "can_login": True}, is_rds=True)
+    assert rds["hint"].startswith("GRANT rds_replication TO cdc;")
+    assert "rds_replication" in rds["message"]
+
+
+def table(schema="public", name="orders", **facts):
+    data = {"schema": schema, "table": name, "exists": True, "relkind": "r", "schema_usage": True,
+            "can_select": True, "primary_key": ["id"], "replica_identity": "f",
+            "qualified": _pg.display_table(schema, name), "is_owner": False}
+    data.update(facts)
+    return data
+
+
+def test_table_checks_for_a_good_table():
+    checks = _pg.check_tables([table()], "cdc", "cdc", "shop")
+    assert [c["name"] for c in checks] == ["table_exists", "table_select", "table_primary_key",
+                                           "table_replica_identity"]
+    for check in checks:
+        assert_passed(check)
+        assert check["table"] == "public.orders"
+
+
+def test_missing_table_stops_there_and_suggests_the_right_case():
+    checks = _pg.check_tables([table(name="Orders", exists=False, similar=["public.orders"])], "cdc", "cdc", "shop")
+    assert len(checks) == 1
+    assert_failed(checks[0], "error", "Did you mean public.orders?", "case-sensitive")
+    assert checks[0]["message"] == 'table public."Orders" does not exist in database shop'
+
+
+def test_view_is_not_a_table():
+    check = _pg.check_table_exists(table(name="orders_view", relkind="v"), "shop")
+    assert_failed(check, "error")
+    assert "is a view, not a table" in check["message"]
+
+
+def test_select_privilege_and_schema_usage():
+    no_select = _pg.check_table_select(table(can_select=False), "cdc", "cdc")
+    assert_failed(no_select, "error", "GRANT SELECT ON public.orders TO cdc;")
+    no_usage = _pg.check_table_select(table(schema="hidden", name="t", schema_usage=False), "cdc", "cdc")
+    assert_failed(no_usage, "error", "GRANT USAGE ON SCHEMA hidden TO cdc;", "GRANT SELECT ON hidden.t TO cdc;")
+
+
+def test_primary_key_missing_and_chunk_key_column():
+    missing = _pg.check_table_primary_key(table(primary_key=None))
+    assert_failed(missing, "error", "ALTER TABLE public.orders ADD PRIMARY KEY",
+                  "scan.incremental.snapshot.chunk.key-column")
+    assert "no primary key" in missing["message"]
+    assert_passed(_pg.check_table_primary_key(table(primary_key=None, chunk_key="event_id", chunk_key_exists=True)))
+    wrong = _pg.check_table_primary_key(table(primary_key=None, chunk_key="nope", chunk_key_exists=False))
+    assert_failed(wrong, "error", "chunk_key_columns")
+
+
+@pytest.mark.parametrize("identity, primary_key, text", [
+    ("d", ["id"], "REPLICA IDENTITY DEFAULT: UPDATE and DELETE carry only the old primary key (id)"),
+    ("d", None, "REPLICA IDENTITY DEFAULT and no primary key"),
+    ("n", ["id"], "REPLICA IDENTITY NOTHING"),
+    ("i", ["id"], "REPLICA IDENTITY USING INDEX"),
+])
+def test_replica_identity_warnings(identity, primary_key, text):
+    check = _pg.check_table_replica_identity(table(replica_identity=identity, primary_key=primary_key))
+    assert_failed(check, "warning", "ALTER TABLE public.orders REPLICA IDENTITY FULL;")
+    assert text in check["message"]
+
+
+def test_publication_absent_says_who_could_create_it():
+    tables = [table(), table(name="customers")]
+    cannot = _pg.check_publication("dbz_publication", None, tables,
+                                   {"name": "cdc", "can_create_in_database": False}, "shop")
+    assert_failed(cannot, "error", "CREATE PUBLICATION dbz_publication FOR TABLE public.orders, public.customers;")
+    assert "role cdc could not create it: it has no CREATE privilege on the database and it does not own " \
+           "public.orders, public.customers" in cannot["message"]
+    assert "autocreate" not in cannot["hint"]
+
+    owner_tables = [table(is_owner=True), table(name="customers", is_owner=True)]
+    can = _pg.check_publication("p", None, owner_tables, {"name": "cdc", "can_create_in_database": True}, "shop")
+    assert_failed(can, "error", "'debezium.publication.autocreate.mode' = 'filtered'")
+    assert "role cdc could create it FOR TABLE" in can["message"]
+
+    # Debezium's default autocreate mode works for a superuser: a warning, not an error.
+    superuser = _pg.check_publication("p", None, tables, {"name": "postgres", "superuser": True}, "shop")
+    assert_failed(superuser, "warning", "CREATE PUBLICATION p FOR TABLE public.orders, public.customers;")
+    assert "creates it FOR ALL TABLES on first start" in superuser["message"]
+    could, why = _pg.could_create_publication({"name": "postgres", "superuser": True}, tables)
+    assert could and "superuser, also FOR ALL TABLES" in why
+
+
+def test_publication_coverage():
+    tables = [table(), table(name="customers"), table(name="gone", exists=False)]
+    partial = {"name": "p", "quoted": "p", "owner": "postgres", "all_tables": False,
+               "tables": [["public", "orders"]]}
+    check = _pg.check_publication("p", partial, tables, {"name": "cdc"}, "shop")
+    assert_failed(check, "error", "ALTER PUBLICATION p ADD TABLE public.customers;")
+    assert "does not cover public.customers" in check["message"]
+    assert "gone" not in check["message"]  # a missing table is table_exists' problem
+    everything = dict(partial, all_tables=True, tables=[])
+    assert_passed(_pg.check_publication("p", everything, tables, {"name": "cdc"}, "shop"))
+    full = dict(partial, tables=[["public", "orders"], ["public", "customers"]])
+    assert_passed(_pg.check_publication("p", full, tables, {"name": "cdc"}, "shop"))
+
+
+def test_publication_actions():
+    check = _pg.check_publication_actions("p", {"insert": True, "update": False, "delete": False})
+    assert_failed(check, "error", "ALTER PUBLICATION p SET (publish = 'insert, update, delete');")
+    assert "does not publish update, delete" in check["message"]
+    assert_passed(_pg.check_publication_actions("p", {"insert": True, "update": True, "delete": True}))
+
+
+@pytest.mark.parametrize("value, ok, severity", [
+    ("decoderbufs", True, "error"),
+    ("pg_stat_statements, decoderbufs", True, "error"),
+    ('"decoderbufs"', True, "error"),
+    ("pg_stat_statements", False, "error"),
+    ("", False, "error"),
+    (None, False, "warning"),
+])
+def test_decoderbufs(value, ok, severity):
+    check = _pg.check_decoderbufs(value, "cdc")
+    assert (check["ok"], check["severity"]) == (ok, severity)
+    if value == "pg_stat_statements":
+        assert "shared_preload_libraries = 'pg_stat_statements, decoderbufs'" in check["hint"]
+
+
+@pytest.mark.parametrize("name, ok, suggestion", [
+    ("flink_cdc_shop", True, None),
+    ("slot_1", True, None),
+    ("Flink-Slot", False, "flink_slot"),
+    ("orders.slot", False, "orders_slot"),
+    ("x" * 64, False, "x" * 63),
+])
+def test_slot_name(name, ok, suggestion):
+    check = _pg.check_slot_name(name)
+    assert check["ok"] is ok
+    if suggestion:
+        assert repr(suggestion) in check["hint"]
+        assert check["severity"] == "error"
+
+
+def test_slot_absent_is_fine():
+    assert_passed(_pg.check_slot("s", None, "pgoutput", "shop"))
+
+
+def test_slot_active_under_another_pid():
+    check = _pg.check_slot("s", slot("s", active=True, retained=2048, active_user="cdc",
+                                     active_application="pg_recvlogical"), "pgoutput", "shop")
+    assert_failed(check, "error", "pg_terminate_backend(4242)", "own slot_name")
+    assert "slot s is active for PID 4242 (user cdc, application pg_recvlogical)" in check["message"]
+    assert "2.0 KiB of WAL" in check["message"]
+    assert check["retained_bytes"] == 2048
+
+
+@pytest.mark.parametrize("facts, text, hint", [
+    ({"plugin": "test_decoding"}, "uses plugin test_decoding, but the job is set for pgoutput",
+     "pg_drop_replication_slot('s')"),
+    ({"database": "other"}, "belongs to database other, not shop", "another slot_name"),
+    ({"slot_type": "physical", "plugin": None, "database": None}, "is a physical slot", "pg_drop_replication_slot"),
+    ({"wal_status": "lost"}, "lost WAL it needs", "pg_drop_replication_slot('s')"),
+])
+def test_slot_problems(facts, text, hint):
+    check = _pg.check_slot("s", slot("s", **facts), "pgoutput", "shop")
+    assert_failed(check, "error", hint)
+    assert text in check["message"]
+
+
+def test_inactive_slots_retaining_wal():
+    slots = [slot("busy", active=True, retained=5 * 1024 ** 3), slot("idle", retained=3 * 1024 ** 3),
+             slot("small", retained=10)]
+    check = _pg.check_inactive_slots(slots, 1024 ** 3, "-1")
+    assert_failed(check, "warning", "SELECT pg_drop_replication_slot('idle');", "max_slot_wal_keep_size")
+    assert "idle (3.0 GiB)" in check["message"]
+    assert "busy" not in check["message"] and "small" not in check["message"]
+    assert "max_slot_wal_keep_size" not in _pg.check_inactive_slots(slots, 1024 ** 3, "10240")["hint"]
+    assert_passed(_pg.check_inactive_slots(slots, 4 * 1024 ** 3))
+
+
+def test_replication_connection():
+    ok = _pg.check_replication_connection("h:5432", "cdc", "shop", {"ok": True, "system": {"systemid": "1",
+                                                                                           "timeline": 1}})
+    assert_passed(ok)
+    failed = _pg.check_replication_connection("h:5432", "cdc", "shop", {
+        "ok": False, "kind": "replication_privilege",
+        "error": "cannot open a logical replication connection ...: must be superuser or replication role"})
+    assert_failed(failed, "error", "ALTER ROLE cdc WITH REPLICATION;")
+
+
+@pytest.mark.parametrize("version_num, present, absent", [
+    (150000, ["pg_wal_lsn_diff", "s.wal_status", "s.temporary"], ["xlog"]),
+    (120000, ["pg_wal_lsn_diff", "NULL::text AS wal_status"], ["s.wal_status"]),
+    (90600, ["pg_xlog_location_diff", "pg_current_xlog_location()"], ["pg_wal_lsn_diff", "s.temporary"]),
+])
+def test_slots_sql_follows_the_server_version(version_num, present, absent):
+    text = _pg.slots_sql(version_num)
+    for part in present:
+        assert part in text
+    for part in absent:
+        assert part not in text
+
+
+@pytest.mark.parametrize("value, text", [
+    (None, "unknown"), (0, "0 bytes"), (1023, "1023 bytes"), (1536, "1.5 KiB"), (3 * 1024 ** 3, "3.0 GiB"),
+])
+def test_format_bytes(value, text):
+    assert _pg.format_bytes(value) == text
+
+
+# --------------------------------------------------------------------------- replayed verdicts
+
+
+def test_recorded_ready_source_is_ready():
+    checks = evaluate_recorded("ready")
+    assert _pg.is_ready(checks)
+    assert _pg.failing(checks, "error") == []
+    # PostgreSQL 15 is outside the tested range: a warning, not an error.
+    assert [c["name"] for c in _pg.failing(checks)] == ["server_version"]
+    names = [_pg.check_label(c) for c in checks]
+    assert names[:11] == ["connect", "server_version", "standby", "wal_level", "pending_restart", "role",
+                          "free_replication_slots", "free_wal_senders", "slot_name", "slot", "inactive_slots"]
+    assert "publication" in names and "publication_actions" in names
+    assert 'table_primary_key ("Sales.EU"."Orders")' in names
+    assert names[-1] == "replication_connection"
+
+
+def test_recorded_broken_source_names_every_problem():
+    data = recorded("broken")
+    checks = evaluate_recorded("broken")
+    assert not _pg.is_ready(checks)
+    failed = [_pg.check_label(c) for c in _pg.failing(checks, "error")]
+    assert failed == [
+        "role", "slot", "publication",
+        "table_primary_key (public.events_nopk)",
+        "table_select (public.secret)",
+        "table_select (hidden.t)",
+        "table_exists (public.orders_view)",
+        'table_exists (public."Customers")',
+        "table_exists (public.missing)",
+        "replication_connection",
+    ]
+    warnings = [_pg.check_label(c) for c in _pg.failing(checks, "warning")]
+    assert warnings == ["server_version", "table_replica_identity (public.items_default)"]
+    assert "uses plugin test_decoding" in by_name(checks, "slot")["message"]
+    assert "does not cover public.items_default, public.events_nopk, public.secret, hidden.t" in \
+        by_name(checks, "publication")["message"]
+    assert "Did you mean public.customers?" in by_name(checks, "table_exists", 'public."Customers"')["hint"]
+    message = _pg.not_ready_message(data["facts"]["endpoint"], "plc_fx", checks)
+    assert message.startswith("PostgreSQL at 127.0.0.1:15432 (database plc_fx) is not ready for Flink CDC; "
+                              "10 checks failed: ")
+    for label in failed:
+        assert label + ": " in message
+
+
+def test_recorded_broken_source_with_chunk_key_and_more_slots():
+    data = recorded("broken")
+    facts = data["facts"]
+    for row in facts["tables"]:
+        if row["table"] == "events_nopk":
+            row["chunk_key"], row["chunk_key_exists"] = "event_id", True
+    options = dict(data["options"], slots_needed=20)
+    options.pop("tables")
+    checks = _pg.evaluate(facts, **options)
+    assert by_name(checks, "table_primary_key", "public.events_nopk")["ok"] is True
+    assert_failed(by_name(checks, "free_replication_slots"), "error", "max_replication_slots")
+    assert_failed(by_name(checks, "free_wal_senders"), "error", "max_wal_senders")
+
+
+def test_recorded_replica_cluster_fails_wal_level():
+    checks = evaluate_recorded("replica")
+    assert [_pg.check_label(c) for c in _pg.failing(checks, "error")] == ["wal_level"]
+    assert_failed(by_name(checks, "wal_level"), "error", "ALTER SYSTEM SET wal_level = logical;")
+    # No publication was asked for, so none is checked.
+    assert not [c for c in checks if c["name"].startswith("publication")]
+
+
+def test_decoderbufs_replaces_publication_checks():
+    checks = evaluate_recorded("replica", plugin="decoderbufs", publication="ignored")
+    assert not [c for c in checks if c["name"].startswith("publication")]
+    assert_failed(by_name(checks, "decoderbufs"), "error", "shared_preload_libraries")
+
+
+def test_connect_failure_is_the_only_check():
+    facts = {"endpoint": "127.0.0.1:1", "user": "cdc", "database": "shop",
+             "connect_error": {"message": "cannot connect to PostgreSQL at 127.0.0.1:1 ...: Connection refused",
+                               "kind": "unreachable"}}
+    checks = _pg.evaluate(facts, slot_name="s", publication="p")
+    assert [c["name"] for c in checks] == ["connect"]
+    assert not _pg.is_ready(checks)
+
+
+def test_old_server_stops_after_the_version_check():
+    facts = {"endpoint": "h:5432", "server": {"version_num": 90400, "version": "9.4.26", "database": "shop",
+                                              "in_recovery": False}, "role": {"name": "cdc"}}
+    checks = _pg.evaluate(facts)
+    assert [c["name"] for c in checks] == ["connect", "server_version"]
+    assert not _pg.is_ready(checks)
+
+
+# --------------------------------------------------------------------------- without psycopg2
+
+
+def test_module_utils_import_without_psycopg2(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg2", None)
+    monkeypatch.setitem(sys.modules, "psycopg2.extras", None)
+    try:
+        reloaded = importlib.reload(_pg)
+        assert reloaded.HAS_PSYCOPG2 is False
+        assert "psycopg2" in reloaded.PSYCOPG2_IMPORT_ERROR
+    finally:
+        monkeypatch.undo()
+        importlib.reload(_pg)
+    assert _pg.HAS_PSYCOPG2 is True
