@@ -244,6 +244,13 @@ def maven_repo(tmp_path):
         else:
             break
     repo = MavenRepo(str(root), port, proc)
+    # The server logs a request after answering it: wait until the probe is in the
+    # log, so request-log assertions count only the requests a test makes.
+    while not any(r["path"] == "/" for r in repo.requests()):
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("the repository's readiness probe never reached its request log")
+        time.sleep(0.02)
     try:
         yield repo
     finally:

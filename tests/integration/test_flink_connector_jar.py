@@ -1,0 +1,683 @@
+"""cdcops.flink_cdc.flink_connector_jar against a real Maven-layout repository on loopback.
+
+Every test runs the module the way users do (``ansible localhost -m ...``)
+against a private tests/bed/maven_repo.py server with real jars built by
+tests/bed/jars.py. Nothing is mocked: failures are injected in the server
+(truncated body, dropped connection, HTML page, HTTP status) or on disk
+(a read-only or immutable dest, a full filesystem). The Flink/PostgreSQL bed
+is not needed.
+"""
+
+import fcntl
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+import jars
+
+GROUP = "org.apache.flink"
+ARTIFACT = "flink-sql-connector-postgres-cdc"
+PG3 = jars.PG_CDC_FACTORY_3X
+
+
+def jar_name(version, artifact=ARTIFACT):
+    return "%s-%s.jar" % (artifact, version)
+
+
+def maven_args(repo, dest, version="3.1.0", group_id=GROUP, artifact_id=ARTIFACT, **extra):
+    args = dict(repository_url=repo.url, group_id=group_id, artifact_id=artifact_id, version=version, dest=str(dest))
+    args.update(extra)
+    return args
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def snapshot(dest):
+    """Every entry in dest (hidden ones too): name -> (sha256 or link target, mode)."""
+    out = {}
+    for name in sorted(os.listdir(str(dest))):
+        path = os.path.join(str(dest), name)
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            out[name] = ("link:" + os.readlink(path), stat.S_IMODE(st.st_mode))
+        elif stat.S_ISDIR(st.st_mode):
+            out[name] = ("dir", stat.S_IMODE(st.st_mode))
+        else:
+            out[name] = (sha256(path), stat.S_IMODE(st.st_mode))
+    return out
+
+
+def repo_file(repo, rel):
+    return os.path.join(repo.root, rel)
+
+
+@pytest.fixture
+def lib(tmp_path):
+    """A Flink-like lib/ with an unrelated jar that must never be touched."""
+    dest = tmp_path / "lib"
+    dest.mkdir()
+    jars.build_jar(str(dest / "flink-dist-1.20.3.jar"), classes=("org.apache.flink.runtime.Main",),
+                   title="flink-dist", version="1.20.3")
+    return dest
+
+
+def install_copy(repo, rel, dest, name=None):
+    target = os.path.join(str(dest), name or os.path.basename(rel))
+    shutil.copyfile(repo_file(repo, rel), target)
+    os.chmod(target, 0o644)
+    return target
+
+
+# --- check mode, install, idempotence ---------------------------------------------------------------
+
+def test_check_mode_then_install_then_idempotent_rerun(maven_repo, ansible, lib):
+    rel = maven_repo.publish_postgres_cdc("3.1.0")
+    args = maven_args(maven_repo, lib)
+    before = snapshot(lib)
+
+    mark = maven_repo.mark()
+    check = ansible.module("flink_connector_jar", args, check=True)
+    assert not check.failed, check
+    assert check.result["changed"] is True
+    assert check.result["downloaded"] is False
+    assert check.result["path"] == str(lib / jar_name("3.1.0"))
+    assert check.result["removed"] == []
+    assert "would install" in check.result["msg"]
+    assert maven_repo.jar_body_requests(mark) == []
+    assert snapshot(lib) == before
+
+    mark = maven_repo.mark()
+    run = ansible.module("flink_connector_jar", args)
+    assert not run.failed, run
+    installed = lib / jar_name("3.1.0")
+    assert run.result["changed"] is True and run.result["downloaded"] is True
+    assert run.result["checksum"] == sha256(str(installed)) == sha256(repo_file(maven_repo, rel))
+    assert run.result["size"] == installed.stat().st_size
+    assert run.result["url"] == "%s/%s" % (maven_repo.url, rel)
+    assert stat.S_IMODE(installed.stat().st_mode) == 0o644
+    assert len(maven_repo.jar_body_requests(mark)) == 1
+    assert sorted(os.listdir(str(lib))) == ["flink-dist-1.20.3.jar", jar_name("3.1.0")]
+
+    mark = maven_repo.mark()
+    again = ansible.module("flink_connector_jar", args)
+    assert not again.failed, again
+    assert again.result["changed"] is False and again.result["downloaded"] is False
+    assert again.result["checksum"] == run.result["checksum"]
+    assert maven_repo.jar_body_requests(mark) == []
+    # Only the small sidecar was fetched to know the file is current.
+    assert [r["path"] for r in maven_repo.requests_since(mark)] == ["/" + rel + ".sha1"]
+
+    after = snapshot(lib)
+    recheck = ansible.module("flink_connector_jar", args, check=True)
+    assert not recheck.failed and recheck.result["changed"] is False
+    assert snapshot(lib) == after
+
+
+def test_install_on_python38_target(maven_repo, ansible, lib):
+    """Modules run on managed hosts: the module works under Python 3.8."""
+    py38 = shutil.which("python3.8")
+    candidates = [p for p in ("/root/.pyenv/versions/3.8.18/bin/python3.8", py38) if p and os.path.exists(p)]
+    assert candidates, "python3.8 is needed to prove the module runs on 3.8 targets"
+    maven_repo.publish_postgres_cdc("3.1.0")
+    run = ansible.module("flink_connector_jar", maven_args(maven_repo, lib),
+                         env={"ANSIBLE_PYTHON_INTERPRETER": candidates[0]})
+    assert not run.failed, run
+    assert run.result["changed"] is True
+    assert os.path.exists(str(lib / jar_name("3.1.0")))
+
+
+def test_starrocks_from_url_verified_by_its_sidecar(maven_repo, ansible, lib):
+    rel = maven_repo.publish_starrocks("1.2.11_flink-1.20")
+    args = dict(url="%s/%s" % (maven_repo.url, rel), dest=str(lib))
+    run = ansible.module("flink_connector_jar", args)
+    assert not run.failed, run
+    assert run.result["path"] == str(lib / "flink-connector-starrocks-1.2.11_flink-1.20.jar")
+    assert sha256(run.result["path"]) == sha256(repo_file(maven_repo, rel))
+    mark = maven_repo.mark()
+    assert ansible.module("flink_connector_jar", args).result["changed"] is False
+    assert maven_repo.jar_body_requests(mark) == []
+
+
+def test_mode_owner_and_force(maven_repo, ansible, lib):
+    maven_repo.publish_postgres_cdc("3.1.0")
+    run = ansible.module("flink_connector_jar", maven_args(maven_repo, lib, mode="0640", owner="nobody", group="0"))
+    assert not run.failed, run
+    path = lib / jar_name("3.1.0")
+    st = path.stat()
+    assert stat.S_IMODE(st.st_mode) == 0o640 and st.st_uid == 65534 and st.st_gid == 0
+
+    # Attributes drift back: fixed in place, no download.
+    mark = maven_repo.mark()
+    check = ansible.module("flink_connector_jar", maven_args(maven_repo, lib, mode="0644"), check=True)
+    assert check.result["changed"] is True and stat.S_IMODE(path.stat().st_mode) == 0o640
+    fix = ansible.module("flink_connector_jar", maven_args(maven_repo, lib, mode="0644"))
+    assert fix.result["changed"] is True and fix.result["downloaded"] is False
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert maven_repo.jar_body_requests(mark) == []
+
+    # force fetches the body again but changes nothing when the bytes are the same.
+    mark = maven_repo.mark()
+    forced = ansible.module("flink_connector_jar", maven_args(maven_repo, lib, force=True))
+    assert not forced.failed, forced
+    assert forced.result["downloaded"] is True and forced.result["changed"] is False
+    assert len(maven_repo.jar_body_requests(mark)) == 1
+    assert [n for n in os.listdir(str(lib)) if n.endswith(".part")] == []
+
+    # ... and still fixes attributes that drifted.
+    forced = ansible.module("flink_connector_jar", maven_args(maven_repo, lib, force=True, mode="0600"))
+    assert not forced.failed, forced
+    assert forced.result["changed"] is True and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+# --- upgrades and duplicates ------------------------------------------------------------------------
+
+def test_upgrade_removes_the_old_version_only_after_install(maven_repo, ansible, lib):
+    old_rel = maven_repo.publish_postgres_cdc("3.1.0")
+    maven_repo.publish_postgres_cdc("3.2.0")
+    install_copy(maven_repo, old_rel, lib)
+    old = str(lib / jar_name("3.1.0"))
+
+    check = ansible.module("flink_connector_jar", maven_args(maven_repo, lib, version="3.2.0"), check=True, diff=True)
+    assert check.result["changed"] is True and check.result["removed"] == [old]
+    assert os.path.exists(old) and not os.path.exists(str(lib / jar_name("3.2.0")))
+
+    run = ansible.module("flink_connector_jar", maven_args(maven_repo, lib, version="3.2.0"), diff=True)
+    assert not run.failed, run
+    assert run.result["removed"] == [old]
+    assert sorted(os.listdir(str(lib))) == ["flink-dist-1.20.3.jar", jar_name("3.2.0")]
+    assert run.result["diff"]["before"] == "flink-dist-1.20.3.jar\n%s\n" % jar_name("3.1.0")
+    assert run.result["diff"]["after"] == "flink-dist-1.20.3.jar\n%s\n" % jar_name("3.2.0")
+    # --diff shows it as a unified diff of the jar list.
+    assert "-%s" % jar_name("3.1.0") in run.output and "+%s" % jar_name("3.2.0") in run.output
+
+
+def test_renamed_duplicate_factory_from_the_old_group_is_removed(maven_repo, ansible, lib):
+    old_rel = maven_repo.publish_postgres_cdc("2.4.2")  # com.ververica, same identifier postgres-cdc
+    maven_repo.publish_postgres_cdc("3.1.0")
+    install_copy(maven_repo, old_rel, lib, name="foo.jar")
+    sr_rel = maven_repo.publish_starrocks("1.2.11_flink-1.20")
+    install_copy(maven_repo, sr_rel, lib)  # another connector: must stay
+
+    mark = maven_repo.mark()
+    check = ansible.module("flink_connector_jar", maven_args(maven_repo, lib), check=True)
+    assert check.result["removed"] == [str(lib / "foo.jar")]
+    assert "postgres-cdc" in check.result["msg"]
+    assert maven_repo.jar_body_requests(mark) == []
+
+    run = ansible.module("flink_connector_jar", maven_args(maven_repo, lib))
+    assert not run.failed, run
+    assert run.result["removed"] == [str(lib / "foo.jar")]
+    assert sorted(os.listdir(str(lib))) == sorted(
+        ["flink-dist-1.20.3.jar", jar_name("3.1.0"), "flink-connector-starrocks-1.2.11_flink-1.20.jar"])
+
+
+def test_remove_other_versions_false_keeps_them(maven_repo, ansible, lib):
+    old_rel = maven_repo.publish_postgres_cdc("3.1.0")
+    maven_repo.publish_postgres_cdc("3.2.0")
+    install_copy(maven_repo, old_rel, lib)
+    run = ansible.module("flink_connector_jar",
+                         maven_args(maven_repo, lib, version="3.2.0", remove_other_versions=False))
+    assert not run.failed, run
+    assert run.result["removed"] == []
+    assert os.path.exists(str(lib / jar_name("3.1.0"))) and os.path.exists(str(lib / jar_name("3.2.0")))
+
+
+def test_backup_keeps_replaced_jars_under_names_flink_ignores(maven_repo, ansible, lib):
+    old_rel = maven_repo.publish_postgres_cdc("3.1.0")
+    maven_repo.publish_postgres_cdc("3.2.0")
+    install_copy(maven_repo, old_rel, lib)
+    run = ansible.module("flink_connector_jar", maven_args(maven_repo, lib, version="3.2.0", backup=True))
+    assert not run.failed, run
+    (backup,) = run.result["backup_files"]
+    assert os.path.dirname(backup) == str(lib) and not backup.endswith(".jar")
+    assert sha256(backup) == sha256(repo_file(maven_repo, old_rel))
+    assert sorted(n for n in os.listdir(str(lib)) if n.endswith(".jar")) == [
+        "flink-dist-1.20.3.jar", jar_name("3.2.0")]
+
+
+# --- failures leave dest byte-for-byte unchanged --------------------------------------------------
+
+def _break_sidecar(repo, rel):
+    with open(repo_file(repo, rel) + ".sha1", "w") as f:
+        f.write("0" * 40 + "\n")
+    return {}
+
+
+def _pin_wrong(repo, rel):
+    return {"checksum": "sha256:" + "0" * 64}
+
+
+def _html(repo, rel):
+    repo.set_fault(rel, mode="html")
+    return {}
+
+
+def _truncate(repo, rel):
+    repo.set_fault(rel, mode="truncate")
+    return {}
+
+
+def _drop(repo, rel):
+    repo.set_fault(rel, mode="drop")
+    return {}
+
+
+def _jar_404(repo, rel):
+    os.unlink(repo_file(repo, rel))  # the .sha1 stays: the jar itself answers 404
+    return {}
+
+
+def _server_error(repo, rel):
+    repo.set_fault(rel, mode="status", code=503)
+    return {}
+
+
+def _bad_crc(repo, rel):
+    jars.corrupt_entry(repo_file(repo, rel))
+    jars.write_sidecars(repo_file(repo, rel))  # the sidecar matches: only validation can catch it
+    return {}
+
+
+def _html_pinned(repo, rel):
+    repo.set_fault(rel, mode="html")
+    return {"checksum": "sha1:" + jars.sha_hex(repo_file(repo, rel), "sha1")}
+
+
+FAILURES = {
+    "sidecar-mismatch": (_break_sidecar, "Checksum mismatch", True),
+    "pinned-checksum-mismatch": (_pin_wrong, "from the checksum option", True),
+    "html-served-as-jar": (_html, "HTML page", True),
+    "html-with-pinned-sha1": (_html_pinned, "HTML page", True),
+    "truncated-body": (_truncate, "stopped early", True),
+    "dropped-connection": (_drop, "got 0 of", True),
+    "jar-404": (_jar_404, "HTTP 404", True),
+    "server-error": (_server_error, "HTTP 503", True),
+    "bad-crc": (_bad_crc, "is corrupt", True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAILURES))
+def test_failed_install_leaves_dest_unchanged(maven_repo, ansible, lib, case):
+    break_it, message, body_requested = FAILURES[case]
+    old_rel = maven_repo.publish_postgres_cdc("3.1.0")
+    rel = maven_repo.publish_postgres_cdc("3.2.0", size=3 * 1024 * 1024)
+    install_copy(maven_repo, old_rel, lib)  # must survive: removal only after a good install
+    extra = break_it(maven_repo, rel)
+    before = snapshot(lib)
+
+    mark = maven_repo.mark()
+    run = ansible.module("flink_connector_jar", maven_args(maven_repo, lib, version="3.2.0", **extra))
+    assert run.failed, run
+    assert message in run.result["msg"], run.result["msg"]
+    assert "127.0.0.1:%d" % maven_repo.port in run.result["msg"] or case in ("pinned-checksum-mismatch", "bad-crc")
+    assert snapshot(lib) == before
+    assert (len(maven_repo.jar_body_requests(mark)) == 1) == body_requested
+
+
+def test_missing_sidecar_never_installs_unverified(maven_repo, ansible, lib):
+    rel = maven_repo.publish_postgres_cdc("3.1.0")
+    os.unlink(repo_file(maven_repo, rel) + ".sha1")
+    before = snapshot(lib)
+    mark = maven_repo.mark()
+    for check in (True, False):
+        run = ansible.module("flink_connector_jar", maven_args(maven_repo, lib), check=check)
+        assert run.failed, run
+        assert "no sha1 checksum file" in run.result["msg"] and "checksum: sha256:" in run.result["msg"]
+        assert rel + ".sha1" in run.result["msg"]
+    assert maven_repo.jar_body_requests(mark) == []
+    assert snapshot(lib) == before
+
+    # Pinning a checksum is the documented way out.
+    ok = ansible.module("flink_connector_jar",
+                        maven_args(maven_repo, lib, checksum="sha256:" + sha256(repo_file(maven_repo, rel))))
+    assert not ok.failed, ok
+
+
+def test_unpublished_version_fails_on_the_sidecar(maven_repo, ansible, lib):
+    before = snapshot(lib)
+    run = ansible.module("flink_connector_jar", maven_args(maven_repo, lib, version="9.9.9"))
+    assert run.failed
+    assert "9.9.9" in run.result["msg"] and "cannot be verified" in run.result["msg"]
+    assert snapshot(lib) == before
+
+
+def test_unreachable_repository(ansible, lib):
+    """Nothing listens on the port: a clear error naming the host, dest unchanged."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    before = snapshot(lib)
+    args = dict(repository_url="http://127.0.0.1:%d/m2" % port, group_id=GROUP, artifact_id=ARTIFACT,
+                version="3.1.0", dest=str(lib), timeout=5)
+    for extra in ({}, {"checksum": "sha256:" + "0" * 64}):  # via the sidecar, and straight to the jar
+        run = ansible.module("flink_connector_jar", dict(args, **extra))
+        assert run.failed, run
+        assert "cannot reach host 127.0.0.1:%d" % port in run.result["msg"], run.result["msg"]
+        assert "refused" in run.result["msg"].lower()
+    assert snapshot(lib) == before
+
+
+def test_thin_jar_is_refused_with_a_hint(maven_repo, ansible, lib):
+    rel = maven_repo.publish_postgres_cdc("3.1.0", thin=True)
+    before = snapshot(lib)
+    mark = maven_repo.mark()
+    run = ansible.module("flink_connector_jar", maven_args(maven_repo, lib, artifact_id="flink-connector-postgres-cdc"))
+    assert run.failed
+    assert "artifact_id: flink-sql-connector-postgres-cdc" in run.result["msg"]
+    assert maven_repo.requests_since(mark) == []  # refused before any download
+
+    # Refused by name from a URL too, before any download.
+    mark = maven_repo.mark()
+    run = ansible.module("flink_connector_jar", dict(url="%s/%s" % (maven_repo.url, rel), dest=str(lib)))
+    assert run.failed and "Refusing flink-connector-postgres-cdc" in run.result["msg"]
+    assert maven_repo.jar_body_requests(mark) == []
+
+    # Under a neutral name only its content gives it away: refused after download, dest unchanged.
+    mirror = os.path.join(maven_repo.root, "mirror", "pg-cdc-3.1.0.jar")
+    os.makedirs(os.path.dirname(mirror))
+    shutil.copyfile(repo_file(maven_repo, rel), mirror)
+    jars.write_sidecars(mirror)
+    mark = maven_repo.mark()
+    run = ansible.module("flink_connector_jar", dict(url="%s/mirror/pg-cdc-3.1.0.jar" % maven_repo.url, dest=str(lib)))
+    assert run.failed
+    msg = run.result["msg"]
+    assert "carries no io/debezium/ or org/postgresql/ classes" in msg and "thin connector jar" in msg, msg
+    assert "artifact_id: flink-sql-connector-postgres-cdc" in msg
+    assert len(maven_repo.jar_body_requests(mark)) == 1
+    assert snapshot(lib) == before
+
+
+def tree_snapshot(root):
+    """Every file and directory under root, recursively: relative path -> (sha256 or 'dir', mode)."""
+    out = {}
+    for base, dirs, files in os.walk(str(root)):
+        for name in dirs + files:
+            path = os.path.join(base, name)
+            rel = os.path.relpath(path, str(root))
+            st = os.lstat(path)
+            out[rel] = ("dir" if stat.S_ISDIR(st.st_mode) else sha256(path), stat.S_IMODE(st.st_mode))
+    return out
+
+
+@pytest.mark.parametrize("args", [
+    {"version": "../../x"},
+    {"version": "3.1.0/../../../../tmp/evil"},
+    {"artifact_id": "../evil"},
+    {"group_id": "org/../../evil"},
+    {"classifier": "../../x"},
+])
+def test_path_traversal_is_refused(maven_repo, ansible, tmp_path, args):
+    maven_repo.publish_postgres_cdc("3.1.0")
+    outer = tmp_path / "outer"
+    dest = outer / "flink" / "lib"
+    dest.mkdir(parents=True)
+    before = tree_snapshot(outer)
+    mark = maven_repo.mark()
+    full = maven_args(maven_repo, dest)
+    full.update(args)
+    run = ansible.module("flink_connector_jar", full)
+    assert run.failed
+    assert "not a valid Maven" in run.result["msg"] and "Nothing was changed" in run.result["msg"]
+    assert maven_repo.requests_since(mark) == []
+    assert tree_snapshot(outer) == before
+
+
+@pytest.mark.parametrize("args", [
+    {"url": "file:///etc/hostname.jar"},
+    {"url": "ftp://127.0.0.1/x-1.jar"},
+    {"repository_url": "file:///srv/m2", "group_id": GROUP, "artifact_id": ARTIFACT, "version": "3.1.0"},
+])
+def test_only_http_urls_are_accepted(ansible, lib, args):
+    before = snapshot(lib)
+    run = ansible.module("flink_connector_jar", dict(args, dest=str(lib)))
+    assert run.failed and "http(s)" in run.result["msg"]
+    assert snapshot(lib) == before
+
+
+def test_missing_dest_is_not_created(maven_repo, ansible, tmp_path):
+    maven_repo.publish_postgres_cdc("3.1.0")
+    run = ansible.module("flink_connector_jar", maven_args(maven_repo, tmp_path / "no" / "lib"))
+    assert run.failed and "is not a directory" in run.result["msg"]
+    assert not (tmp_path / "no").exists()
+
+
+# --- state: absent and src ------------------------------------------------------------------------
+
+def test_state_absent_removes_every_version(maven_repo, ansible, lib):
+    for v in ("3.1.0", "3.2.0"):
+        install_copy(maven_repo, maven_repo.publish_postgres_cdc(v), lib)
+    args = dict(group_id=GROUP, artifact_id=ARTIFACT, dest=str(lib), state="absent")
+    before = snapshot(lib)
+    check = ansible.module("flink_connector_jar", args, check=True, diff=True)
+    assert check.result["changed"] is True
+    assert sorted(check.result["removed"]) == [str(lib / jar_name("3.1.0")), str(lib / jar_name("3.2.0"))]
+    assert check.result["diff"]["after"] == "flink-dist-1.20.3.jar\n"
+    assert snapshot(lib) == before
+
+    run = ansible.module("flink_connector_jar", args)
+    assert not run.failed, run
+    assert sorted(run.result["removed"]) == sorted(check.result["removed"])
+    assert os.listdir(str(lib)) == ["flink-dist-1.20.3.jar"]
+    again = ansible.module("flink_connector_jar", args)
+    assert again.result["changed"] is False and again.result["removed"] == []
+
+
+def test_src_install_and_rerun(maven_repo, ansible, lib, tmp_path):
+    rel = maven_repo.publish_postgres_cdc("3.1.0")
+    staged = tmp_path / "staging" / jar_name("3.1.0")
+    staged.parent.mkdir()
+    shutil.copyfile(repo_file(maven_repo, rel), str(staged))
+    args = dict(src=str(staged), dest=str(lib), checksum="sha256:" + sha256(str(staged)))
+
+    check = ansible.module("flink_connector_jar", args, check=True)
+    assert check.result["changed"] is True and check.result["checksum"] == sha256(str(staged))
+    assert not os.path.exists(str(lib / jar_name("3.1.0")))
+
+    run = ansible.module("flink_connector_jar", args)
+    assert not run.failed, run
+    assert sha256(str(lib / jar_name("3.1.0"))) == sha256(str(staged))
+    assert os.path.exists(str(staged))  # copied, not moved
+    assert ansible.module("flink_connector_jar", args).result["changed"] is False
+
+    before = snapshot(lib)
+    bad = ansible.module("flink_connector_jar", dict(args, checksum="sha256:" + "1" * 64))
+    assert bad.failed and "Checksum mismatch" in bad.result["msg"]
+    assert snapshot(lib) == before
+
+
+# --- permissions, full disk ----------------------------------------------------------------------
+
+@pytest.fixture
+def shared_lib():
+    """A lib/ outside pytest's 0700 tmp root, so an unprivileged user can reach it."""
+    base = tempfile.mkdtemp(prefix="cdcops-jar-perm-")
+    os.chmod(base, 0o755)
+    dest = os.path.join(base, "lib")
+    os.mkdir(dest, 0o755)
+    try:
+        yield dest
+    finally:
+        subprocess.run(["chattr", "-i", dest], capture_output=True, check=False)
+        shutil.rmtree(base)
+
+
+def test_permission_denied_dest_as_unprivileged_user(maven_repo, ansible, shared_lib, tmp_path):
+    """A root-owned 0755 lib/ and the module running as 'nobody': a real EACCES."""
+    old_rel = maven_repo.publish_postgres_cdc("3.1.0")
+    maven_repo.publish_postgres_cdc("3.2.0")
+    install_copy(maven_repo, old_rel, shared_lib)
+    wrapper = tmp_path / "python-as-nobody"
+    # The module runs as nobody; pipelining feeds it on stdin, so it needs no root-only temp dir.
+    wrapper.write_text("#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups "
+                       "env HOME=/tmp /usr/bin/python3 \"$@\"\n")
+    wrapper.chmod(0o755)
+    before = snapshot(shared_lib)
+    mark = maven_repo.mark()
+    run = ansible.module("flink_connector_jar", maven_args(maven_repo, shared_lib, version="3.2.0"),
+                         env={"ANSIBLE_PYTHON_INTERPRETER": str(wrapper), "ANSIBLE_PIPELINING": "1"})
+    assert run.failed, run
+    msg = run.result["msg"]
+    assert "Cannot write in %s as user nobody" % shared_lib in msg and "Permission denied" in msg
+    assert "become" in msg
+    assert snapshot(shared_lib) == before
+    assert maven_repo.jar_body_requests(mark) == []  # failed before downloading
+
+
+def test_permission_denied_immutable_dest(maven_repo, ansible, shared_lib):
+    """Even root cannot write into a directory with the immutable attribute."""
+    old_rel = maven_repo.publish_postgres_cdc("3.1.0")
+    maven_repo.publish_postgres_cdc("3.2.0")
+    install_copy(maven_repo, old_rel, shared_lib)
+    subprocess.run(["chattr", "+i", shared_lib], check=True)
+    before = snapshot(shared_lib)
+    run = ansible.module("flink_connector_jar", maven_args(maven_repo, shared_lib, version="3.2.0"))
+    assert run.failed, run
+    assert "Cannot write in %s" % shared_lib in run.result["msg"]
+    assert "Operation not permitted" in run.result["msg"]
+    assert snapshot(shared_lib) == before
+
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_full_disk_leaves_dest_unchanged(maven_repo, ansible, tiny_fs):
+    """Refused up front from Content-Length: the 3 MB jar cannot fit in 1 MB."""
+    old_rel = maven_repo.publish_postgres_cdc("3.1.0")
+    maven_repo.publish_postgres_cdc("3.2.0", size=3 * 1024 * 1024)
+    install_copy(maven_repo, old_rel, tiny_fs)
+    before = snapshot(tiny_fs)
+    run = ansible.module("flink_connector_jar", maven_args(maven_repo, tiny_fs, version="3.2.0"))
+    assert run.failed, run
+    # Only the Content-Length check says this; a write that ran out of space says "No space left".
+    assert "Not enough space" in run.result["msg"] and str(tiny_fs) in run.result["msg"]
+    assert snapshot(tiny_fs) == before
+
+
+def test_disk_full_while_writing_leaves_dest_unchanged(maven_repo, ansible, tiny_fs, tmp_path):
+    """src has no Content-Length to check, so the write itself hits ENOSPC; the partial temp goes."""
+    old_rel = maven_repo.publish_postgres_cdc("3.1.0")
+    rel = maven_repo.publish_postgres_cdc("3.2.0", size=3 * 1024 * 1024)
+    install_copy(maven_repo, old_rel, tiny_fs)
+    before = snapshot(tiny_fs)
+    run = ansible.module("flink_connector_jar", dict(src=repo_file(maven_repo, rel), dest=str(tiny_fs)))
+    assert run.failed, run
+    assert "No space left in %s" % tiny_fs in run.result["msg"], run.result["msg"]
+    assert snapshot(tiny_fs) == before
+
+
+# --- concurrency ----------------------------------------------------------------------------------
+
+def _in_thread(fn, *args, **kw):
+    box = {}
+
+    def target():
+        box["run"] = fn(*args, **kw)
+
+    th = threading.Thread(target=target)
+    th.start()
+    return th, box
+
+
+def test_runs_serialize_on_the_dest_lock(maven_repo, ansible, lib):
+    """While another process holds the lock, the module waits and touches nothing."""
+    maven_repo.publish_postgres_cdc("3.1.0")
+    before = snapshot(lib)
+    fd = os.open(str(lib), os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        mark = maven_repo.mark()
+        th, box = _in_thread(ansible.module, "flink_connector_jar", maven_args(maven_repo, lib))
+        time.sleep(6)
+        assert th.is_alive(), box.get("run")
+        assert snapshot(lib) == before
+        assert maven_repo.requests_since(mark) == []
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    th.join(120)
+    assert not box["run"].failed, box["run"]
+    assert box["run"].result["changed"] is True
+
+
+def test_two_concurrent_runs_same_jar(maven_repo, ansible, lib):
+    rel = maven_repo.publish_postgres_cdc("3.1.0", size=2 * 1024 * 1024)
+    maven_repo.set_fault(rel, mode="slow", seconds=2)
+    mark = maven_repo.mark()
+    runs = [_in_thread(ansible.module, "flink_connector_jar", maven_args(maven_repo, lib)) for dummy in range(2)]
+    for th, dummy in runs:
+        th.join(180)
+    results = [box["run"] for dummy, box in runs]
+    assert all(not r.failed for r in results), results
+    assert sorted(r.result["changed"] for r in results) == [False, True]
+    assert len(maven_repo.jar_body_requests(mark)) == 1
+    assert sorted(os.listdir(str(lib))) == ["flink-dist-1.20.3.jar", jar_name("3.1.0")]
+    assert sha256(str(lib / jar_name("3.1.0"))) == sha256(repo_file(maven_repo, rel))
+
+
+def test_two_concurrent_runs_different_versions(maven_repo, ansible, lib):
+    for v in ("3.1.0", "3.2.0"):
+        rel = maven_repo.publish_postgres_cdc(v, size=2 * 1024 * 1024)
+        maven_repo.set_fault(rel, mode="slow", seconds=1)
+    runs = [_in_thread(ansible.module, "flink_connector_jar", maven_args(maven_repo, lib, version=v))
+            for v in ("3.1.0", "3.2.0")]
+    for th, dummy in runs:
+        th.join(180)
+    results = [box["run"] for dummy, box in runs]
+    assert all(not r.failed for r in results), results
+    names = sorted(os.listdir(str(lib)))
+    assert len(names) == 2 and names[0] == "flink-dist-1.20.3.jar", names  # exactly one connector jar, no temp
+    assert names[1] in (jar_name("3.1.0"), jar_name("3.2.0"))
+
+
+# --- secrets and headers -------------------------------------------------------------------------
+
+def test_password_is_used_and_never_shown(maven_repo, ansible, lib):
+    secret = "pw-7Qx9Zr2Lm"
+    maven_repo.publish_postgres_cdc("3.1.0")
+    maven_repo.require(auth="deployer:%s" % secret)
+
+    denied = ansible.module("flink_connector_jar", maven_args(maven_repo, lib))
+    assert denied.failed and "HTTP 401" in denied.result["msg"] and "url_username" in denied.result["msg"]
+
+    run = ansible.module("flink_connector_jar",
+                         maven_args(maven_repo, lib, url_username="deployer", url_password=secret), verbosity=3)
+    assert not run.failed, run
+    assert run.result["changed"] is True
+    assert secret not in run.output
+    assert secret not in repr(run.records)
+
+
+def test_headers_carry_a_token_and_are_never_shown(maven_repo, ansible, lib):
+    token = "tok-5f2e9c1a77"
+    maven_repo.publish_postgres_cdc("3.1.0")
+    maven_repo.require(header="X-Token: %s" % token)
+
+    denied = ansible.module("flink_connector_jar", maven_args(maven_repo, lib))
+    assert denied.failed and "HTTP 401" in denied.result["msg"]
+
+    run = ansible.module("flink_connector_jar", maven_args(maven_repo, lib, headers={"X-Token": token}), verbosity=3)
+    assert not run.failed, run
+    assert run.result["changed"] is True
+    assert token not in run.output
