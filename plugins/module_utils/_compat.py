@@ -55,6 +55,15 @@ FLINK_JAVA = (
     (("2.",), (11, 17, 21)),
 )
 
+# PostgreSQL versions. Flink CDC's docs list PostgreSQL 9.6 - 14 as tested (FACTS.md,
+# "PostgreSQL prerequisites"; flink-cdc docs/content/docs/connectors/flink-sources/overview.md).
+TESTED_MIN_VERSION_NUM = 90600
+TESTED_MAX_MAJOR = 14
+# pgoutput ships with PostgreSQL 10 (PostgreSQL docs, "Logical Replication").
+PGOUTPUT_MIN_VERSION_NUM = 100000
+# Logical decoding on a standby exists from PostgreSQL 16 (PostgreSQL 16 release notes).
+STANDBY_DECODING_MIN_VERSION_NUM = 160000
+
 # Artifacts this module knows; anything else is not judged.
 # Source: FACTS.md "Flink CDC postgres connector" (groups per line) and "StarRocks Flink connector".
 POSTGRES_CDC_ARTIFACTS = ("flink-sql-connector-postgres-cdc", "flink-connector-postgres-cdc")

@@ -32,6 +32,14 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native, to_text
 
+# PostgreSQL version data lives with the other version data, with its sources.
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._compat import (
+    PGOUTPUT_MIN_VERSION_NUM,
+    STANDBY_DECODING_MIN_VERSION_NUM,
+    TESTED_MIN_VERSION_NUM,
+    TESTED_MAX_MAJOR,
+)
+
 PSYCOPG2_IMPORT_ERROR = None  # type: Optional[str]
 try:
     import psycopg2
@@ -50,14 +58,6 @@ WARNING = "warning"
 PLUGINS = ("pgoutput", "decoderbufs")
 SSL_MODES = ("allow", "disable", "prefer", "require", "verify-ca", "verify-full")
 
-# Flink CDC's docs list PostgreSQL 9.6 - 14 as tested (FACTS.md, "PostgreSQL prerequisites";
-# flink-cdc docs/content/docs/connectors/flink-sources/overview.md).
-TESTED_MIN_VERSION_NUM = 90600
-TESTED_MAX_MAJOR = 14
-# pgoutput ships with PostgreSQL 10 (PostgreSQL docs, "Logical Replication").
-PGOUTPUT_MIN_VERSION_NUM = 100000
-# Logical decoding on a standby exists from PostgreSQL 16 (PostgreSQL 16 release notes).
-STANDBY_DECODING_MIN_VERSION_NUM = 160000
 
 # Flink CDC's slot.name rule: lowercase letters, digits and "_" (FACTS.md, "Defaults");
 # PostgreSQL caps names at NAMEDATALEN - 1 = 63 bytes.
