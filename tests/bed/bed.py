@@ -533,6 +533,29 @@ def write_state(pg):
     ]
     with open(os.path.join(BED, "inventory.ini"), "w") as f:
         f.write("\n".join(lines))
+    # The role's settings for the sandbox, next to the inventory (Ansible reads group_vars/ there).
+    demo = pg["logical"]["demo"]
+    role_vars = {
+        "flink_cdc_maven_repository": "http://127.0.0.1:%d" % PORTS["maven"],
+        "flink_cdc_controller_cache_dir": os.path.join(BED, "controller-cache"),
+        "flink_cdc_report_dir": os.path.join(BED, "report"),
+        "flink_cdc_pg_host": pg["logical"]["host"],
+        "flink_cdc_pg_port": pg["logical"]["port"],
+        "flink_cdc_pg_database": demo["database"],
+        "flink_cdc_pg_user": demo["user"],
+        "flink_cdc_pg_password": demo["password"],
+        "flink_cdc_pg_tables": demo["tables"],
+        "flink_cdc_pg_publication": demo["publication"],
+        "flink_cdc_pg_slot_name": demo["slot_name"],
+        "flink_cdc_taskmanager_restart_command":
+            "{{ flink_cdc_flink_home }}/bin/taskmanager.sh stop && {{ flink_cdc_flink_home }}/bin/taskmanager.sh start",
+    }
+    os.makedirs(os.path.join(BED, "group_vars"), exist_ok=True)
+    path = os.path.join(BED, "group_vars", "all.yml")
+    with open(path, "w") as f:
+        f.write("# Written by tests/bed/bed.py: the flink_cdc role's settings for the sandbox.\n")
+        yaml.safe_dump(role_vars, f, default_flow_style=False, sort_keys=True)
+    os.chmod(path, 0o600)
 
 
 def up(fresh=False):
