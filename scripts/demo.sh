@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# The README's demo: start the local sandbox and run the collection's main job against it.
+# The README's demo: start the local sandbox and run the collection's main job, the
+# cdcops.flink_cdc.deploy playbook, against it. It prints the readiness report.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${CDCOPS_VENV:-$ROOT/.venv}"
+BED="${CDCOPS_BED_DIR:-$ROOT/tests/output/bed}"
 export PATH="$VENV/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$VENV/collections"
-export ANSIBLE_NOCOLOR="${ANSIBLE_NOCOLOR:-}"
 cd "$ROOT"
 
 python tests/bed/bed.py up
-inventory="${CDCOPS_BED_DIR:-$ROOT/tests/output/bed}/inventory.ini"
+inventory="$BED/inventory.ini"
 echo
-echo "==== ansible-playbook cdcops.flink_cdc.cluster_info -i $inventory"
-ansible-playbook cdcops.flink_cdc.cluster_info -i "$inventory"
+echo "==== ansible-playbook cdcops.flink_cdc.deploy -i $inventory --check --diff   (dry run)"
+ansible-playbook cdcops.flink_cdc.deploy -i "$inventory" --check --diff
 echo
-echo "The sandbox keeps running; stop it with: make bed-down"
+echo "==== ansible-playbook cdcops.flink_cdc.deploy -i $inventory"
+ansible-playbook cdcops.flink_cdc.deploy -i "$inventory"
+echo
+echo "==== readiness report: $BED/report/flink_cdc_report.md"
+cat "$BED/report/flink_cdc_report.md"
+echo
+echo "The sandbox keeps running (Flink REST http://127.0.0.1:18081); stop it with: make bed-down"

@@ -4,15 +4,18 @@
 # the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
 """Connector jars in Flink's ``lib/``: Maven paths, download, verification,
-validation, planning and atomic installation.
+validation, planning, atomic installation, and the controller cache.
 
 This is the one place for jar handling. Everything is a plain function (or a
 small value class) over its inputs, with no ``AnsibleModule``, so that the
-module, the unit tests and a controller-side action plugin (which fetches and
-verifies once, then pushes ``src`` to hosts) share the same code, and one call
-can later handle several jars: build one ``JarSource`` per jar and call
-``ensure_present`` for each while holding one ``dest_lock`` (the lock is the
-caller's, not ``ensure_present``'s, for exactly that reason).
+module, its action plugin and the unit tests share the same code:
+
+- ``ensure_jars`` brings several jars into (or out of) one ``dest`` under the
+  caller's ``dest_lock``: one scan, one plan, every jar verified before any is
+  renamed into place (``ensure_present``/``ensure_absent`` are the one-jar
+  forms);
+- ``cache_jar`` resolves a jar on the controller for ``fetch_mode=controller``,
+  and ``pushed_item``/``pushed_request`` carry what the host needs of it.
 
 Flink puts every ``*.jar`` in ``lib/`` on the JVM classpath at start (FACTS.md,
 "Flink runtime"), so nothing this code leaves in ``dest`` may end in ``.jar``
@@ -24,6 +27,8 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import inspect
+import json
 import os
 import queue
 import re
@@ -40,10 +45,19 @@ from urllib.parse import unquote, urlsplit
 
 from ansible.module_utils.urls import (
     ConnectionError as UrlsConnectionError,
+    Request,
     SSLValidationError,
     mask_url,
     open_url,
 )
+
+try:
+    from ansible.module_utils.urls import make_context
+    # Building a TLS context loads the CA bundle (about 60 ms), and open_url builds one per request, even for
+    # http: reuse one per process where Request takes it.
+    _REUSE_TLS_CONTEXT = "context" in inspect.signature(Request.open).parameters
+except ImportError:  # ansible-core before 2.14
+    _REUSE_TLS_CONTEXT = False
 
 DEFAULT_REPOSITORY_URL = "https://repo1.maven.org/maven2"
 USER_AGENT = "cdcops.flink_cdc/flink_connector_jar"
@@ -476,16 +490,27 @@ class HttpOptions(t.NamedTuple):
     force: bool = False  # send Cache-Control: no-cache, so proxies do not answer from cache
 
 
+_TLS_CONTEXTS = {}  # type: t.Dict[bool, t.Any]
+
+
+def _tls_context(validate_certs: bool) -> t.Any:
+    if validate_certs not in _TLS_CONTEXTS:
+        _TLS_CONTEXTS[validate_certs] = make_context(validate_certs=validate_certs)
+    return _TLS_CONTEXTS[validate_certs]
+
+
 def http_open(url: str, http_options: HttpOptions, what: str, method: str = "GET") -> t.Any:
     """Open ``url``; turn every failure into a DownloadError that says where and why."""
     check_http_url(url)
     where = describe_url(url)
     try:
         opts = http_options
-        return open_url(url, method=method, headers=dict(opts.headers or {}), use_proxy=opts.use_proxy,
-                        force=opts.force, timeout=opts.timeout, validate_certs=opts.validate_certs,
-                        url_username=opts.url_username, url_password=opts.url_password,
-                        http_agent=USER_AGENT, follow_redirects="safe")
+        kwargs = dict(headers=dict(opts.headers or {}), use_proxy=opts.use_proxy, force=opts.force,
+                      timeout=opts.timeout, validate_certs=opts.validate_certs, url_username=opts.url_username,
+                      url_password=opts.url_password, http_agent=USER_AGENT, follow_redirects="safe")
+        if _REUSE_TLS_CONTEXT:
+            return Request().open(method, url, context=_tls_context(opts.validate_certs), **kwargs)
+        return open_url(url, method=method, **kwargs)
     except urllib.error.HTTPError as exc:
         try:
             exc.close()
@@ -690,11 +715,7 @@ def validate_jar(path: str, what: str, expected_factories: t.Sequence[str] = (),
             factories = _services_of(jar)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
             raise InvalidJarError("%s: cannot read %s: %s" % (what, FACTORY_SERVICE, exc))
-    if expected_factories and not set(expected_factories) & set(factories):
-        raise InvalidJarError(
-            "%s does not register %s in %s (it registers: %s). This is not the expected connector jar; check "
-            "group_id, artifact_id and version. It was not installed." % (
-                what, " or ".join(expected_factories), FACTORY_SERVICE, ", ".join(factories) or "nothing"))
+    check_factories(what, expected_factories, factories)
     for connector in KNOWN_CONNECTORS:
         if connector.shaded and connector.required_factory in factories:
             missing = [m for m in connector.shaded if not any(m in n for n in names)]
@@ -704,6 +725,15 @@ def validate_jar(path: str, what: str, expected_factories: t.Sequence[str] = (),
                         what, connector.required_factory, " or ".join(missing),
                         WRONG_ARTIFACTS[PG_CDC_THIN_ARTIFACT]))
     return JarInfo(factories, len(infos))
+
+
+def check_factories(what: str, expected_factories: t.Sequence[str], factories: t.Sequence[str]) -> None:
+    """At least one of ``expected_factories`` (when given) must be registered."""
+    if expected_factories and not set(expected_factories) & set(factories):
+        raise InvalidJarError(
+            "%s does not register %s in %s (it registers: %s). This is not the expected connector jar; check "
+            "group_id, artifact_id and version. It was not installed." % (
+                what, " or ".join(expected_factories), FACTORY_SERVICE, ", ".join(factories) or "nothing"))
 
 
 def refuse_wrong_artifact(artifact_id: t.Optional[str]) -> None:
@@ -726,7 +756,12 @@ class JarSource(t.NamedTuple):
     group_id: t.Optional[str] = None
     url: t.Optional[str] = None
     src: t.Optional[str] = None
-    checksum: t.Optional[Checksum] = None  # pinned by the user
+    checksum: t.Optional[Checksum] = None  # pinned by the user (for pushed jars: by the controller)
+    # What the jar registers, when the controller has already read it (pushed jars).
+    factories: t.Optional[t.Tuple[str, ...]] = None
+    # Resolved on the controller (fetch_mode=controller): src, once given, is the copy the
+    # action plugin transferred, and the checksum is what the controller verified and validated.
+    pushed: bool = False
 
     @property
     def connectors(self) -> t.List[Connector]:
@@ -742,8 +777,15 @@ class JarSource(t.NamedTuple):
         return tuple(f for c in self.connectors for f in c.factories)
 
     @property
+    def planned_factories(self) -> t.Tuple[str, ...]:
+        """What the jar registers, for planning before it is here: read on the controller, else our data."""
+        return self.factories if self.factories is not None else self.known_factories
+
+    @property
     def what(self) -> str:
         """The jar and where it comes from, for messages."""
+        if self.pushed:
+            return "%s (pushed from the controller)" % self.filename
         if self.kind == "src":
             return "%s (src %s)" % (self.filename, self.src)
         return "%s from %s" % (self.filename, describe_url(self.url or ""))
@@ -918,25 +960,142 @@ def plan_absent(dest: str, jars: t.Sequence[str], artifact_id: t.Optional[str], 
     return Plan(dest, "", False, "", remove, remove_reasons, list(jars), sorted(set(jars) - set(remove)))
 
 
+def diff_jars(dest: str, before: t.Sequence[str], after: t.Sequence[str],
+              replaced: t.Optional[t.Mapping[str, t.Tuple[str, str]]] = None) -> t.Dict[str, str]:
+    """Before/after jar lists for --diff.
+
+    ``replaced`` maps a file name that keeps its name but gets new content to
+    (old sha256, new sha256, or '' while the new one is not known).
+    """
+    marked = {n: r for n, r in (replaced or {}).items() if n in before}
+
+    def mark_before(name: str) -> str:
+        return name + ("  sha256:%s" % marked[name][0][:16] if name in marked else "")
+
+    def mark_after(name: str) -> str:
+        if name not in marked:
+            return name
+        return name + ("  sha256:%s" % marked[name][1][:16] if marked[name][1] else "  (new content)")
+
+    return {
+        "before_header": "%s (jars)" % dest,
+        "after_header": "%s (jars)" % dest,
+        "before": "".join(mark_before(n) + "\n" for n in before),
+        "after": "".join(mark_after(n) + "\n" for n in after),
+    }
+
+
 def diff_of(plan: Plan, replaced: t.Optional[t.Tuple[str, str]] = None) -> t.Dict[str, str]:
     """Before/after jar lists for --diff; ``replaced`` = (old sha256, new sha256) of the target."""
-    before = list(plan.before)
-    after = list(plan.after)
-    if replaced and plan.target in before:
-        before = [n + ("  sha256:%s" % replaced[0][:16] if n == plan.target else "") for n in before]
-        after = [n + ("  sha256:%s" % replaced[1][:16] if n == plan.target and replaced[1] else
-                      "  (new content)" if n == plan.target else "") for n in after]
-    return {
-        "before_header": "%s (jars)" % plan.dest,
-        "after_header": "%s (jars)" % plan.dest,
-        "before": "".join(n + "\n" for n in before),
-        "after": "".join(n + "\n" for n in after),
-    }
+    return diff_jars(plan.dest, plan.before, plan.after, {plan.target: replaced} if replaced else None)
+
+
+class Want(t.NamedTuple):
+    """What one jar of a call wants of dest, as ``plan_jars`` needs it."""
+
+    state: str  # present | absent
+    target: str  # file name in dest; '' for state=absent without a version
+    target_current: bool = False
+    artifact_id: t.Optional[str] = None
+    # present: what the new jar registers; absent: the artifact's own factories
+    factories: t.Sequence[str] = ()
+    reason: str = ""
+
+
+class BatchPlan(t.NamedTuple):
+    dest: str
+    plans: t.List[Plan]  # one per Want; each removal is listed under the first jar that causes it
+    remove: t.List[str]
+    before: t.List[str]
+    after: t.List[str]
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.remove) or any(p.install for p in self.plans)
+
+
+def _label(want: Want) -> str:
+    return want.target or "every version of %s" % want.artifact_id
+
+
+def _contradiction(first: Want, second: Want, why: str) -> JarError:
+    return JarError("The jars of this call contradict each other: %s and %s %s. List each connector once. Nothing "
+                    "was changed." % (_label(first), _label(second), why))
+
+
+def refuse_contradictions(wants: t.Sequence[Want], remove_other_versions: bool) -> None:
+    """Refuse a list whose jars would remove or shadow each other (Flink would load both, or neither)."""
+    seen = {}  # type: t.Dict[str, Want]
+    for want in wants:
+        if want.target in seen:
+            raise _contradiction(seen[want.target], want, "name the same file")
+        if want.target:
+            seen[want.target] = want
+    present = [w for w in wants if w.state == "present"]
+    for index, first in enumerate(present):
+        for second in present[index + 1:]:
+            if (other_versions([second.target], first.artifact_id, keep=first.target)
+                    or other_versions([first.target], second.artifact_id, keep=second.target)):
+                raise _contradiction(first, second, "are two versions of one artifact")
+            clash = factory_conflicts({second.target: second.factories}, first.factories, keep=first.target)
+            if clash:
+                raise _contradiction(first, second, "both register the same %s" % ", ".join(clash[second.target]))
+    for gone in (w for w in wants if w.state == "absent"):
+        for kept in present:
+            if other_versions([kept.target], gone.artifact_id) or (
+                    remove_other_versions
+                    and factory_conflicts({kept.target: kept.factories}, gone.factories, same_identifier=False)):
+                raise _contradiction(gone, kept, "ask to remove and to install the same connector")
+
+
+def plan_jars(dest: str, jars: t.Sequence[str], wants: t.Sequence[Want],
+              factories_by_jar: t.Mapping[str, t.Optional[t.Sequence[str]]],
+              remove_other_versions: bool) -> BatchPlan:
+    """What one call with several jars changes: pure, over one scan of ``dest``.
+
+    ``factories_by_jar`` covers the jars in dest that this call does not
+    install. Each removal is attributed to the first jar that causes it, and a
+    jar this call installs is never removed by another entry.
+    """
+    refuse_contradictions(wants, remove_other_versions)
+    keep = {w.target for w in wants if w.state == "present"}
+    plans = []
+    owned = set()  # type: t.Set[str]
+    for want in wants:
+        if want.state == "present":
+            plan = plan_present(dest, jars, want.target, want.target_current, want.artifact_id, factories_by_jar,
+                                want.factories, remove_other_versions, want.reason)
+        else:
+            plan = plan_absent(dest, jars, want.artifact_id, want.target, factories_by_jar, want.factories,
+                               remove_other_versions)
+        mine = [n for n in plan.remove if n not in owned and n not in keep]
+        owned.update(mine)
+        plans.append(plan._replace(remove=mine, remove_reasons={n: plan.remove_reasons[n] for n in mine}))
+    remove = sorted(owned)
+    return BatchPlan(dest, plans, remove, list(jars), sorted((set(jars) - owned) | keep))
 
 
 # ---------------------------------------------------------------------------
 # Locking, temp files, install, removal
 # ---------------------------------------------------------------------------
+
+
+def _flock_wait(fd: int, exclusive: bool, wait: float, timeout_msg: str) -> None:
+    """flock with a deadline, polling so that a stuck holder turns into a clear error."""
+    deadline = time.monotonic() + wait
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    delay = 0.02
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            if time.monotonic() >= deadline:
+                raise JarError(timeout_msg)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
 
 @contextlib.contextmanager
@@ -948,21 +1107,9 @@ def dest_lock(dest: str, exclusive: bool = True, wait: float = DEFAULT_LOCK_WAIT
     """
     fd = os.open(dest, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
-        deadline = time.monotonic() + wait
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        delay = 0.02
-        while True:
-            try:
-                fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise JarError("Another run has held the lock on %s for more than %ds; it may be stuck "
-                                   "downloading. Check for other ansible runs on this host." % (dest, wait))
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
+        _flock_wait(fd, exclusive, wait,
+                    "Another run has held the lock on %s for more than %ds; it may be stuck downloading. Check for "
+                    "other ansible runs on this host." % (dest, wait))
         yield
     finally:
         os.close(fd)
@@ -1072,27 +1219,91 @@ def install_temp(temp: str, dest: str, filename: str, mode: int, uid: t.Optional
 
     Returns the backup path, if one was made.
     """
-    final = target_path(dest, filename)
+    return install_temps(dest, [(temp, filename)], mode, uid, gid, backup).get(filename)
+
+
+def _keep_copy(final: str, keep: str) -> str:
+    """A second name ``keep`` for the file at ``final``: a hard link, else a copy."""
     try:
-        fd = os.open(temp, os.O_RDONLY)
+        os.link(final, keep)
+    except OSError:  # no hard links on this filesystem, or an immutable file: copy it instead
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise write_error(dest, exc)
-    apply_attributes(temp, mode, uid, gid)
-    saved = None
-    if backup and os.path.lexists(final):
-        saved = os.path.join(dest, backup_name(filename))
+            with open(final, "rb", buffering=0) as src, open(keep, "xb", buffering=0) as out:
+                _pump(src.readinto, out, _Hasher())
+            os.chmod(keep, stat.S_IMODE(os.stat(final).st_mode))
+        except OSError:
+            discard(keep)
+            raise
+    return keep
+
+
+def install_temps(dest: str, installs: t.Sequence[t.Tuple[str, str]], mode: int, uid: t.Optional[int],
+                  gid: t.Optional[int], backup: bool) -> t.Dict[str, str]:
+    """Rename verified temp files into place: all of them, or none.
+
+    ``installs`` is ``[(temp path, file name in dest)]``. Every temp is fsynced
+    and given its mode and owner first (where permission problems show up),
+    while dest is still untouched. One rename is atomic but several are not, so
+    the files they replace are kept under a second name until the last rename
+    has succeeded, and a failed rename puts back the ones before it. The second
+    name is the backup (``*.bak``) with ``backup``, else a temp name that the
+    next run removes if this one is killed; neither ends in ``.jar``.
+    Returns ``{file name: backup path}``.
+    """
+    finals = [target_path(dest, filename) for dummy, filename in installs]
+    for temp, dummy in installs:
         try:
-            os.link(final, saved)
+            fd = os.open(temp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         except OSError as exc:
             raise write_error(dest, exc)
+        apply_attributes(temp, mode, uid, gid)
+    # A single rename cannot half-fail: it needs a second name only for a backup.
+    need_keep = backup or len(installs) > 1
+    keeps = []  # type: t.List[t.Optional[str]]
+    renamed = 0
     try:
-        os.replace(temp, final)
+        for final, (dummy, filename) in zip(finals, installs):
+            if need_keep and os.path.lexists(final):
+                keep = os.path.join(dest, backup_name(filename) if backup else "%s%s%s" % (
+                    _temp_prefix(filename), os.urandom(6).hex(), TEMP_SUFFIX))
+                keeps.append(_keep_copy(final, keep))
+            else:
+                keeps.append(None)
+        for final, (temp, dummy) in zip(finals, installs):
+            os.replace(temp, final)
+            renamed += 1
     except OSError as exc:
-        raise write_error(dest, exc)
+        failed = write_error(dest, exc)
+        for keep in keeps[renamed:]:
+            discard(keep)  # their files were never replaced
+        try:
+            for final, keep in zip(finals[:renamed], keeps[:renamed]):
+                if keep:
+                    os.replace(keep, final)
+                else:
+                    os.unlink(final)
+        except OSError as undo:
+            # Whatever keep is left is the only copy of a replaced jar: leave it for the user.
+            left = [k for k in keeps[:renamed] if k and os.path.exists(k)]
+            raise JarError("%s Putting back the jars renamed into place before it failed too (%s): check %s by "
+                           "hand%s." % (failed.msg.replace(" Nothing was changed.", ""), undo,
+                                        ", ".join(finals[:renamed]),
+                                        "; the replaced files are kept as %s" % ", ".join(left) if left else ""),
+                           changed=True)
+        if renamed:
+            raise JarError("%s (%d jar(s) of this call had already been renamed into place; they were put back.)" % (
+                failed.msg, renamed), **failed.details)
+        raise failed
+    saved = {}  # type: t.Dict[str, str]
+    for keep, (dummy, filename) in zip(keeps, installs):
+        if keep and backup:
+            saved[filename] = keep
+        else:
+            discard(keep)
     _fsync_dir(dest)
     return saved
 
@@ -1128,7 +1339,7 @@ def discard(path: t.Optional[str]) -> None:
 
 
 # ---------------------------------------------------------------------------
-# One jar, end to end (the caller holds dest_lock, so several jars can share it)
+# Jars in dest: several per call, one lock and one scan (the caller holds dest_lock)
 # ---------------------------------------------------------------------------
 
 
@@ -1140,6 +1351,13 @@ class InstallOptions(t.NamedTuple):
     gid: t.Optional[int] = None
     backup: bool = False
     force: bool = False
+
+
+class JarRequest(t.NamedTuple):
+    """One jar of a call, and whether it should be in dest."""
+
+    source: JarSource
+    state: str = "present"
 
 
 def _plan_message(plan: Plan, attrs: bool, check_mode: bool) -> str:
@@ -1159,162 +1377,272 @@ def _plan_message(plan: Plan, attrs: bool, check_mode: bool) -> str:
     return "; ".join(parts)
 
 
-def ensure_present(source: JarSource, dest: str, http_options: HttpOptions, opts: InstallOptions,
-                   check_mode: bool) -> t.Dict[str, t.Any]:
-    """Install one jar into ``dest`` (see the module documentation for the contract).
+class _Jar:
+    """One request while ``ensure_jars`` works on it; filled in phase by phase."""
 
-    Order matters: verify the expected checksum against what is on disk first
-    (so an up-to-date jar is never downloaded), open the temp file before any
-    download (so a read-only dest fails fast), verify and validate the temp
-    file, rename it into place, and only then remove the jars it replaces.
-    """
-    check_dest(dest)
-    final = target_path(dest, source.filename)
-    if opts.validate:
-        refuse_wrong_artifact(source.artifact_id)
-    if source.kind == "src" and not os.path.isfile(source.src or ""):
-        raise JarError("src %s is not a file on this host. src names a jar already on the managed host; use url "
-                       "or Maven coordinates to download one." % source.src)
+    def __init__(self, request: JarRequest, dest: str) -> None:
+        self.source = request.source
+        self.state = request.state
+        if self.state == "present":
+            self.final = target_path(dest, self.source.filename)
+        else:
+            self.final = os.path.join(dest, self.source.filename) if self.source.filename else ""
+        self.expected = None  # type: t.Optional[Checksum]
+        self.src_digests = None  # type: t.Optional[Digests]
+        self.current = None  # type: t.Optional[Digests]
+        self.target_current = False
+        self.reason = ""
+        self.new_factories = self.source.planned_factories
+        if self.state == "present" and self.source.kind == "src" and self.source.src:
+            # A local file can tell now what it registers, so a list that contradicts itself
+            # is refused before any request.
+            self.new_factories = _safe_factories(self.source.src) or self.new_factories
+        self.plan = None  # type: t.Optional[Plan]
+        self.attrs = False
+        self.temp = None  # type: t.Optional[str]
+        self.got = None  # type: t.Optional[Download]
+        self.replaced = None  # type: t.Optional[t.Tuple[str, str]]
+        self.downloaded = False
+        self.removed = []  # type: t.List[str]
 
+    def want(self) -> Want:
+        if self.state == "absent":
+            return Want("absent", self.source.filename, artifact_id=self.source.artifact_id,
+                        factories=self.source.known_factories)
+        return Want("present", self.source.filename, self.target_current and self.got is None,
+                    self.source.artifact_id, self.new_factories, self.reason)
+
+
+def _expect(jar: _Jar, http_options: HttpOptions, opts: InstallOptions, check_mode: bool) -> None:
+    """The expected checksum, and whether dest already has it (so that a current jar is never downloaded)."""
+    source = jar.source
     expected = expected_checksum(source, http_options)
-    src_digests = None
-    if source.kind == "src":
-        src_digests = file_digests(source.src or "", [expected.algorithm] if expected else [])
+    if source.kind == "src" and source.src and not source.pushed:
+        jar.src_digests = file_digests(source.src, [expected.algorithm] if expected else [])
         if expected is not None:
-            verify_checksum(src_digests, expected, source.what)
+            verify_checksum(jar.src_digests, expected, source.what)
         if opts.validate and check_mode:
             # A real run validates the copy it installs; check mode has only the source.
-            validate_jar(source.src or "", source.what, source.expected_factories)
+            validate_jar(source.src, source.what, source.expected_factories)
         # From here on the file itself is the expectation.
-        expected = Checksum("sha256", src_digests.sha256, "src file %s" % source.src)
-
-    current = None  # type: t.Optional[Digests]
-    if os.path.isfile(final) and expected is not None:
-        current = file_digests(final, [expected.algorithm])
-    target_current = current is not None and expected is not None and matches(current, expected)
-    if not os.path.lexists(final):
-        reason = "not present"
-    elif target_current:
-        reason = "up to date"
+        expected = Checksum("sha256", jar.src_digests.sha256, "src file %s" % source.src)
+    jar.expected = expected
+    if os.path.isfile(jar.final) and expected is not None:
+        jar.current = file_digests(jar.final, [expected.algorithm])
+    jar.target_current = jar.current is not None and expected is not None and matches(jar.current, expected)
+    if not os.path.lexists(jar.final):
+        jar.reason = "not present"
+    elif jar.target_current:
+        jar.reason = "up to date"
     else:
-        reason = "replaces a file with other content"
-
+        jar.reason = "replaces a file with other content"
     # The factories the new jar registers: exact when we can read the jar
-    # without downloading it, else what our connector data says it registers.
-    if source.kind == "src":
-        new_factories = _safe_factories(source.src or "") or source.known_factories
-    elif target_current:
-        new_factories = _safe_factories(final) or source.known_factories
+    # without downloading it, else what the controller or our data says.
+    if source.kind == "src" and source.src:
+        jar.new_factories = _safe_factories(source.src) or source.planned_factories
+    elif jar.target_current:
+        jar.new_factories = _safe_factories(jar.final) or source.planned_factories
+
+
+def _fetch(jar: _Jar, dest: str, http_options: HttpOptions, opts: InstallOptions) -> None:
+    """Stream or copy one jar into a temp file in dest, then verify and validate it there."""
+    source = jar.source
+    out, jar.temp = open_temp(dest, source.filename)
+    algorithms = [jar.expected.algorithm] if jar.expected else []
+    try:
+        with out:
+            if source.kind == "src":
+                got = copy_to(source.src or "", out, algorithms)
+            else:
+                got = stream_to(source.url or "", http_options, out, source.filename, algorithms,
+                                space_check_dir=dest)
+                jar.downloaded = True
+    except OSError as exc:
+        raise write_error(dest, exc)
+    if jar.expected is not None:
+        verify_checksum(got.digests, jar.expected, source.what, got.first_bytes, got.content_type)
+    if opts.validate and not source.pushed:
+        jar.new_factories = validate_jar(jar.temp, source.what, source.expected_factories).factories
     else:
-        new_factories = source.known_factories
+        # A pushed jar was validated on the controller, and its checksum just proved these are those bytes.
+        jar.new_factories = _safe_factories(jar.temp)
+    if jar.current is not None and got.digests.sha256 == jar.current.sha256:
+        # force fetched the same bytes again: nothing to replace.
+        discard(jar.temp)
+        jar.temp = None
+    else:
+        jar.got = got
 
-    jars = list_jars(dest)
-    others = [j for j in jars if j != source.filename]
-    factories_by_jar = scan_factories(dest, others) if opts.remove_other_versions else {}
-    plan = plan_present(dest, jars, source.filename, target_current, source.artifact_id, factories_by_jar,
-                        new_factories, opts.remove_other_versions, reason)
-    attrs = target_current and attributes_differ(final, opts.mode, opts.uid, opts.gid)
 
-    result = {
-        "path": final,
-        "removed": [os.path.join(dest, n) for n in plan.remove],
-        "downloaded": False,
-    }  # type: t.Dict[str, t.Any]
-    if source.url:
-        result["url"] = public_url(source.url)
-    if target_current and current is not None:
-        result.update(checksum=current.sha256, size=current.size)
-    elif src_digests is not None:
-        result.update(checksum=src_digests.sha256, size=src_digests.size)
-    elif expected is not None and expected.algorithm == "sha256":
-        result["checksum"] = expected.hexdigest
-
+def _jar_result(jar: _Jar, check_mode: bool) -> t.Dict[str, t.Any]:
+    plan = jar.plan or Plan("", jar.source.filename, False, "", [], {}, [], [])
+    result = {"removed": jar.removed, "downloaded": jar.downloaded}  # type: t.Dict[str, t.Any]
+    if jar.final:
+        result["path"] = jar.final
+    if jar.source.url:
+        result["url"] = public_url(jar.source.url)
+    if jar.state == "present":
+        if jar.replaced and jar.got is not None:
+            result.update(checksum=jar.got.digests.sha256, size=jar.got.digests.size)
+        elif jar.target_current and jar.current is not None:
+            result.update(checksum=jar.current.sha256, size=jar.current.size)
+        elif jar.src_digests is not None:
+            result.update(checksum=jar.src_digests.sha256, size=jar.src_digests.size)
+        elif jar.expected is not None and jar.expected.algorithm == "sha256":
+            result["checksum"] = jar.expected.hexdigest
     if check_mode:
-        result.update(changed=plan.changes or attrs, msg=_plan_message(plan, attrs, True),
-                      diff=diff_of(plan, (current.sha256, "") if plan.install and current else None))
-        return result
+        result.update(changed=plan.install or jar.attrs or bool(plan.remove),
+                      msg=_plan_message(plan, jar.attrs, True))
+    else:
+        result.update(changed=bool(jar.replaced) or jar.attrs or bool(jar.removed),
+                      msg=_plan_message(plan._replace(install=bool(jar.replaced)), jar.attrs, False))
+    if jar.source.pushed:
+        result["transferred"] = bool(jar.source.src)
+    return result
+
+
+def _batch_result(work: t.Sequence[_Jar], plan: BatchPlan, check_mode: bool, removed: t.Sequence[str],
+                  opts: InstallOptions, backups: t.Sequence[str]) -> t.Dict[str, t.Any]:
+    if check_mode:
+        replaced = {j.source.filename: (j.current.sha256, "") for j in work
+                    if j.plan is not None and j.plan.install and j.current is not None}
+    else:
+        replaced = {j.source.filename: j.replaced for j in work if j.replaced and j.replaced[0]}
+    jars = [_jar_result(j, check_mode) for j in work]
+    result = {
+        "changed": any(r["changed"] for r in jars),
+        "jars": jars,
+        "removed": list(removed),
+        "msg": "; ".join(r["msg"] for r in jars) or "no jars given",
+        "diff": diff_jars(plan.dest, plan.before, plan.after, replaced),
+    }  # type: t.Dict[str, t.Any]
+    if opts.backup and not check_mode:
+        result["backup_files"] = list(backups)
+    return result
+
+
+def ensure_jars(requests: t.Sequence[JarRequest], dest: str, http_options: HttpOptions, opts: InstallOptions,
+                check_mode: bool) -> t.Dict[str, t.Any]:
+    """Bring several jars into (or out of) ``dest`` at once (see the module documentation for the contract).
+
+    One scan of dest and one plan for all of them. Order matters: refuse a
+    list that contradicts itself before any request; verify each expected
+    checksum against what is on disk (so a current jar is never downloaded);
+    then fetch, verify and validate every jar that must change into temp files
+    in dest; only when all of them are good, rename them all into place (or
+    none: ``install_temps``); only then remove the jars they replace.
+
+    A pushed jar (fetch_mode=controller) without ``src`` that must be
+    installed makes the call change nothing and answer ``_needed`` instead:
+    the file names the controller has to transfer before calling again.
+    """
+    check_dest(dest)
+    work = [_Jar(r, dest) for r in requests]
+    present = [j for j in work if j.state == "present"]
+    for jar in present:
+        if opts.validate:
+            refuse_wrong_artifact(jar.source.artifact_id)
+        if jar.source.kind == "src" and jar.source.src is not None and not os.path.isfile(jar.source.src):
+            raise JarError("src %s is not a file on this host. src names a jar already on the managed host; use url "
+                           "or Maven coordinates to download one." % jar.source.src)
+    # Refuse a self-contradicting list before any request, on what our data says of each jar.
+    refuse_contradictions([j.want() for j in work], opts.remove_other_versions)
+
+    for jar in present:
+        _expect(jar, http_options, opts, check_mode)
+    jars = list_jars(dest)
+    keep = {j.source.filename for j in present}
+    scan = opts.remove_other_versions and (present or any(j.source.known_factories for j in work))
+    factories_by_jar = scan_factories(dest, [n for n in jars if n not in keep]) if scan else {}
+    plan = plan_jars(dest, jars, [j.want() for j in work], factories_by_jar, opts.remove_other_versions)
+    for jar, jar_plan in zip(work, plan.plans):
+        jar.plan = jar_plan
+        jar.removed = [os.path.join(dest, n) for n in jar_plan.remove]
+        jar.attrs = jar.target_current and attributes_differ(jar.final, opts.mode, opts.uid, opts.gid)
+    if check_mode:
+        return _batch_result(work, plan, True, [os.path.join(dest, n) for n in plan.remove], opts, [])
+
+    fetch = [j for j in present if j.plan is not None and (j.plan.install or (opts.force and j.source.kind != "src"))]
+    needed = [j.source.filename for j in fetch if j.source.pushed and not j.source.src]
+    if needed:
+        return {"changed": False, "_needed": needed,
+                "msg": "the controller must push %s before anything is installed" % ", ".join(needed)}
 
     backups = []  # type: t.List[str]
-    replaced = None
-    fetch = plan.install or (opts.force and source.kind != "src")
     if fetch:
         for name in stale_temps(dest):
             discard(os.path.join(dest, name))
-        out, temp = open_temp(dest, source.filename)
-        try:
-            algorithms = [expected.algorithm] if expected else []
-            try:
-                with out:
-                    if source.kind == "src":
-                        got = copy_to(source.src or "", out, algorithms)
-                    else:
-                        got = stream_to(source.url or "", http_options, out, source.filename, algorithms,
-                                        space_check_dir=dest)
-                        result["downloaded"] = True
-            except OSError as exc:
-                raise write_error(dest, exc)
-            if expected is not None:
-                verify_checksum(got.digests, expected, source.what, got.first_bytes, got.content_type)
-            if opts.validate:
-                new_factories = validate_jar(temp, source.what, source.expected_factories).factories
-            else:
-                new_factories = _safe_factories(temp)
-            if current is not None and got.digests.sha256 == current.sha256:
-                # force re-fetched the same bytes: nothing to replace.
-                discard(temp)
-                temp = None
-            else:
-                plan = plan_present(dest, jars, source.filename, False, source.artifact_id, factories_by_jar,
-                                    new_factories, opts.remove_other_versions, reason)
-                saved = install_temp(temp, dest, source.filename, opts.mode, opts.uid, opts.gid, opts.backup)
-                temp = None
-                backups += [saved] if saved else []
-                replaced = (current.sha256 if current else "", got.digests.sha256)
-                result.update(checksum=got.digests.sha256, size=got.digests.size)
-        finally:
-            discard(temp)
-    if attrs and not replaced:
-        apply_attributes(final, opts.mode, opts.uid, opts.gid)
+    try:
+        for jar in fetch:
+            _fetch(jar, dest, http_options, opts)
+        installs = [j for j in fetch if j.temp]
+        if installs:
+            # Plan again on what the jars really register, now that they are here.
+            plan = plan_jars(dest, jars, [j.want() for j in work], factories_by_jar, opts.remove_other_versions)
+            saved = install_temps(dest, [(j.temp or "", j.source.filename) for j in installs],
+                                  opts.mode, opts.uid, opts.gid, opts.backup)
+            backups += [saved[j.source.filename] for j in installs if j.source.filename in saved]
+            for jar in installs:
+                jar.temp = None
+                jar.replaced = (jar.current.sha256 if jar.current else "", jar.got.digests.sha256 if jar.got else "")
+    finally:
+        for jar in fetch:
+            discard(jar.temp)
+    for jar, jar_plan in zip(work, plan.plans):
+        jar.plan = jar_plan
 
+    installed = [j.source.filename for j in present if j.replaced]
+    fixed = []  # type: t.List[str]
+    try:
+        for jar in present:
+            if jar.attrs and not jar.replaced:
+                apply_attributes(jar.final, opts.mode, opts.uid, opts.gid)
+                fixed.append(jar.source.filename)
+    except JarError as exc:
+        if installed or fixed:
+            raise JarError("%s Already done in %s: %s." % (exc.msg, dest, ", ".join(
+                ["installed %s" % n for n in installed] + ["fixed mode/owner of %s" % n for n in fixed])),
+                changed=True)
+        raise
     try:
         removed, saved_removed = remove_jars(dest, plan.remove, opts.backup)
     except JarError as exc:
-        if replaced:
-            raise JarError("%s was installed, but removing the jars it replaces failed: %s Flink will load both; "
-                           "remove %s by hand." % (source.filename, exc.msg, ", ".join(plan.remove)), changed=True)
+        if installed:
+            raise JarError("%s %s installed, but removing the jars %s replace%s failed: %s Flink will load both; "
+                           "remove %s by hand." % (", ".join(installed), "was" if len(installed) == 1 else "were",
+                                                   "it" if len(installed) == 1 else "they",
+                                                   "s" if len(installed) == 1 else "", exc.msg,
+                                                   ", ".join(plan.remove)), changed=True)
+        if fixed:
+            exc.details["changed"] = True
         raise
     backups += saved_removed
-    result.update(
-        changed=bool(replaced) or attrs or bool(removed),
-        removed=removed,
-        msg=_plan_message(plan._replace(install=bool(replaced)), attrs, False),
-        diff=diff_of(plan._replace(install=bool(replaced)),
-                     replaced if replaced and replaced[0] else None),
-    )
-    if opts.backup:
-        result["backup_files"] = backups
+    for jar in work:
+        mine = {os.path.join(dest, n) for n in (jar.plan.remove if jar.plan else [])}
+        jar.removed = [p for p in removed if p in mine]
+    return _batch_result(work, plan, False, removed, opts, backups)
+
+
+def single_result(batch: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+    """The result of a one-jar call, in the single-jar form (the module without ``jars``)."""
+    if "_needed" in batch:
+        return batch
+    result = dict(batch["jars"][0])
+    result.update(changed=batch["changed"], diff=batch["diff"])
+    if "backup_files" in batch:
+        result["backup_files"] = batch["backup_files"]
     return result
+
+
+def ensure_present(source: JarSource, dest: str, http_options: HttpOptions, opts: InstallOptions,
+                   check_mode: bool) -> t.Dict[str, t.Any]:
+    """Install one jar into ``dest``: ``ensure_jars`` with one request."""
+    return single_result(ensure_jars([JarRequest(source, "present")], dest, http_options, opts, check_mode))
 
 
 def ensure_absent(source: JarSource, dest: str, opts: InstallOptions, check_mode: bool) -> t.Dict[str, t.Any]:
     """Remove every version of the artifact (and, with remove_other_versions, renamed copies)."""
-    check_dest(dest)
-    jars = list_jars(dest)
-    own = source.known_factories
-    factories_by_jar = scan_factories(dest, jars) if (opts.remove_other_versions and own) else {}
-    plan = plan_absent(dest, jars, source.artifact_id, source.filename, factories_by_jar, own,
-                       opts.remove_other_versions)
-    result = {"removed": [os.path.join(dest, n) for n in plan.remove], "downloaded": False,
-              "changed": plan.changes, "msg": _plan_message(plan, False, check_mode), "diff": diff_of(plan)}
-    if source.filename:
-        result["path"] = os.path.join(dest, source.filename)
-    if check_mode:
-        return result
-    removed, saved = remove_jars(dest, plan.remove, opts.backup)
-    result.update(removed=removed, changed=bool(removed))
-    if opts.backup:
-        result["backup_files"] = saved
-    return result
+    return single_result(ensure_jars([JarRequest(source, "absent")], dest, HttpOptions(), opts, check_mode))
 
 
 def _safe_factories(path: str) -> t.Tuple[str, ...]:
@@ -1322,3 +1650,407 @@ def _safe_factories(path: str) -> t.Tuple[str, ...]:
         return read_factories(path)
     except (JarError, OSError):
         return ()
+
+
+# ---------------------------------------------------------------------------
+# Requests from module options (one entry of ``jars``, or the single-jar options)
+# ---------------------------------------------------------------------------
+
+
+def jar_request(spec: t.Mapping[str, t.Any], repository_url: str, default_state: str = "present",
+                where: str = "") -> JarRequest:
+    """A request from one jar's options; ``where`` prefixes messages (``jars[1]: ``)."""
+    state = spec.get("state") or default_state
+    group_id, artifact_id, version = spec.get("group_id"), spec.get("artifact_id"), spec.get("version")
+    classifier, checksum = spec.get("classifier"), spec.get("checksum")
+    try:
+        if artifact_id:
+            if state == "absent":
+                source = maven_artifact(group_id, artifact_id)
+                if version:
+                    validate_coordinates(group_id, artifact_id, version, classifier)
+                    source = source._replace(filename=jar_filename(artifact_id, version, classifier))
+                return JarRequest(source, state)
+            if not version:
+                raise JarError("version is required to install %s:%s (state=present)." % (group_id, artifact_id))
+            return JarRequest(maven_source(repository_url, group_id, artifact_id, version, classifier, checksum), state)
+        if spec.get("url"):
+            return JarRequest(url_source(spec["url"], checksum), state)
+        return JarRequest(src_source(spec.get("src") or "", checksum), state)
+    except JarError as exc:
+        if where:
+            exc.msg = where + exc.msg
+            exc.args = (exc.msg,)
+        raise
+
+
+# ---------------------------------------------------------------------------
+# fetch_mode=controller: the controller cache, and what it tells the host
+# ---------------------------------------------------------------------------
+
+DEFAULT_CACHE_DIR = "~/.cache/cdcops-flink-cdc/jars"
+CACHE_META_SUFFIX = ".json"
+CACHE_LOCK = ".lock"
+CACHE_FAILURE = ".failed.json"
+
+
+class CachedJar(t.NamedTuple):
+    """One jar as the controller resolved it."""
+
+    path: t.Optional[str]  # the verified file in the cache; None in check mode before it is fetched
+    checksum: Checksum  # sha256 once in the cache; before that, the expected checksum (pinned or sidecar)
+    size: t.Optional[int] = None
+    factories: t.Optional[t.Tuple[str, ...]] = None  # read from the jar, when we have it
+    downloaded: bool = False  # the body was downloaded by this call
+
+
+def cache_error(where: str, exc: OSError) -> JarError:
+    return JarError("Cannot use the controller cache %s: %s. Set controller_cache_dir to a directory that the user "
+                    "running ansible-playbook can write. Nothing was changed on the hosts." % (
+                        where, exc.strerror or exc), errno=exc.errno)
+
+
+def cache_path(cache_dir: str, expected: Checksum, filename: str) -> str:
+    """Content-addressed: ``<cache_dir>/<algorithm>/<hex>/<file name>``."""
+    check_jar_name(filename, "The jar file name")
+    return os.path.join(cache_dir, expected.algorithm, expected.hexdigest, filename)
+
+
+def _read_cache(path: str, expected: Checksum) -> t.Optional[t.Dict[str, t.Any]]:
+    """The metadata of a complete entry that still is what it was when verified, else None.
+
+    An entry is renamed into place only after verification and gets its
+    metadata after that, so no lock is needed to read it. Size and mtime must
+    still match, so a file changed behind our back is fetched again.
+    """
+    try:
+        with open(path + CACHE_META_SUFFIX) as f:
+            meta = json.load(f)
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if (not isinstance(meta, dict) or meta.get("size") != st.st_size or meta.get("mtime_ns") != st.st_mtime_ns
+            or meta.get(expected.algorithm) != expected.hexdigest or not meta.get("sha256")):
+        return None
+    return meta
+
+
+def _write_json(path: str, data: t.Mapping[str, t.Any]) -> None:
+    temp = "%s.%d.tmp" % (path, os.getpid())
+    with open(temp, "w") as f:
+        json.dump(data, f, sort_keys=True)
+    os.replace(temp, path)
+
+
+def _write_cache_meta(path: str, meta: t.Dict[str, t.Any]) -> None:
+    st = os.stat(path)
+    meta.update(size=st.st_size, mtime_ns=st.st_mtime_ns)
+    _write_json(path + CACHE_META_SUFFIX, meta)
+
+
+def _from_cache(path: str, meta: t.Mapping[str, t.Any], source: JarSource, validate: bool) -> CachedJar:
+    factories = tuple(meta.get("factories") or ())
+    if validate:
+        check_factories(source.what, source.expected_factories, factories)
+    return CachedJar(path, Checksum("sha256", meta["sha256"], "controller cache %s" % path), meta["size"], factories)
+
+
+def _reusable(meta: t.Optional[t.Mapping[str, t.Any]], force: bool, run_id: str) -> bool:
+    # force fetches again, but only once per run: later hosts of the same run reuse that fresh copy.
+    return meta is not None and not (force and (not run_id or meta.get("run") != run_id))
+
+
+@contextlib.contextmanager
+def file_lock(path: str, what: str, wait: float = DEFAULT_LOCK_WAIT) -> t.Iterator[None]:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise cache_error(os.path.dirname(path), exc)
+    try:
+        _flock_wait(fd, True, wait, "Another run has held the lock on %s for more than %ds; it may be stuck "
+                                    "downloading. Check for other ansible runs on this controller." % (what, wait))
+        yield
+    finally:
+        os.close(fd)
+
+
+def _earlier_failure(entry: str, run_id: str) -> t.Optional[str]:
+    if not run_id:
+        return None
+    try:
+        with open(os.path.join(entry, CACHE_FAILURE)) as f:
+            failure = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if isinstance(failure, dict) and failure.get("run") == run_id:
+        return "%s (This failed earlier in this run for another host; it is not fetched again before the next " \
+               "run.)" % failure.get("msg")
+    return None
+
+
+def _sidecar_once(source: JarSource, http_options: HttpOptions, cache_dir: str, run_id: str) -> Checksum:
+    """The repository's ``.sha1`` for this jar, fetched once per run (without ``run_id``: every time).
+
+    The first host of a run fetches it under a lock and notes it in the cache;
+    the other hosts of that run read the note. A new run fetches it again, so
+    a jar republished under the same name is noticed.
+    """
+    if not run_id:
+        return fetch_sidecar(source.url or "", http_options, "sha1")
+    memo = os.path.join(cache_dir, "sidecars", hashlib.sha256((source.url or "").encode("utf-8")).hexdigest())
+
+    def noted() -> t.Optional[Checksum]:
+        try:
+            with open(memo + ".json") as f:
+                note = json.load(f)
+            if note.get("run") == run_id and note.get("url") == public_url(source.url or ""):
+                return parse_checksum(note["checksum"], note["origin"])
+        except (OSError, ValueError, KeyError, AttributeError, JarError):
+            pass
+        return None
+
+    found = noted()
+    if found is not None:
+        return found
+    try:
+        os.makedirs(os.path.dirname(memo), exist_ok=True)
+    except OSError as exc:
+        raise cache_error(cache_dir, exc)
+    with file_lock(memo + ".lock", "the controller cache %s" % os.path.dirname(memo)):
+        found = noted()
+        if found is not None:
+            return found
+        checksum = fetch_sidecar(source.url or "", http_options, "sha1")
+        try:
+            _write_json(memo + ".json", {"run": run_id, "url": public_url(source.url or ""),
+                                         "checksum": str(checksum), "origin": checksum.origin})
+        except OSError as exc:
+            raise cache_error(cache_dir, exc)
+        return checksum
+
+
+def _fill_cache(source: JarSource, path: str, expected: Checksum, http_options: HttpOptions, validate: bool,
+                run_id: str) -> CachedJar:
+    entry = os.path.dirname(path)
+    for name in stale_temps(entry):
+        discard(os.path.join(entry, name))
+    try:
+        fd, temp = tempfile.mkstemp(prefix=_temp_prefix(source.filename), suffix=TEMP_SUFFIX, dir=entry)
+    except OSError as exc:
+        raise cache_error(entry, exc)
+    algorithms = sorted({"sha1", expected.algorithm} - {"sha256"})
+    downloaded = False
+    try:
+        try:
+            with os.fdopen(fd, "wb", buffering=0) as out:
+                if source.kind == "src":
+                    got = copy_to(source.src or "", out, algorithms)
+                else:
+                    got = stream_to(source.url or "", http_options, out, source.filename, algorithms,
+                                    space_check_dir=entry)
+                    downloaded = True
+                _datasync(out.fileno())
+        except OSError as exc:
+            raise cache_error(entry, exc)
+        verify_checksum(got.digests, expected, source.what, got.first_bytes, got.content_type)
+        if validate:
+            factories = validate_jar(temp, source.what, source.expected_factories).factories
+        else:
+            factories = _safe_factories(temp)
+        try:
+            os.replace(temp, path)
+        except OSError as exc:
+            raise cache_error(entry, exc)
+        temp = ""
+    finally:
+        discard(temp)
+    meta = dict(got.digests.others, sha256=got.digests.sha256, validated=validate, factories=list(factories),
+                run=run_id, source=public_url(source.url) if source.url else "src on the controller")
+    try:
+        _write_cache_meta(path, meta)
+    except OSError as exc:
+        raise cache_error(entry, exc)
+    return CachedJar(path, Checksum("sha256", got.digests.sha256, "controller cache %s" % path), got.digests.size,
+                     factories, downloaded)
+
+
+def cache_jar(source: JarSource, cache_dir: str, http_options: HttpOptions, validate: bool = True,
+              force: bool = False, check_mode: bool = False, run_id: str = "",
+              wait: float = DEFAULT_LOCK_WAIT) -> CachedJar:
+    """Resolve one jar on the controller: fetched, verified and validated into ``cache_dir`` once.
+
+    The cache is content-addressed by the expected checksum, so only that
+    (pinned, or the small ``.sha1`` sidecar) is needed to find a verified
+    copy: a warm cache never fetches a body. Forks and concurrent runs that
+    miss serialize on a lock in the entry and find the jar there once the
+    first one has fetched it, so each body is fetched at most once whatever
+    the host count. ``run_id`` identifies one ansible-playbook run: a failure
+    is not retried by the other hosts of that run, and ``force`` fetches again
+    only once in it. Check mode never fetches a body and writes nothing.
+    """
+    if validate:
+        refuse_wrong_artifact(source.artifact_id)
+    src_digests = None
+    if source.kind == "src":
+        if not os.path.isfile(source.src or ""):
+            raise JarError("src %s is not a file on the controller. With fetch_mode=controller, src names a jar on "
+                           "the controller, which pushes it to the hosts." % source.src)
+        src_digests = file_digests(source.src or "", [source.checksum.algorithm] if source.checksum else [])
+        if source.checksum is not None:
+            verify_checksum(src_digests, source.checksum, source.what)
+        expected = Checksum("sha256", src_digests.sha256, "src file %s on the controller" % source.src)
+    elif source.checksum is not None:
+        expected = source.checksum
+    else:
+        expected = _sidecar_once(source, http_options, cache_dir, "" if check_mode else run_id)
+    path = cache_path(cache_dir, expected, source.filename)
+    meta = _read_cache(path, expected)
+    if _reusable(meta, force, run_id) and meta is not None and (meta.get("validated") or not validate):
+        return _from_cache(path, meta, source, validate)
+    if check_mode:
+        if src_digests is not None:
+            factories = (validate_jar(source.src or "", source.what, source.expected_factories).factories
+                         if validate else _safe_factories(source.src or ""))
+            return CachedJar(None, expected, src_digests.size, factories)
+        return CachedJar(None, expected)
+    entry = os.path.dirname(path)
+    try:
+        os.makedirs(entry, exist_ok=True)
+    except OSError as exc:
+        raise cache_error(cache_dir, exc)
+    with file_lock(os.path.join(entry, CACHE_LOCK), "the controller cache entry %s" % entry, wait):
+        meta = _read_cache(path, expected)  # another fork or run may have fetched it while we waited
+        if _reusable(meta, force, run_id) and meta is not None:
+            if validate and not meta.get("validated"):
+                meta.update(validated=True, factories=list(
+                    validate_jar(path, source.what, source.expected_factories).factories))
+                try:
+                    _write_cache_meta(path, meta)
+                except OSError as exc:
+                    raise cache_error(entry, exc)
+            return _from_cache(path, meta, source, validate)
+        failure = _earlier_failure(entry, run_id)
+        if failure:
+            raise JarError(failure)
+        try:
+            cached = _fill_cache(source, path, expected, http_options, validate, run_id)
+        except JarError as exc:
+            if run_id:
+                try:
+                    _write_json(os.path.join(entry, CACHE_FAILURE), {"run": run_id, "msg": exc.msg})
+                except OSError:
+                    pass  # only spares the other hosts a retry
+            raise
+        discard(os.path.join(entry, CACHE_FAILURE))
+        return cached
+
+
+def pushed_item(request: JarRequest, cached: t.Optional[CachedJar]) -> t.Dict[str, t.Any]:
+    """What the host needs of one jar resolved on the controller (no repository, no credentials)."""
+    source = request.source
+    item = {"state": request.state, "name": source.filename, "artifact_id": source.artifact_id,
+            "group_id": source.group_id}  # type: t.Dict[str, t.Any]
+    if source.url:
+        item["url"] = public_url(source.url)
+    if cached is not None:
+        item["checksum"] = str(cached.checksum)
+        if cached.factories is not None:
+            item["factories"] = list(cached.factories)
+    return item
+
+
+def pushed_request(item: t.Mapping[str, t.Any]) -> JarRequest:
+    """The host's side of ``pushed_item``: checked again, as it arrives over the wire."""
+    state = item.get("state") or "present"
+    if state not in ("present", "absent"):
+        raise JarError("_pushed: state %r is neither present nor absent." % (state,))
+    name = item.get("name") or ""
+    if name or state == "present":
+        check_jar_name(name, "_pushed: name")
+    group_id, artifact_id = item.get("group_id"), item.get("artifact_id")
+    if group_id:
+        validate_coordinates(group_id, artifact_id, None)
+    elif artifact_id:
+        _check(artifact_id, _ARTIFACT, "artifact_id")
+    checksum = None
+    if item.get("checksum"):
+        checksum = parse_checksum(item["checksum"], "the controller, which verified it")
+    elif state == "present":
+        raise JarError("_pushed: %s has no checksum; fetch_mode=controller always sends one." % name)
+    factories = item.get("factories")
+    return JarRequest(JarSource("src", name, artifact_id, group_id, url=item.get("url"), src=item.get("src"),
+                                checksum=checksum, pushed=True,
+                                factories=tuple(str(f) for f in factories) if factories is not None else None),
+                      state)
+
+
+# ---------------------------------------------------------------------------
+# The module's interface, shared by the module and its action plugin
+# ---------------------------------------------------------------------------
+
+SOURCE_OPTIONS = ("artifact_id", "url", "src")
+
+JAR_OPTIONS = dict(
+    group_id=dict(type="str"),
+    artifact_id=dict(type="str"),
+    version=dict(type="str"),
+    classifier=dict(type="str"),
+    url=dict(type="str"),
+    src=dict(type="path"),
+    checksum=dict(type="str"),
+    state=dict(type="str", choices=["present", "absent"]),
+)
+
+_SOURCE_RULES = dict(
+    mutually_exclusive=[SOURCE_OPTIONS, ("group_id", "url", "src"), ("version", "url", "src"),
+                        ("classifier", "url", "src")],
+    required_together=[("group_id", "artifact_id")],
+)
+
+
+def argument_spec(internal: bool = True) -> t.Dict[str, t.Any]:
+    """The module's options; ``internal`` adds the one the action plugin passes to hosts."""
+    spec = dict(
+        repository_url=dict(type="str", default=DEFAULT_REPOSITORY_URL),
+        group_id=dict(type="str"),
+        artifact_id=dict(type="str"),
+        version=dict(type="str"),
+        classifier=dict(type="str"),
+        url=dict(type="str"),
+        src=dict(type="path"),
+        jars=dict(type="list", elements="dict", options=JAR_OPTIONS, required_one_of=[SOURCE_OPTIONS],
+                  **_SOURCE_RULES),
+        dest=dict(type="path", required=True),
+        checksum=dict(type="str"),
+        validate=dict(type="bool", default=True),
+        remove_other_versions=dict(type="bool", default=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        owner=dict(type="str"),
+        group=dict(type="str"),
+        mode=dict(type="raw", default="0644"),
+        backup=dict(type="bool", default=False),
+        force=dict(type="bool", default=False),
+        timeout=dict(type="int", default=30),
+        validate_certs=dict(type="bool", default=True),
+        url_username=dict(type="str"),
+        url_password=dict(type="str", no_log=True),
+        headers=dict(type="dict", no_log=True),
+        use_proxy=dict(type="bool", default=True),
+        fetch_mode=dict(type="str", choices=["remote", "controller"], default="remote"),
+        controller_cache_dir=dict(type="path", default=DEFAULT_CACHE_DIR),
+    )  # type: t.Dict[str, t.Any]
+    if internal:
+        spec["_pushed"] = dict(type="dict")
+    return spec
+
+
+def argument_rules(internal: bool = True) -> t.Dict[str, t.Any]:
+    """mutually_exclusive, required_one_of and required_together for ``argument_spec``."""
+    sources = SOURCE_OPTIONS + ("jars",) + (("_pushed",) if internal else ())
+    jars_only = ("jars", "_pushed") if internal else ("jars",)
+    return dict(
+        required_one_of=[sources],
+        mutually_exclusive=list(_SOURCE_RULES["mutually_exclusive"]) + [sources] + [
+            (option,) + jars_only for option in ("group_id", "version", "classifier", "checksum")],
+        required_together=list(_SOURCE_RULES["required_together"]),
+    )

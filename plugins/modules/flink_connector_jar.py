@@ -12,11 +12,16 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: flink_connector_jar
-short_description: Put a connector jar into Flink's lib directory safely, verifiably and idempotently
+short_description: Put connector jars into Flink's lib directory safely, verifiably and idempotently
 version_added: 0.1.0
 description:
-  - Installs one connector jar (for example the Flink CDC postgres-cdc SQL connector or the StarRocks
-    connector) into a Flink C(lib/) directory, from Maven coordinates, a URL, or a file already on the host.
+  - Installs connector jars (for example the Flink CDC postgres-cdc SQL connector or the StarRocks
+    connector) into a Flink C(lib/) directory, from Maven coordinates, a URL, or a file.
+  - One jar is given with O(group_id)/O(artifact_id)/O(version), O(url) or O(src); several with O(jars), in one
+    task and one module execution per host, under one lock and one scan of O(dest).
+  - With O(fetch_mode=remote) each host fetches from the repository itself. With O(fetch_mode=controller) each
+    jar is fetched, verified and validated once on the controller, whatever the number of hosts, and pushed only
+    to the hosts that do not already have it; the hosts need no access to the repository.
   - The jar is streamed in chunks to a temporary file inside O(dest) whose name does not end in C(.jar)
     (Flink loads every C(*.jar) in C(lib/)), hashed while streaming, checked against Content-Length,
     verified against the expected checksum, validated, fsynced, given its mode and owner, and renamed into
@@ -27,6 +32,11 @@ description:
   - Other versions of the same artifact, and any jar (whatever its name) that registers the same Flink table
     factory identifier, are removed after the new jar is in place. Two jars registering one identifier make
     Flink fail with C(Multiple factories for identifier).
+  - With O(jars), every jar that must change is downloaded, verified and validated before any is installed, then
+    all are renamed into place, and only then are the jars they replace removed. A failure before that point
+    leaves O(dest) exactly as it was for every jar of the task, not only the failed one. If one of the final
+    renames fails, the jars of the task already renamed are put back. A failure while removing replaced jars,
+    after all jars are installed, is reported with C(changed=true) and the files to remove by hand.
   - Runs against the same O(dest) serialize on a lock on the directory.
   - Flink reads C(lib/) only at process start, so restart the JobManager and TaskManagers after a change.
 author:
@@ -72,8 +82,58 @@ options:
   src:
     description:
       - A jar that is already on the managed host. It is copied (not moved) into O(dest).
+      - With O(fetch_mode=controller), a jar on the controller instead (a relative path is looked up like
+        M(ansible.builtin.copy) does, for example in a role's C(files/)).
       - Without O(checksum) the file itself is the expectation; with it, O(src) must match.
     type: path
+  jars:
+    description:
+      - Several jars in one task, each with its own source and optional checksum. Mutually exclusive with the
+        single-jar source options O(group_id), O(artifact_id), O(version), O(classifier), O(url), O(src) and
+        O(checksum); all other options apply to every jar.
+      - All jars are handled under one lock and one scan of O(dest). Every jar that must change is downloaded,
+        verified and validated before any of them is installed (see the description).
+      - A list whose jars contradict each other (the same file twice, two versions of one artifact, two jars
+        registering the same Flink table factory identifier, or one entry removing what another installs) is
+        refused before anything is fetched.
+      - The result lists each jar under RV(jars), in this order.
+    type: list
+    elements: dict
+    suboptions:
+      group_id:
+        description:
+          - Maven groupId, as O(group_id). Requires O(jars[].artifact_id).
+        type: str
+      artifact_id:
+        description:
+          - Maven artifactId, as O(artifact_id). One of O(jars[].artifact_id), O(jars[].url) or O(jars[].src) is
+            required.
+        type: str
+      version:
+        description:
+          - Maven version, as O(version).
+        type: str
+      classifier:
+        description:
+          - Maven classifier, as O(classifier).
+        type: str
+      url:
+        description:
+          - An C(http) or C(https) URL of the jar, as O(url).
+        type: str
+      src:
+        description:
+          - A jar file, as O(src), on the managed host (with O(fetch_mode=controller), on the controller).
+        type: path
+      checksum:
+        description:
+          - The expected checksum of this jar, as O(checksum).
+        type: str
+      state:
+        description:
+          - V(present) or V(absent) for this jar. Defaults to O(state).
+        type: str
+        choices: [present, absent]
   dest:
     description:
       - The Flink lib directory, for example C(/opt/flink/lib). It must exist; it is never created.
@@ -114,6 +174,7 @@ options:
     description:
       - V(present) installs the jar.
       - V(absent) removes every version of the artifact from O(dest).
+      - With O(jars), the default for entries that do not set their own O(jars[].state).
     type: str
     choices: [present, absent]
     default: present
@@ -170,12 +231,55 @@ options:
       - Use the proxy from the C(http_proxy)/C(https_proxy) environment variables.
     type: bool
     default: true
+  fetch_mode:
+    description:
+      - Where the jars are fetched from the repository.
+      - V(remote) runs the module on each host, which downloads what it lacks itself, for example from an internal
+        mirror. One module execution per host.
+      - V(controller) fetches, verifies (pinned checksum or C(.sha1) file) and validates each jar once on the
+        controller into O(controller_cache_dir), at most once per run whatever the number of hosts and forks; a
+        cached jar is reused without fetching its body again (only the small C(.sha1) file, unless the checksum is
+        pinned). Then one module execution on each host compares what it has with the expected checksums; only if
+        jars are missing or different are those jars (and only those) transferred to the host's temporary directory
+        and installed by a second module execution. An idempotent rerun is one module execution per host. Hosts
+        need no access to the repository, and credentials never leave the controller.
+      - O(repository_url), O(url_username), O(url_password), O(headers), O(validate_certs), O(use_proxy) and
+        O(timeout) apply where the jars are fetched.
+      - With V(controller), O(force) downloads each jar again into the controller cache, once per run, and a host
+        gets a jar only when its bytes differ from what it has.
+    type: str
+    choices: [remote, controller]
+    default: remote
+  controller_cache_dir:
+    description:
+      - Directory on the controller for O(fetch_mode=controller). Jars are kept there by checksum
+        (C(<algorithm>/<hex>/<file name>)) with a small metadata file, so later runs reuse them.
+      - Created if missing. Safe to share between concurrent runs, and to delete when no run uses it.
+    type: path
+    default: ~/.cache/cdcops-flink-cdc/jars
+  _pushed:
+    description:
+      - Internal to O(fetch_mode=controller), set by this module's action plugin on the controller; it refuses the
+        option from a task. Not a public interface.
+      - The jars resolved on the controller (file name, expected checksum) and, once transferred, their copies in
+        the host's temporary directory.
+    type: dict
 attributes:
+  action:
+    support: full
+    description:
+      - An action plugin of the same name runs on the controller. With O(fetch_mode=controller) it fetches and
+        caches the jars and transfers only the missing ones; with V(remote) it runs the module as is.
+  async:
+    support: none
+    description:
+      - The action plugin does not run the module asynchronously.
   check_mode:
     support: full
     description:
-      - Reports exactly whether the jar would be installed and which files would be removed, without writing
-        and without downloading the jar body. Only the small C(.sha1) file may be fetched.
+      - Reports exactly whether each jar would be installed and which files would be removed, without writing and
+        without downloading any jar body. Only the small C(.sha1) file may be fetched (on the controller with
+        O(fetch_mode=controller), which uses its cache when it has the jar and writes nothing to it).
   diff_mode:
     support: full
     description:
@@ -187,11 +291,13 @@ attributes:
       - Needs C(fcntl.flock) and atomic C(rename) in O(dest), as on Linux.
 notes:
   - Downloads use Ansible's own URL handling, so TaskManager hosts need no extra Python packages.
+  - O(fetch_mode=controller) works with pipelining; an up-to-date host then costs one connection round trip.
   - A run waits up to 15 minutes for another run holding the lock on the same O(dest).
   - Temporary files are named C(.<jar name>.<random>.part) inside O(dest); ones left by a killed run are
     removed by the next run that installs a jar there.
 seealso:
   - module: ansible.builtin.get_url
+  - module: ansible.builtin.copy
   - name: Maven repository layout
     description: How Maven coordinates map to paths in a repository.
     link: https://maven.apache.org/repositories/layout.html
@@ -232,6 +338,35 @@ EXAMPLES = r"""
     checksum: "sha256:{{ pg_cdc_sha256 }}"
     dest: /opt/flink/lib
 
+- name: Install both connectors in one task, fetched once on the controller and pushed to the hosts that lack them
+  cdcops.flink_cdc.flink_connector_jar:
+    jars:
+      - group_id: org.apache.flink
+        artifact_id: flink-sql-connector-postgres-cdc
+        version: 3.5.0
+      - group_id: com.starrocks
+        artifact_id: flink-connector-starrocks
+        version: 1.2.11_flink-1.20
+        checksum: "sha256:{{ starrocks_connector_sha256 }}"
+    dest: /opt/flink/lib
+    fetch_mode: controller
+    owner: flink
+    group: flink
+  register: connectors
+  notify: Restart Flink
+
+- name: Install one connector and remove another one in the same task, each host fetching from a mirror
+  cdcops.flink_cdc.flink_connector_jar:
+    repository_url: https://mirror.example.com/maven2
+    jars:
+      - group_id: org.apache.flink
+        artifact_id: flink-sql-connector-postgres-cdc
+        version: 3.5.0
+      - group_id: com.example
+        artifact_id: flink-connector-legacy
+        state: absent
+    dest: /opt/flink/lib
+
 - name: Remove every version of the connector
   cdcops.flink_cdc.flink_connector_jar:
     group_id: org.apache.flink
@@ -247,37 +382,89 @@ changed:
   type: bool
 path:
   description: Full path of the jar in O(dest).
-  returned: when O(state=present), or O(state=absent) with a version, URL or src
+  returned: without O(jars), when O(state=present), or O(state=absent) with a version, URL or src
   type: str
   sample: /opt/flink/lib/flink-sql-connector-postgres-cdc-3.1.0.jar
 checksum:
   description:
     - SHA-256 of the installed jar.
-    - In check mode, when the jar would be downloaded, returned only if O(checksum) pins a SHA-256.
-  returned: when O(state=present) and known
+    - In check mode, when the jar would be installed, returned only if its SHA-256 is already known (a pinned
+      V(sha256:) O(checksum), or a jar in the controller cache with O(fetch_mode=controller)).
+  returned: without O(jars), when O(state=present) and known
   type: str
   sample: 0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9
 size:
   description: Size of the installed jar in bytes.
-  returned: when O(state=present) and known
+  returned: without O(jars), when O(state=present) and known
   type: int
   sample: 31457280
 removed:
   description:
-    - Paths of the jars removed (in check mode, that would be removed) from O(dest).
+    - Paths of the jars removed (in check mode, that would be removed) from O(dest), for all jars of the task.
   returned: always
   type: list
   elements: str
   sample: [/opt/flink/lib/flink-sql-connector-postgres-cdc-3.0.1.jar]
 downloaded:
-  description: Whether the jar body was downloaded in this run.
-  returned: always
+  description:
+    - Whether the jar body was downloaded from the repository by this task.
+    - With O(fetch_mode=controller), downloaded into the controller cache for this host's task; one host per run
+      at most.
+  returned: without O(jars)
+  type: bool
+transferred:
+  description: Whether the jar was transferred from the controller to this host by this task.
+  returned: without O(jars), with O(fetch_mode=controller) and O(state=present)
   type: bool
 url:
   description: The URL the jar is (or would be) fetched from, without credentials.
-  returned: when the source is Maven coordinates or O(url)
+  returned: without O(jars), when the source is Maven coordinates or O(url)
   type: str
   sample: https://repo1.maven.org/maven2/org/apache/flink/flink-sql-connector-postgres-cdc/3.1.0/flink-sql-connector-postgres-cdc-3.1.0.jar
+jars:
+  description: One result per entry of O(jars), in the same order.
+  returned: with O(jars)
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: Full path of the jar in O(dest).
+      returned: when known (not for O(jars[].state=absent) without a version, URL or src)
+      type: str
+      sample: /opt/flink/lib/flink-sql-connector-postgres-cdc-3.5.0.jar
+    checksum:
+      description: SHA-256 of the installed jar; in check mode only when already known, as RV(checksum).
+      returned: when O(jars[].state=present) and known
+      type: str
+    size:
+      description: Size of the installed jar in bytes.
+      returned: when O(jars[].state=present) and known
+      type: int
+    removed:
+      description: Paths of the jars removed (or that would be removed) because of this entry.
+      returned: always
+      type: list
+      elements: str
+    downloaded:
+      description: Whether this jar's body was downloaded by this task, as RV(downloaded).
+      returned: always
+      type: bool
+    transferred:
+      description: Whether this jar was transferred from the controller to this host by this task.
+      returned: with O(fetch_mode=controller) and O(jars[].state=present)
+      type: bool
+    url:
+      description: The URL the jar is (or would be) fetched from, without credentials.
+      returned: when the source is Maven coordinates or a URL
+      type: str
+    changed:
+      description: Whether this entry installed, replaced, fixed or removed something.
+      returned: always
+      type: bool
+    msg:
+      description: What was (or, in check mode, would be) done for this entry.
+      returned: always
+      type: str
 backup_files:
   description: Backups made of replaced or removed jars (names end in C(.bak), so Flink does not load them).
   returned: when O(backup=true)
@@ -310,65 +497,33 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _jar
 
 
 class FlinkConnectorJar:
-    """Maps the module's options onto ``_jar`` and its results back."""
+    """Maps the module's options onto ``_jar`` and its results back.
 
-    argument_spec = dict(
-        repository_url=dict(type="str", default=_jar.DEFAULT_REPOSITORY_URL),
-        group_id=dict(type="str"),
-        artifact_id=dict(type="str"),
-        version=dict(type="str"),
-        classifier=dict(type="str"),
-        url=dict(type="str"),
-        src=dict(type="path"),
-        dest=dict(type="path", required=True),
-        checksum=dict(type="str"),
-        validate=dict(type="bool", default=True),
-        remove_other_versions=dict(type="bool", default=True),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        owner=dict(type="str"),
-        group=dict(type="str"),
-        mode=dict(type="raw", default="0644"),
-        backup=dict(type="bool", default=False),
-        force=dict(type="bool", default=False),
-        timeout=dict(type="int", default=30),
-        validate_certs=dict(type="bool", default=True),
-        url_username=dict(type="str"),
-        url_password=dict(type="str", no_log=True),
-        headers=dict(type="dict", no_log=True),
-        use_proxy=dict(type="bool", default=True),
-    )
+    On the host, ``fetch_mode=controller`` arrives as ``_pushed``: the jars the
+    action plugin resolved on the controller, and later the copies it pushed.
+    """
 
     def __init__(self):
-        self.module = AnsibleModule(
-            argument_spec=self.argument_spec,
-            required_one_of=[("artifact_id", "url", "src")],
-            mutually_exclusive=[("artifact_id", "url", "src"), ("group_id", "url", "src"),
-                                ("version", "url", "src"), ("classifier", "url", "src")],
-            required_together=[("group_id", "artifact_id")],
-            supports_check_mode=True,
-        )
+        self.module = AnsibleModule(argument_spec=_jar.argument_spec(), supports_check_mode=True,
+                                    **_jar.argument_rules())
         self.params = self.module.params
 
     def fail(self, msg, **details):
         self.module.fail_json(msg=msg, changed=bool(details.pop("changed", False)), **details)
 
-    def source(self):
+    def requests(self):
+        """The jars of this call, and whether the result takes the single-jar form."""
         p = self.params
-        if p["artifact_id"]:
-            if p["state"] == "absent":
-                source = _jar.maven_artifact(p["group_id"], p["artifact_id"])
-                if p["version"]:
-                    _jar.validate_coordinates(p["group_id"], p["artifact_id"], p["version"], p["classifier"])
-                    source = source._replace(filename=_jar.jar_filename(
-                        p["artifact_id"], p["version"], p["classifier"]))
-                return source
-            if not p["version"]:
-                self.fail("version is required to install %s:%s (state=present)." % (p["group_id"], p["artifact_id"]))
-            return _jar.maven_source(p["repository_url"], p["group_id"], p["artifact_id"], p["version"],
-                                     p["classifier"], p["checksum"])
-        if p["url"]:
-            return _jar.url_source(p["url"], p["checksum"])
-        return _jar.src_source(p["src"], p["checksum"])
+        if p["_pushed"] is not None:
+            return [_jar.pushed_request(item) for item in p["_pushed"].get("jars") or []], \
+                bool(p["_pushed"].get("single"))
+        if p["fetch_mode"] == "controller":
+            raise _jar.JarError("fetch_mode=controller is carried out by this module's action plugin on the "
+                                "controller, which did not run. Use fetch_mode=remote here.")
+        if p["jars"] is not None:
+            return [_jar.jar_request(spec, p["repository_url"], p["state"], "jars[%d]: " % index)
+                    for index, spec in enumerate(p["jars"])], False
+        return [_jar.jar_request(p, p["repository_url"], p["state"])], True
 
     def http(self):
         p = self.params
@@ -388,19 +543,18 @@ class FlinkConnectorJar:
         p = self.params
         check = self.module.check_mode
         try:
-            source = self.source()
+            requests, single = self.requests()
             opts = self.options()
             dest = _jar.check_dest(p["dest"])
             # Check mode only reads: a shared lock keeps it from seeing a half-finished run.
             with _jar.dest_lock(dest, exclusive=not check):
-                if p["state"] == "present":
-                    result = _jar.ensure_present(source, dest, self.http(), opts, check)
-                else:
-                    result = _jar.ensure_absent(source, dest, opts, check)
+                result = _jar.ensure_jars(requests, dest, self.http(), opts, check)
         except _jar.JarError as exc:
             self.fail(exc.msg, **exc.details)
         except OSError as exc:
             self.fail("flink_connector_jar failed on %s: %s" % (p["dest"], exc), exception=traceback.format_exc())
+        if single:
+            result = _jar.single_result(result)
         if not self.module._diff:
             result.pop("diff", None)
         self.module.exit_json(**result)

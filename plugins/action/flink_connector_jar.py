@@ -1,0 +1,170 @@
+# -*- coding: utf-8 -*-
+# Copyright: cdcops.flink_cdc contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
+# the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+"""Controller side of cdcops.flink_cdc.flink_connector_jar (documented with the module).
+
+``fetch_mode=remote`` runs the module as is. ``fetch_mode=controller`` works
+like ``ansible.builtin.copy`` does, but compares first and transfers only what
+is missing, with no extra stat or checksum modules:
+
+1. Resolve every jar on the controller with ``_jar.cache_jar``: verified and
+   validated once into the controller cache (a warm cache costs at most the
+   ``.sha1`` sidecar; check mode never fetches a body).
+2. Run the module once on the host with each jar described by file name and
+   checksum only (``_pushed``). It installs nothing that it does not have,
+   but does everything else (mode/owner, removals) when nothing is missing.
+   That is the whole idempotent rerun: one execution, no temp dir with
+   pipelining.
+3. Otherwise transfer just the jars the host named into the remote temp dir
+   and run the module again with them as ``src``; remove the temp dir.
+
+Credentials and the repository URL never leave the controller.
+"""
+
+from __future__ import annotations
+
+import os
+import typing as t
+
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _jar
+
+MODULE = "cdcops.flink_cdc.flink_connector_jar"
+# What a host needs to install what the controller resolved. The repository, its credentials and the
+# cache stay on the controller. Passed as the task gave them (unexpanded), so '~' means the host's home.
+HOST_OPTIONS = ("dest", "validate", "remove_other_versions", "owner", "group", "mode", "backup", "force")
+# dest can change between the host's answer and the install (another run); answer that this many times.
+MAX_PUSH_ROUNDS = 2
+
+
+def run_id() -> str:
+    """One ansible-playbook run: forks are forked from it, so they share its pid (and its start time)."""
+    parent = os.getppid()
+    start = ""
+    try:
+        with open("/proc/%d/stat" % parent) as f:
+            start = f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        pass  # not Linux: the pid alone
+    return "%d:%s" % (parent, start)
+
+
+class ActionModule(ActionBase):
+
+    # A remote temp dir only when a jar has to be pushed: an up-to-date host costs one round trip.
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+
+        if "_pushed" in self._task.args:
+            raise AnsibleActionFail('Invalid parameter specified: "_pushed" is internal to fetch_mode=controller.')
+        dummy, params = self.validate_argument_spec(argument_spec=_jar.argument_spec(internal=False),
+                                                    **_jar.argument_rules(internal=False))
+        try:
+            if params["fetch_mode"] == "controller":
+                result.update(self._controller_mode(params, task_vars or {}))
+            else:
+                result.update(self._execute_module(module_name=MODULE, task_vars=task_vars))
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        return result
+
+    def _controller_mode(self, params: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
+        single = params["jars"] is None
+        try:
+            resolved = self._resolve(params, single)
+        except _jar.JarError as exc:
+            msg = exc.msg
+            if isinstance(exc, (_jar.DownloadError, _jar.ChecksumError)):
+                # The network path that failed is the controller's, not the host's.
+                msg = "On the controller (fetch_mode=controller): " + msg
+            return dict(exc.details, failed=True, changed=False, msg=msg)
+
+        items = [_jar.pushed_item(request, cached) for request, cached in resolved]
+        host_args = {k: self._task.args[k] for k in HOST_OPTIONS if k in self._task.args}
+        transferred: set[str] = set()
+        result = self._run_on_host(host_args, items, single, task_vars)
+        rounds = 0
+        while result.get("_needed") and not result.get("failed"):
+            if rounds == MAX_PUSH_ROUNDS:
+                return dict(failed=True, changed=False,
+                            msg="%s kept changing while the jars were pushed (another run?); it still lacks %s. "
+                                "Nothing was installed; run the task again." % (
+                                    self._task.args.get("dest"), ", ".join(result["_needed"])))
+            rounds += 1
+            self._push(result.pop("_needed"), items, resolved, transferred)
+            result = self._run_on_host(host_args, items, single, task_vars)
+        result.pop("_needed", None)
+
+        if not result.get("failed"):
+            for entry, (request, cached) in zip([result] if single else result.get("jars") or [], resolved):
+                if cached is not None:
+                    entry["downloaded"] = cached.downloaded
+                    entry["transferred"] = request.source.filename in transferred
+        return result
+
+    def _resolve(self, params: dict[str, t.Any],
+                 single: bool) -> list[tuple[_jar.JarRequest, _jar.CachedJar | None]]:
+        """Every jar fetched, verified and validated into the controller cache (nothing fetched in check mode)."""
+        http = _jar.HttpOptions(timeout=params["timeout"], validate_certs=params["validate_certs"],
+                                url_username=params["url_username"], url_password=params["url_password"],
+                                headers={str(k): str(v) for k, v in (params["headers"] or {}).items()},
+                                use_proxy=params["use_proxy"], force=params["force"])
+        run = run_id()
+        resolved = []
+        for index, spec in enumerate([params] if single else params["jars"]):
+            where = "" if single else "jars[%d]: " % index
+            state = spec.get("state") or params["state"]
+            if spec.get("src") and state == "present":
+                spec = dict(spec, src=self._controller_file(spec["src"], where))
+            request = _jar.jar_request(spec, params["repository_url"], params["state"], where)
+            cached = None
+            if request.state == "present":
+                cached = _jar.cache_jar(request.source, params["controller_cache_dir"], http,
+                                        validate=params["validate"], force=params["force"],
+                                        check_mode=bool(self._task.check_mode), run_id=run)
+            resolved.append((request, cached))
+        return resolved
+
+    def _controller_file(self, src: str, where: str) -> str:
+        try:
+            return self._find_needle("files", src)
+        except AnsibleError as exc:
+            raise _jar.JarError("%ssrc %s is not a file on the controller; with fetch_mode=controller, src names a "
+                                "jar there (%s)." % (where, src, exc.message))
+
+    def _run_on_host(self, host_args: dict[str, t.Any], items: list[dict[str, t.Any]], single: bool,
+                     task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
+        args = dict(host_args, _pushed={"single": single, "jars": [dict(item) for item in items]})
+        return self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+
+    def _push(self, names: list[str], items: list[dict[str, t.Any]],
+              resolved: list[tuple[_jar.JarRequest, _jar.CachedJar | None]], transferred: set[str]) -> None:
+        """Transfer the jars the host asked for into its temp dir, and point their items at them."""
+        shell = self._connection._shell
+        tmpdir = shell.tmpdir or self._make_tmp_path()
+        by_name = {request.source.filename: (item, cached)
+                   for item, (request, cached) in zip(items, resolved) if cached is not None and cached.path}
+        pushed = []
+        for name in names:
+            if name not in by_name:
+                raise AnsibleActionFail("The host asked for %s, which this task does not install from the controller "
+                                        "cache." % name)
+            item, cached = by_name[name]
+            remote = shell.join_path(tmpdir, name)
+            if name not in transferred:
+                self._transfer_file(cached.path, remote)
+                transferred.add(name)
+                pushed.append(remote)
+            item["src"] = remote
+        if pushed:
+            # Only changes anything when become switches to an unprivileged user, who must read the files.
+            self._fixup_perms2([tmpdir] + pushed, execute=False)

@@ -1,0 +1,616 @@
+"""cdcops.flink_cdc.flink_connector_jar with several jars, and fetch_mode=controller.
+
+Real HTTP against a private tests/bed/maven_repo.py server with real jars
+(tests/bed/jars.py); nothing is mocked. Controller mode runs a real playbook
+over an inventory of local hosts, each with its own lib/ and its own Python
+interpreter wrapper that logs every launch: that is the count of module
+executions per host (any stat or checksum module would be counted too).
+"""
+
+import collections
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import sys
+
+import pytest
+
+import jars
+
+PG = "flink-sql-connector-postgres-cdc"
+SR = "flink-connector-starrocks"
+SR_OLD, SR_NEW = "1.2.10_flink-1.20", "1.2.11_flink-1.20"
+
+
+def pg(version="3.1.0", **extra):
+    return dict(dict(group_id="org.apache.flink", artifact_id=PG, version=version), **extra)
+
+
+def sr(version=SR_NEW, **extra):
+    return dict(dict(group_id="com.starrocks", artifact_id=SR, version=version), **extra)
+
+
+def name(artifact, version):
+    return "%s-%s.jar" % (artifact, version)
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def snapshot(dest):
+    """Every entry in dest, hidden ones too: name -> (sha256, mode, uid)."""
+    out = {}
+    for entry in sorted(os.listdir(str(dest))):
+        path = os.path.join(str(dest), entry)
+        st = os.lstat(path)
+        out[entry] = (sha256(path) if stat.S_ISREG(st.st_mode) else "other", stat.S_IMODE(st.st_mode), st.st_uid)
+    return out
+
+
+def make_lib(path):
+    path.mkdir(parents=True)
+    jars.build_jar(str(path / "flink-dist-1.20.3.jar"), classes=("org.apache.flink.runtime.Main",),
+                   title="flink-dist", version="1.20.3")
+    return path
+
+
+def install_copy(repo, rel, dest, as_name=None):
+    target = os.path.join(str(dest), as_name or os.path.basename(rel))
+    shutil.copyfile(os.path.join(repo.root, rel), target)
+    os.chmod(target, 0o644)
+    return target
+
+
+def bodies(repo, mark):
+    return collections.Counter(r["path"] for r in repo.jar_body_requests(mark))
+
+
+def sidecars(repo, mark):
+    return collections.Counter(r["path"] for r in repo.requests_since(mark) if r["path"].endswith(".sha1"))
+
+
+@pytest.fixture
+def lib(tmp_path):
+    return make_lib(tmp_path / "lib")
+
+
+@pytest.fixture
+def published(maven_repo):
+    """Two versions of both connectors: rel paths by (artifact, version)."""
+    rels = {}
+    for v in ("3.1.0", "3.2.0"):
+        rels[(PG, v)] = maven_repo.publish_postgres_cdc(v)
+    for v in (SR_OLD, SR_NEW):
+        rels[(SR, v)] = maven_repo.publish_starrocks(v)
+    return rels
+
+
+def jar_args(repo, dest, entries, **extra):
+    return dict(dict(jars=entries, dest=str(dest), repository_url=repo.url), **extra)
+
+
+# --- jars: several jars in one call (fetch_mode=remote) -------------------------------------------
+
+def test_two_connectors_check_install_rerun(maven_repo, published, ansible, lib):
+    args = jar_args(maven_repo, lib, [pg(), sr()])
+    before = snapshot(lib)
+
+    mark = maven_repo.mark()
+    check = ansible.module("flink_connector_jar", args, check=True, diff=True)
+    assert not check.failed, check
+    res = check.result
+    assert res["changed"] is True and res["removed"] == []
+    assert [j["path"] for j in res["jars"]] == [str(lib / name(PG, "3.1.0")), str(lib / name(SR, SR_NEW))]
+    assert all(j["changed"] and not j["downloaded"] and j["msg"].startswith("would install") for j in res["jars"])
+    assert res["diff"]["after"] == "".join(
+        n + "\n" for n in sorted(["flink-dist-1.20.3.jar", name(PG, "3.1.0"), name(SR, SR_NEW)]))
+    assert bodies(maven_repo, mark) == {}
+    assert snapshot(lib) == before
+
+    mark = maven_repo.mark()
+    run = ansible.module("flink_connector_jar", args)
+    assert not run.failed, run
+    res = run.result
+    assert res["changed"] is True
+    for entry, key in zip(res["jars"], [(PG, "3.1.0"), (SR, SR_NEW)]):
+        assert entry["changed"] and entry["downloaded"]
+        assert entry["checksum"] == sha256(entry["path"]) == sha256(os.path.join(maven_repo.root, published[key]))
+        assert entry["size"] == os.path.getsize(entry["path"])
+        assert entry["url"] == "%s/%s" % (maven_repo.url, published[key])
+    # One body request per jar, nothing twice.
+    assert bodies(maven_repo, mark) == {"/" + published[(PG, "3.1.0")]: 1, "/" + published[(SR, SR_NEW)]: 1}
+    assert sorted(os.listdir(str(lib))) == sorted(["flink-dist-1.20.3.jar", name(PG, "3.1.0"), name(SR, SR_NEW)])
+
+    mark = maven_repo.mark()
+    again = ansible.module("flink_connector_jar", args)
+    assert not again.failed, again
+    assert again.result["changed"] is False
+    assert all(not j["changed"] and not j["downloaded"] for j in again.result["jars"])
+    assert bodies(maven_repo, mark) == {}
+    assert sidecars(maven_repo, mark) == {"/%s.sha1" % published[(PG, "3.1.0")]: 1, "/%s.sha1" % published[(SR, SR_NEW)]: 1}
+
+    after = snapshot(lib)
+    recheck = ansible.module("flink_connector_jar", args, check=True)
+    assert not recheck.failed and recheck.result["changed"] is False
+    assert snapshot(lib) == after
+
+
+def test_upgrade_removes_the_old_versions_after_both_installs(maven_repo, published, ansible, lib):
+    old_pg = install_copy(maven_repo, published[(PG, "3.1.0")], lib)
+    old_sr = install_copy(maven_repo, published[(SR, SR_OLD)], lib)
+    args = jar_args(maven_repo, lib, [pg("3.2.0"), sr(SR_NEW)])
+    before = snapshot(lib)
+
+    check = ansible.module("flink_connector_jar", args, check=True)
+    assert check.result["changed"] is True
+    assert check.result["removed"] == sorted([old_pg, old_sr])
+    assert [j["removed"] for j in check.result["jars"]] == [[old_pg], [old_sr]]
+    assert snapshot(lib) == before
+
+    run = ansible.module("flink_connector_jar", args, diff=True)
+    assert not run.failed, run
+    assert run.result["removed"] == sorted([old_pg, old_sr])
+    assert [j["removed"] for j in run.result["jars"]] == [[old_pg], [old_sr]]
+    assert sorted(os.listdir(str(lib))) == sorted(["flink-dist-1.20.3.jar", name(PG, "3.2.0"), name(SR, SR_NEW)])
+    assert run.result["diff"]["before"] == "".join(n + "\n" for n in sorted(
+        ["flink-dist-1.20.3.jar", name(PG, "3.1.0"), name(SR, SR_OLD)]))
+    assert "-%s" % name(SR, SR_OLD) in run.output and "+%s" % name(PG, "3.2.0") in run.output
+    assert ansible.module("flink_connector_jar", args).result["changed"] is False
+
+
+def test_present_and_absent_in_one_call(maven_repo, published, ansible, lib):
+    install_copy(maven_repo, published[(SR, SR_OLD)], lib)
+    install_copy(maven_repo, published[(SR, SR_NEW)], lib)
+    args = jar_args(maven_repo, lib, [pg(), dict(group_id="com.starrocks", artifact_id=SR, state="absent")])
+    run = ansible.module("flink_connector_jar", args)
+    assert not run.failed, run
+    assert sorted(os.listdir(str(lib))) == ["flink-dist-1.20.3.jar", name(PG, "3.1.0")]
+    assert sorted(run.result["jars"][1]["removed"]) == sorted(
+        [str(lib / name(SR, SR_OLD)), str(lib / name(SR, SR_NEW))])
+    # The top-level state is the default for entries without their own.
+    gone = ansible.module("flink_connector_jar", jar_args(maven_repo, lib, [pg()], state="absent"))
+    assert not gone.failed and gone.result["removed"] == [str(lib / name(PG, "3.1.0"))]
+
+
+def test_url_and_src_entries(maven_repo, published, ansible, lib, tmp_path):
+    staged = tmp_path / "staging" / name(PG, "3.1.0")
+    staged.parent.mkdir()
+    shutil.copyfile(os.path.join(maven_repo.root, published[(PG, "3.1.0")]), str(staged))
+    entries = [dict(src=str(staged), checksum="sha256:" + sha256(str(staged))),
+               dict(url="%s/%s" % (maven_repo.url, published[(SR, SR_NEW)]))]
+    run = ansible.module("flink_connector_jar", dict(jars=entries, dest=str(lib)))
+    assert not run.failed, run
+    assert sha256(str(lib / name(PG, "3.1.0"))) == sha256(str(staged)) and os.path.exists(str(staged))
+    assert run.result["jars"][1]["downloaded"] is True
+    assert ansible.module("flink_connector_jar", dict(jars=entries, dest=str(lib))).result["changed"] is False
+
+
+def _sidecar_mismatch(repo, rel):
+    with open(os.path.join(repo.root, rel) + ".sha1", "w") as f:
+        f.write("0" * 40 + "\n")
+
+
+def _truncated(repo, rel):
+    repo.set_fault(rel, mode="truncate")
+
+
+def _html(repo, rel):
+    repo.set_fault(rel, mode="html")
+
+
+def _bad_crc(repo, rel):
+    jars.corrupt_entry(os.path.join(repo.root, rel))
+    jars.write_sidecars(os.path.join(repo.root, rel))
+
+
+BREAK = {"sidecar-mismatch": (_sidecar_mismatch, "Checksum mismatch"), "truncated-body": (_truncated, "stopped early"),
+         "html-served-as-jar": (_html, "HTML page"), "bad-crc": (_bad_crc, "is corrupt")}
+
+
+@pytest.mark.parametrize("case", sorted(BREAK))
+def test_one_bad_jar_leaves_dest_unchanged_for_every_jar(maven_repo, published, ansible, lib, case):
+    """The good jar is downloaded and verified first, yet not installed: all or nothing."""
+    install_copy(maven_repo, published[(PG, "3.1.0")], lib)
+    install_copy(maven_repo, published[(SR, SR_OLD)], lib)
+    break_it, message = BREAK[case]
+    break_it(maven_repo, published[(SR, SR_NEW)])
+    before = snapshot(lib)
+
+    mark = maven_repo.mark()
+    run = ansible.module("flink_connector_jar", jar_args(maven_repo, lib, [pg("3.2.0"), sr(SR_NEW)]))
+    assert run.failed, run
+    assert message in run.result["msg"] and name(SR, SR_NEW) in run.result["msg"], run.result["msg"]
+    assert snapshot(lib) == before
+    # Both bodies were fetched: the good one sat verified in a temp file, and went with the failure.
+    assert bodies(maven_repo, mark) == {"/" + published[(PG, "3.2.0")]: 1, "/" + published[(SR, SR_NEW)]: 1}
+
+
+def test_failed_rename_puts_back_the_jars_already_renamed(maven_repo, published, ansible, lib):
+    """An immutable target makes the second rename fail (EPERM): the first jar's rename is undone."""
+    old_pg = install_copy(maven_repo, published[(PG, "3.1.0")], lib)
+    # A stale, different file under the new StarRocks name, which the call must replace.
+    stale = install_copy(maven_repo, published[(SR, SR_OLD)], lib, as_name=name(SR, SR_NEW))
+    subprocess.run(["chattr", "+i", stale], check=True)
+    try:
+        before = snapshot(lib)
+        run = ansible.module("flink_connector_jar", jar_args(maven_repo, lib, [pg("3.2.0"), sr(SR_NEW)]))
+        assert run.failed, run
+        msg = run.result["msg"]
+        assert "Operation not permitted" in msg and "were put back" in msg, msg
+        assert run.result["changed"] is False
+        assert snapshot(lib) == before
+        assert os.path.exists(old_pg) and not os.path.exists(str(lib / name(PG, "3.2.0")))
+    finally:
+        subprocess.run(["chattr", "-i", stale], check=True)
+
+
+@pytest.mark.parametrize("entries, why", [
+    ([pg("3.1.0"), pg("3.2.0")], "two versions of one artifact"),
+    ([pg("3.1.0"), pg("3.1.0", checksum="sha256:" + "0" * 64)], "name the same file"),
+    ([pg("3.1.0"), pg("2.4.2", group_id="com.ververica")], "two versions of one artifact"),
+    ([pg("3.1.0"), dict(group_id="org.apache.flink", artifact_id=PG, state="absent")],
+     "ask to remove and to install the same connector"),
+])
+def test_a_list_that_contradicts_itself_is_refused_before_any_request(maven_repo, published, ansible, lib,
+                                                                      entries, why):
+    before = snapshot(lib)
+    mark = maven_repo.mark()
+    run = ansible.module("flink_connector_jar", jar_args(maven_repo, lib, entries))
+    assert run.failed, run
+    assert "contradict each other" in run.result["msg"] and why in run.result["msg"], run.result["msg"]
+    assert maven_repo.requests_since(mark) == []
+    assert snapshot(lib) == before
+
+
+def test_two_jars_registering_one_identifier_are_refused(maven_repo, published, ansible, lib, tmp_path):
+    """A renamed 2.x jar beside the 3.x one: Flink would fail with 'Multiple factories for identifier'."""
+    old_rel = maven_repo.publish_postgres_cdc("2.4.2")
+    renamed = tmp_path / "staging" / "pg-cdc-legacy.jar"
+    renamed.parent.mkdir()
+    shutil.copyfile(os.path.join(maven_repo.root, old_rel), str(renamed))
+    before = snapshot(lib)
+    why = "both register the same identifier 'postgres-cdc'"
+
+    # A local src tells what it registers up front: refused before any request.
+    mark = maven_repo.mark()
+    run = ansible.module("flink_connector_jar", jar_args(maven_repo, lib, [pg(), dict(src=str(renamed))]))
+    assert run.failed and why in run.result["msg"], run.result["msg"]
+    assert maven_repo.requests_since(mark) == []
+
+    # A URL tells only once downloaded: refused then, with both verified jars discarded.
+    mirror = os.path.join(maven_repo.root, "mirror", "pg-cdc-legacy.jar")
+    os.makedirs(os.path.dirname(mirror))
+    shutil.copyfile(str(renamed), mirror)
+    jars.write_sidecars(mirror)
+    mark = maven_repo.mark()
+    run = ansible.module("flink_connector_jar", jar_args(maven_repo, lib, [
+        pg(), dict(url="%s/mirror/pg-cdc-legacy.jar" % maven_repo.url)]))
+    assert run.failed and why in run.result["msg"], run.result["msg"]
+    assert len(bodies(maven_repo, mark)) == 2
+    assert snapshot(lib) == before
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"artifact_id": PG}, "mutually exclusive"),
+    ({"checksum": "sha256:" + "0" * 64}, "mutually exclusive"),
+    ({"_pushed": {"jars": []}}, "_pushed"),
+])
+def test_jars_excludes_the_single_jar_options(maven_repo, ansible, lib, extra, message):
+    run = ansible.module("flink_connector_jar", jar_args(maven_repo, lib, [pg()], **extra))
+    assert run.failed and message in run.result["msg"], run.result["msg"]
+
+
+def test_jar_entry_options_are_validated(maven_repo, ansible, lib):
+    run = ansible.module("flink_connector_jar", jar_args(maven_repo, lib, [dict(group_id="org.apache.flink")]))
+    assert run.failed and "jars" in run.result["msg"], run.result["msg"]
+    run = ansible.module("flink_connector_jar", jar_args(maven_repo, lib, [pg(version=None)]))
+    assert run.failed and run.result["msg"].startswith("jars[0]: version is required"), run.result["msg"]
+
+
+# --- fetch_mode=controller: a playbook over several local hosts ------------------------------------
+
+PLAY = """
+- name: Connectors
+  hosts: flink_taskmanagers
+  gather_facts: false
+  tasks:
+    - name: Install the connector jars
+      cdcops.flink_cdc.flink_connector_jar:
+        jars: "{{ connectors }}"
+        dest: "{{ jar_dest }}"
+        repository_url: "{{ repo_url }}"
+        fetch_mode: "{{ fetch_mode | default('controller') }}"
+        controller_cache_dir: "{{ cache_dir }}"
+%(extra)s
+"""
+
+
+class Fleet:
+    """Local hosts, each with its own lib/ and an interpreter wrapper that logs each module execution."""
+
+    def __init__(self, base, count, python=sys.executable):
+        self.base = base
+        self.hosts = ["tm%d" % i for i in range(1, count + 1)]
+        self.cache_dir = str(base / "controller-cache")
+        self.remote_tmp = base / "remote-tmp"
+        self.remote_tmp.mkdir(parents=True)
+        lines = ["[flink_taskmanagers]"]
+        for host in self.hosts:
+            make_lib(base / host / "lib")
+            wrapper = base / host / "python"
+            wrapper.write_text("#!/bin/sh\necho \"$$\" >> %s\nexec %s \"$@\"\n" % (self.exec_log(host), python))
+            wrapper.chmod(0o755)
+            lines.append("%s ansible_connection=local ansible_python_interpreter=%s jar_dest=%s"
+                         % (host, wrapper, self.lib(host)))
+        self.inventory = base / "inventory.ini"
+        self.inventory.write_text("\n".join(lines) + "\n")
+
+    def lib(self, host):
+        return self.base / host / "lib"
+
+    def exec_log(self, host):
+        return self.base / host / "executions.log"
+
+    def executions(self):
+        """Module executions per host since the last call (and reset the count)."""
+        counts = {}
+        for host in self.hosts:
+            path = self.exec_log(host)
+            counts[host] = len(path.read_text().splitlines()) if path.exists() else 0
+            if path.exists():
+                path.unlink()
+        return counts
+
+    def snapshots(self):
+        return {host: snapshot(self.lib(host)) for host in self.hosts}
+
+    def cached_files(self):
+        return sorted(os.path.relpath(os.path.join(d, f), self.cache_dir)
+                      for d, dummy, files in os.walk(self.cache_dir) for f in files)
+
+    def play(self, ansible, repo, connectors, check=False, diff=False, verbosity=0, extra="", env=None, **variables):
+        extra_vars = dict(connectors=connectors, repo_url=repo.url, cache_dir=self.cache_dir, **variables)
+        environ = dict({"ANSIBLE_REMOTE_TMP": str(self.remote_tmp)}, **(env or {}))
+        run = ansible.playbook(PLAY % {"extra": extra}, inventory=str(self.inventory), forks=len(self.hosts),
+                               check=check, diff=diff, verbosity=verbosity, extra_vars=extra_vars, env=environ)
+        # Nothing is left in the hosts' temp dirs, whatever happened.
+        assert os.listdir(str(self.remote_tmp)) == [], os.listdir(str(self.remote_tmp))
+        return run
+
+    def results(self, run):
+        got = {r["host"]: r for r in run.records if r["action"].endswith("flink_connector_jar")}
+        assert sorted(got) == self.hosts, run
+        return got
+
+
+@pytest.fixture
+def fleet(tmp_path):
+    return Fleet(tmp_path / "fleet", 4)
+
+
+def test_controller_mode_fetches_each_body_once_and_reruns_in_one_execution(maven_repo, published, ansible, fleet):
+    connectors = [pg(), sr()]
+    paths = ["/" + published[(PG, "3.1.0")], "/" + published[(SR, SR_NEW)]]
+    before = fleet.snapshots()
+
+    # Check mode on a cold cache: no body fetched, nothing written on the hosts or in the cache.
+    mark = maven_repo.mark()
+    check = fleet.play(ansible, maven_repo, connectors, check=True, diff=True)
+    assert not check.failed, check
+    for host, record in fleet.results(check).items():
+        assert record["status"] == "ok" and record["result"]["changed"] is True
+        assert [j["msg"] for j in record["result"]["jars"]] == [
+            "would install %s (not present)" % name(PG, "3.1.0"), "would install %s (not present)" % name(SR, SR_NEW)]
+        assert not any(j["downloaded"] or j["transferred"] for j in record["result"]["jars"])
+    assert bodies(maven_repo, mark) == {}
+    assert fleet.snapshots() == before
+    assert fleet.cached_files() == []
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+
+    # First deploy: each body fetched exactly once for four hosts; two module executions per host.
+    mark = maven_repo.mark()
+    run = fleet.play(ansible, maven_repo, connectors)
+    assert not run.failed, run
+    results = fleet.results(run)
+    assert all(r["result"]["changed"] is True for r in results.values())
+    assert bodies(maven_repo, mark) == dict.fromkeys(paths, 1)
+    assert sidecars(maven_repo, mark) == {p + ".sha1": 1 for p in paths}  # and each sidecar once per run
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 2)
+    downloads = collections.Counter(j["path"].rsplit("/", 1)[1] for r in results.values()
+                                    for j in r["result"]["jars"] if j["downloaded"])
+    assert downloads == {name(PG, "3.1.0"): 1, name(SR, SR_NEW): 1}
+    assert all(j["transferred"] for r in results.values() for j in r["result"]["jars"])
+    snaps = fleet.snapshots()
+    assert all(s == snaps[fleet.hosts[0]] for s in snaps.values())
+    for artifact, version in ((PG, "3.1.0"), (SR, SR_NEW)):
+        assert snaps[fleet.hosts[0]][name(artifact, version)] == (
+            sha256(os.path.join(maven_repo.root, published[(artifact, version)])), 0o644, 0)
+
+    # Rerun: nothing fetched, nothing transferred, one module execution per host, changed=false everywhere.
+    mark = maven_repo.mark()
+    again = fleet.play(ansible, maven_repo, connectors)
+    assert not again.failed, again
+    assert all(r["result"]["changed"] is False and r["status"] == "ok" for r in fleet.results(again).values())
+    assert not any(j["transferred"] or j["downloaded"] for r in fleet.results(again).values()
+                   for j in r["result"]["jars"])
+    assert bodies(maven_repo, mark) == {}
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+    assert fleet.snapshots() == snaps
+
+    # Check mode on the warm cache: no change reported, none made.
+    mark = maven_repo.mark()
+    recheck = fleet.play(ansible, maven_repo, connectors, check=True)
+    assert not recheck.failed and all(r["result"]["changed"] is False for r in fleet.results(recheck).values())
+    assert bodies(maven_repo, mark) == {}
+    assert fleet.snapshots() == snaps
+
+
+def test_controller_mode_pushes_only_what_each_host_lacks(maven_repo, published, ansible, fleet):
+    connectors = [pg("3.2.0"), sr()]
+    assert not fleet.play(ansible, maven_repo, connectors).failed
+    fleet.executions()
+    tm2, tm3 = fleet.hosts[1], fleet.hosts[2]
+    os.unlink(str(fleet.lib(tm2) / name(SR, SR_NEW)))  # lost a jar
+    install_copy(maven_repo, published[(PG, "3.1.0")], fleet.lib(tm3))  # someone added an old version
+    os.chmod(str(fleet.lib(tm3) / name(PG, "3.2.0")), 0o600)  # and changed a mode
+
+    check = fleet.play(ansible, maven_repo, connectors, check=True)
+    changed = {h: r["result"]["changed"] for h, r in fleet.results(check).items()}
+    assert changed == {h: h in (tm2, tm3) for h in fleet.hosts}
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+
+    mark = maven_repo.mark()
+    run = fleet.play(ansible, maven_repo, connectors)
+    assert not run.failed, run
+    results = fleet.results(run)
+    assert bodies(maven_repo, mark) == {}  # the controller cache has both
+    # Only tm2 needed a file: a second execution there only. tm3's removal and mode fix need no transfer.
+    assert fleet.executions() == {h: 2 if h == tm2 else 1 for h in fleet.hosts}
+    assert [j["transferred"] for j in results[tm2]["result"]["jars"]] == [False, True]
+    assert results[tm3]["result"]["removed"] == [str(fleet.lib(tm3) / name(PG, "3.1.0"))]
+    assert {h: r["result"]["changed"] for h, r in results.items()} == changed
+    snaps = fleet.snapshots()
+    assert all(s == snaps[fleet.hosts[0]] for s in snaps.values())
+
+
+def test_controller_mode_with_pipelining(maven_repo, published, ansible, fleet):
+    """Pipelining: no temp dir on an up-to-date host, so the rerun is one round trip per host."""
+    env = {"ANSIBLE_PIPELINING": "1"}
+    run = fleet.play(ansible, maven_repo, [pg(), sr()], env=env, verbosity=3)
+    assert not run.failed, run
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 2)
+    # Each jar was put into a temp dir under remote_tmp once per host (and the temp dirs are gone: see play()).
+    puts = [line for line in run.output.splitlines() if " PUT " in line and str(fleet.remote_tmp) in line]
+    assert collections.Counter(line.rsplit("/", 1)[1].strip() for line in puts) == {
+        name(PG, "3.1.0"): len(fleet.hosts), name(SR, SR_NEW): len(fleet.hosts)}, puts
+    again = fleet.play(ansible, maven_repo, [pg(), sr()], env=env, verbosity=3)
+    assert not again.failed and all(r["result"]["changed"] is False for r in fleet.results(again).values())
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+    assert "mkdir" not in again.output  # no remote temp dir was made
+    assert again.output.count("Pipelining is enabled.") == len(fleet.hosts)
+
+
+SINGLE = """
+- name: One connector, the single-jar form
+  hosts: flink_taskmanagers
+  gather_facts: false
+  tasks:
+    - name: Install the connector jar
+      cdcops.flink_cdc.flink_connector_jar:
+        group_id: org.apache.flink
+        artifact_id: %s
+        version: "3.1.0"
+        dest: "{{ jar_dest }}"
+        repository_url: "{{ repo_url }}"
+        fetch_mode: controller
+        controller_cache_dir: "{{ cache_dir }}"
+""" % PG
+
+
+def test_controller_mode_single_jar_form(maven_repo, published, ansible, tmp_path):
+    fleet = Fleet(tmp_path / "fleet-single", 3)
+    extra_vars = dict(repo_url=maven_repo.url, cache_dir=fleet.cache_dir)
+    env = {"ANSIBLE_REMOTE_TMP": str(fleet.remote_tmp)}
+    mark = maven_repo.mark()
+    run = ansible.playbook(SINGLE, inventory=str(fleet.inventory), forks=3, extra_vars=extra_vars, env=env)
+    assert not run.failed, run
+    results = [r["result"] for r in fleet.results(run).values()]
+    assert all("jars" not in r and r["changed"] and r["transferred"] for r in results)
+    assert all(r["path"].endswith(name(PG, "3.1.0")) and r["checksum"] == sha256(r["path"]) for r in results)
+    assert sum(r["downloaded"] for r in results) == 1
+    assert bodies(maven_repo, mark) == {"/" + published[(PG, "3.1.0")]: 1}
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 2)
+    again = ansible.playbook(SINGLE, inventory=str(fleet.inventory), forks=3, extra_vars=extra_vars, env=env)
+    assert not again.failed
+    assert all(not r["result"]["changed"] and not r["result"]["transferred"] for r in fleet.results(again).values())
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+    assert os.listdir(str(fleet.remote_tmp)) == []
+
+
+def test_controller_mode_on_python38_hosts(maven_repo, published, ansible, tmp_path):
+    """The module side (several jars, pushed jars) runs on Python 3.8 managed hosts."""
+    py38 = [p for p in ("/root/.pyenv/versions/3.8.18/bin/python3.8", shutil.which("python3.8")) if p and os.path.exists(p)]
+    assert py38, "python3.8 is needed to prove the module runs on 3.8 targets"
+    fleet = Fleet(tmp_path / "fleet38", 2, python=py38[0])
+    run = fleet.play(ansible, maven_repo, [pg(), sr()])
+    assert not run.failed, run
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 2)
+    again = fleet.play(ansible, maven_repo, [pg(), sr()])
+    assert not again.failed and all(r["result"]["changed"] is False for r in fleet.results(again).values())
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+
+
+def test_hosts_need_no_access_to_the_repository(maven_repo, published, ansible, fleet):
+    """The hosts' environment points HTTP at a dead proxy: remote mode fails, controller mode does not."""
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    airgap = ("      environment:\n        http_proxy: http://127.0.0.1:%d\n        HTTP_PROXY: http://127.0.0.1:%d\n"
+              "        no_proxy: ''\n        NO_PROXY: ''" % (dead, dead))
+    remote = fleet.play(ansible, maven_repo, [pg()], extra=airgap, fetch_mode="remote")
+    assert remote.failed
+    assert all("cannot reach" in r["result"]["msg"] for r in fleet.results(remote).values()), remote
+
+    run = fleet.play(ansible, maven_repo, [pg(), sr()], extra=airgap)
+    assert not run.failed, run
+    assert all(os.path.exists(str(fleet.lib(h) / name(PG, "3.1.0"))) for h in fleet.hosts)
+
+
+def test_controller_mode_bad_jar_fails_every_host_once_and_changes_nothing(maven_repo, published, ansible, fleet):
+    for host in fleet.hosts:
+        install_copy(maven_repo, published[(PG, "3.1.0")], fleet.lib(host))
+    _sidecar_mismatch(maven_repo, published[(SR, SR_NEW)])
+    before = fleet.snapshots()
+    mark = maven_repo.mark()
+    run = fleet.play(ansible, maven_repo, [pg("3.2.0"), sr()])
+    assert run.failed
+    for record in fleet.results(run).values():
+        assert record["status"] == "failed" and record["result"]["changed"] is False
+        assert "Checksum mismatch" in record["result"]["msg"] and name(SR, SR_NEW) in record["result"]["msg"]
+    assert fleet.snapshots() == before
+    # The bad body was fetched once, not once per host; nothing ran on the hosts.
+    assert bodies(maven_repo, mark)["/" + published[(SR, SR_NEW)]] == 1
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 0)
+    assert not [f for f in fleet.cached_files() if f.endswith(name(SR, SR_NEW))]
+
+    # Fixed in the repository: the next run fetches it again and deploys.
+    jars.write_sidecars(os.path.join(maven_repo.root, published[(SR, SR_NEW)]))
+    ok = fleet.play(ansible, maven_repo, [pg("3.2.0"), sr()])
+    assert not ok.failed, ok
+
+
+def test_controller_mode_src_is_a_file_on_the_controller(maven_repo, published, ansible, fleet, tmp_path):
+    staged = tmp_path / "on-controller" / name(PG, "3.1.0")
+    staged.parent.mkdir()
+    shutil.copyfile(os.path.join(maven_repo.root, published[(PG, "3.1.0")]), str(staged))
+    mark = maven_repo.mark()
+    run = fleet.play(ansible, maven_repo, [dict(src=str(staged))])
+    assert not run.failed, run
+    assert maven_repo.requests_since(mark) == []
+    assert all(sha256(str(fleet.lib(h) / name(PG, "3.1.0"))) == sha256(str(staged)) for h in fleet.hosts)
+    missing = fleet.play(ansible, maven_repo, [dict(src=str(tmp_path / "nowhere" / name(PG, "3.2.0")))])
+    assert missing.failed
+    assert all("is not a file on the controller" in r["result"]["msg"] for r in fleet.results(missing).values())
+
+
+def test_controller_mode_secrets_never_shown_at_vvv(maven_repo, published, ansible, fleet):
+    password, token = "pw-Zq81Lk3xV", "tok-0c9e77d1ab"
+    maven_repo.require(auth="deployer:%s" % password, header="X-Token: %s" % token)
+    creds = ("        url_username: deployer\n        url_password: %s\n        headers:\n"
+             "          X-Token: %s" % (password, token))
+    denied = fleet.play(ansible, maven_repo, [pg(), sr()], verbosity=3)
+    assert denied.failed and all("HTTP 401" in r["result"]["msg"] for r in fleet.results(denied).values())
+
+    for dummy in range(2):  # the first deploy, then the rerun
+        run = fleet.play(ansible, maven_repo, [pg(), sr()], verbosity=3, extra=creds)
+        assert not run.failed, run
+        assert password not in run.output and token not in run.output
+        assert password not in repr(run.records) and token not in repr(run.records)
+    assert all(os.path.exists(str(fleet.lib(h) / name(SR, SR_NEW))) for h in fleet.hosts)

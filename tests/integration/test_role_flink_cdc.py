@@ -1,0 +1,285 @@
+"""The flink_cdc role and its playbooks, end to end on the real bed.
+
+A real JobManager, two real TaskManagers (local connection, one FLINK_HOME
+each), real PostgreSQL and the bed's loopback Maven repository.
+"""
+
+import hashlib
+import json
+import os
+
+import pytest
+
+import bed as bed_mod
+import jars
+
+PLAYBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                         "playbooks")
+DEPLOY = os.path.join(PLAYBOOKS, "deploy.yml")
+PREFLIGHT = os.path.join(PLAYBOOKS, "preflight.yml")
+
+
+def lib_state(home):
+    """Name -> sha256 of every file in FLINK_HOME/lib."""
+    lib = os.path.join(home, "lib")
+    out = {}
+    for name in sorted(os.listdir(lib)):
+        with open(os.path.join(lib, name), "rb") as f:
+            out[name] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def all_libs(state):
+    homes = [state["jobmanager"]["home"]] + [tm["home"] for tm in state["taskmanagers"]]
+    return {home: lib_state(home) for home in homes}
+
+
+def connector_names(state):
+    demo = state["demo_connectors"]
+    return ["flink-sql-connector-postgres-cdc-%s.jar" % demo["postgres_cdc"],
+            "flink-connector-starrocks-%s.jar" % demo["starrocks"]]
+
+
+def reset_libs(state):
+    """Every lib/ back to the Flink distribution's own jars."""
+    dist = set(os.listdir(os.path.join(bed_mod.flink_dist(), "lib")))
+    for home in all_libs(state):
+        lib = os.path.join(home, "lib")
+        for name in os.listdir(lib):
+            if name not in dist:
+                os.unlink(os.path.join(lib, name))
+
+
+@pytest.fixture
+def pristine_libs(bed):
+    """Each test starts from, and leaves, lib/ dirs holding only the distribution's jars."""
+    reset_libs(bed)
+    yield
+    reset_libs(bed)
+
+
+class Inventory:
+    def __init__(self, bed, tmp_path, extra_hosts=None, **vars_):
+        self.bed = bed
+        self.report_dir = str(tmp_path / "report")
+        self.cache_dir = str(tmp_path / "controller-cache")
+        demo = bed["postgres"]["logical"]["demo"]
+        self.vars = {
+            "flink_cdc_rest_url": bed["rest_url"],
+            "flink_cdc_maven_repository": bed["maven"]["url"],
+            "flink_cdc_connectors": [
+                {"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-postgres-cdc",
+                 "version": bed["demo_connectors"]["postgres_cdc"]},
+                {"group_id": "com.starrocks", "artifact_id": "flink-connector-starrocks",
+                 "version": bed["demo_connectors"]["starrocks"]},
+            ],
+            "flink_cdc_controller_cache_dir": self.cache_dir,
+            "flink_cdc_report_dir": self.report_dir,
+            "flink_cdc_pg_host": bed["postgres"]["logical"]["host"],
+            "flink_cdc_pg_port": bed["postgres"]["logical"]["port"],
+            "flink_cdc_pg_database": demo["database"],
+            "flink_cdc_pg_user": demo["user"],
+            "flink_cdc_pg_password": demo["password"],
+            "flink_cdc_pg_tables": demo["tables"],
+            "flink_cdc_pg_publication": demo["publication"],
+            "flink_cdc_pg_slot_name": demo["slot_name"],
+            # The real Flink scripts of each host's FLINK_HOME.
+            "flink_cdc_taskmanager_restart_command": "{{ flink_cdc_flink_home }}/bin/taskmanager.sh stop && "
+                                                     "{{ flink_cdc_flink_home }}/bin/taskmanager.sh start",
+        }
+        self.vars.update(vars_)
+        lines = ["[flink_jobmanager]",
+                 "jobmanager ansible_host=127.0.0.1 flink_cdc_flink_home=%s" % bed["jobmanager"]["home"],
+                 "", "[flink_taskmanagers]"]
+        for i, tm in enumerate(bed["taskmanagers"], 1):
+            lines.append("tm%d ansible_host=%s flink_cdc_flink_home=%s" % (i, tm["host"], tm["home"]))
+        lines += list(extra_hosts or [])
+        lines += ["", "[all:vars]", "ansible_connection=local",
+                  "ansible_python_interpreter=%s" % bed["python"]]
+        self.path = str(tmp_path / "inventory.ini")
+        with open(self.path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def report(self):
+        with open(os.path.join(self.report_dir, "flink_cdc_report.json")) as f:
+            return json.load(f)
+
+
+def recap_changed(run):
+    """Per host: how many task results reported changed."""
+    out = {}
+    for rec in run.records:
+        res = rec["result"]
+        changed = res.get("changed") or any(r.get("changed") for r in res.get("results", []) if isinstance(r, dict))
+        out[rec["host"]] = out.get(rec["host"], 0) + (1 if changed else 0)
+    return out
+
+
+def deploy_results(run):
+    return {r["host"]: r["result"] for r in run.records if r["action"].endswith("flink_connector_jar")
+            and r["status"] in ("ok", "failed")}
+
+
+def test_check_mode_writes_nothing(bed, ansible, tmp_path, pristine_libs):
+    inv = Inventory(bed, tmp_path)
+    before = all_libs(bed)
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, check=True, diff=True)
+    assert run.rc == 0, run
+    assert all_libs(bed) == before
+    # It says, per host, which jars it would install.
+    results = deploy_results(run)
+    for host in ("tm1", "tm2", "jobmanager"):
+        assert results[host]["changed"] is True, results[host]
+    for name in connector_names(bed):
+        assert name in run.output
+    # The report is written even in check mode, and marks it.
+    report = inv.report()
+    assert report["check_mode"] is True
+    assert not [r for r in report["rows"] if r["status"] == "fail"]
+
+
+def test_deploy_installs_then_rerun_changes_nothing(bed, ansible, tmp_path, pristine_libs):
+    inv = Inventory(bed, tmp_path)
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert run.rc == 0, run
+    repo = bed["maven"]["root"]
+    for home, files in all_libs(bed).items():
+        for name in connector_names(bed):
+            rel = [p for p in (jars.maven_path("org.apache.flink", "flink-sql-connector-postgres-cdc",
+                                               bed["demo_connectors"]["postgres_cdc"]),
+                               jars.maven_path("com.starrocks", "flink-connector-starrocks",
+                                               bed["demo_connectors"]["starrocks"])) if p.endswith(name)][0]
+            with open(os.path.join(repo, rel), "rb") as f:
+                assert files[name] == hashlib.sha256(f.read()).hexdigest(), (home, name)
+    report = inv.report()
+    hosts = {r["host"] for r in report["rows"]}
+    assert {"tm1", "tm2", "jobmanager"} <= hosts
+    areas = {r["area"] for r in report["rows"]}
+    assert {"JobManager", "TaskManager", "Java/config", "PostgreSQL", "Connectors"} <= areas
+    with open(os.path.join(inv.report_dir, "flink_cdc_report.md")) as f:
+        md = f.read()
+    assert "| tm1 | TaskManager | registered | ok |" in md
+    assert "restart" in run.output  # the reminder that jars load only after a restart
+
+    rerun = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert rerun.rc == 0, rerun
+    assert set(recap_changed(rerun).values()) == {0}, recap_changed(rerun)
+
+
+def assert_stopped_before_writing(run, bed, before):
+    assert run.rc != 0, run
+    assert all_libs(bed) == before
+    assert not [r for r in run.records if r["action"].endswith("flink_connector_jar")], \
+        "the deploy phase ran after a failed preflight"
+    assert "Preflight failed, nothing was written on any host" in run.output
+
+
+def test_preflight_fails_for_inventory_host_without_taskmanager(bed, ansible, tmp_path, pristine_libs):
+    home = tmp_path / "ghost-flink"
+    (home / "lib").mkdir(parents=True)
+    inv = Inventory(bed, tmp_path, extra_hosts=["tm3 ansible_host=127.0.0.9 flink_cdc_flink_home=%s" % home])
+    before = all_libs(bed)
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert_stopped_before_writing(run, bed, before)
+    assert os.listdir(str(home / "lib")) == []
+    assert "tm3: TaskManager registered: no TaskManager registered with address 127.0.0.9" in run.output
+    failed = [r for r in inv.report()["rows"] if r["status"] == "fail"]
+    assert [(r["host"], r["check"]) for r in failed] == [("tm3", "registered")]
+
+
+def test_preflight_fails_on_wal_level_replica(bed, ansible, tmp_path, pristine_libs):
+    replica = bed["postgres"]["replica"]
+    inv = Inventory(bed, tmp_path, flink_cdc_pg_port=replica["port"], flink_cdc_pg_user=replica["user"],
+                    flink_cdc_pg_password=replica["password"], flink_cdc_pg_database="postgres",
+                    flink_cdc_pg_tables=[], flink_cdc_pg_publication="")
+    before = all_libs(bed)
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, verbosity=3)
+    assert_stopped_before_writing(run, bed, before)
+    assert "PostgreSQL wal_level" in run.output and "ALTER SYSTEM SET wal_level" in run.output
+    assert replica["password"] not in run.output
+    failed = {r["check"] for r in inv.report()["rows"] if r["status"] == "fail"}
+    assert "wal_level" in failed
+
+
+def test_preflight_fails_on_starrocks_jar_for_other_flink_minor(bed, ansible, tmp_path, pristine_libs):
+    inv = Inventory(bed, tmp_path)
+    inv.vars["flink_cdc_connectors"][1]["version"] = "1.2.11_flink-1.19"
+    before = all_libs(bed)
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert_stopped_before_writing(run, bed, before)
+    assert "flink-connector-starrocks:1.2.11_flink-1.19 is built for Flink 1.19, but the cluster runs Flink 1.20.3" \
+        in run.output
+    assert "use 1.2.11_flink-1.20" in run.output
+
+
+def test_preflight_fails_on_rolling_restart_without_a_method(bed, ansible, tmp_path, pristine_libs):
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_taskmanager_restart_command="")
+    before = all_libs(bed)
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert_stopped_before_writing(run, bed, before)
+    assert "flink_cdc_restart=rolling needs flink_cdc_taskmanager_restart_command" in run.output
+
+
+def test_preflight_fails_when_jobmanager_is_down(bed, ansible, tmp_path, pristine_libs):
+    inv = Inventory(bed, tmp_path)
+    before = all_libs(bed)
+    bed_mod.stop_jobmanager()
+    try:
+        run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    finally:
+        bed_mod.start_jobmanager(bed_mod.flink_dist())
+        for tm in bed["taskmanagers"]:
+            bed_mod.wait_for("TaskManager %s to register again" % tm["host"],
+                             lambda h=tm["host"]: h in bed_mod.registered_hosts(), timeout=120)
+    assert_stopped_before_writing(run, bed, before)
+    assert "jobmanager: JobManager reachable: cannot reach the Flink REST API at %s/overview" % bed["rest_url"] \
+        in run.output
+    assert "connection refused" in run.output
+
+
+def taskmanager_ids():
+    return {tm["path"].split("@", 1)[1].split(":", 1)[0]: tm["id"]
+            for tm in bed_mod.rest("/taskmanagers")["taskmanagers"]}
+
+
+def test_rolling_restart_replaces_taskmanagers_and_rerun_restarts_nothing(bed, ansible, tmp_path, pristine_libs):
+    # A connector upgrade changes every host's lib/, so both TaskManagers must be restarted.
+    jars.publish_postgres_cdc(bed["maven"]["root"], "3.4.0")
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling")
+    inv.vars["flink_cdc_connectors"][0]["version"] = "3.4.0"
+    before_ids = taskmanager_ids()
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert run.rc == 0, run
+    after_ids = taskmanager_ids()
+    assert sorted(after_ids) == sorted(before_ids) == ["127.0.0.2", "127.0.0.3"]
+    for host, old in before_ids.items():
+        assert after_ids[host] != old, "TaskManager %s was not replaced" % host
+    for tm in bed["taskmanagers"]:
+        names = lib_state(tm["home"])
+        assert "flink-sql-connector-postgres-cdc-3.4.0.jar" in names
+        assert "flink-sql-connector-postgres-cdc-3.5.0.jar" not in names
+    restarts = [r for r in inv.report()["rows"] if r["check"] == "restart"]
+    assert sorted(r["host"] for r in restarts) == ["tm1", "tm2"]
+    assert all(r["status"] == "changed" and "->" in r["detail"] for r in restarts)
+
+    rerun = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert rerun.rc == 0, rerun
+    assert taskmanager_ids() == after_ids
+    assert not [r for r in rerun.records if "Run the restart command" in r["task"] and r["status"] == "ok"]
+    assert set(recap_changed(rerun).values()) == {0}, recap_changed(rerun)
+
+
+def test_rolling_restart_refused_while_jobs_run(bed, ansible, tmp_path, pristine_libs):
+    jars.publish_postgres_cdc(bed["maven"]["root"], "3.3.0")
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling")
+    inv.vars["flink_cdc_connectors"][0]["version"] = "3.3.0"
+    before_ids = taskmanager_ids()
+    bed_mod.job_start("cdcops-restart-guard")
+    try:
+        run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    finally:
+        bed_mod.jobs_cancel()
+    assert run.rc != 0
+    assert "Refusing to restart TaskManagers (tm1, tm2) while 1 job(s) run: cdcops-restart-guard" in run.output
+    assert "flink_cdc_allow_restart_with_running_jobs=true" in run.output
+    assert taskmanager_ids() == before_ids
