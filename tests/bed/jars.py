@@ -9,6 +9,8 @@ connector" and "StarRocks Flink connector"), and class entries.
 
 import hashlib
 import os
+import shutil
+import stat
 import zipfile
 
 FACTORY_SERVICE = "META-INF/services/org.apache.flink.table.factories.Factory"
@@ -140,3 +142,39 @@ def corrupt_entry(path, entry=None):
         f.seek(pos)
         f.write(bytes([byte[0] ^ 0xFF]))
     return info.filename
+
+
+def sha256_file(path):
+    return sha_hex(path, "sha256")
+
+
+def snapshot_dir(dest):
+    """Every entry of a directory, hidden ones too: name -> (sha256 | "link:<target>" | "dir", mode, uid).
+
+    Two equal snapshots mean the directory is byte-for-byte and attribute-for-attribute unchanged.
+    """
+    out = {}
+    for name in sorted(os.listdir(str(dest))):
+        path = os.path.join(str(dest), name)
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            content = "link:" + os.readlink(path)
+        elif stat.S_ISDIR(st.st_mode):
+            content = "dir"
+        else:
+            content = sha256_file(path)
+        out[name] = (content, stat.S_IMODE(st.st_mode), st.st_uid)
+    return out
+
+
+def install_copy(repo_root, rel, dest, name=None):
+    """Copy a published jar into ``dest`` (as ``name``), mode 0644, as if installed earlier."""
+    target = os.path.join(str(dest), name or os.path.basename(rel))
+    shutil.copyfile(os.path.join(repo_root, rel), target)
+    os.chmod(target, 0o644)
+    return target
+
+
+def published_path(repo_root, version="3.1.0", **kw):
+    """Publish the postgres-cdc SQL connector into ``repo_root``; return the jar's full path."""
+    return os.path.join(repo_root, publish_postgres_cdc(repo_root, version, **kw))

@@ -9,7 +9,6 @@ is not needed.
 """
 
 import fcntl
-import hashlib
 import os
 import shutil
 import stat
@@ -37,29 +36,6 @@ def maven_args(repo, dest, version="3.1.0", group_id=GROUP, artifact_id=ARTIFACT
     return args
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def snapshot(dest):
-    """Every entry in dest (hidden ones too): name -> (sha256 or link target, mode)."""
-    out = {}
-    for name in sorted(os.listdir(str(dest))):
-        path = os.path.join(str(dest), name)
-        st = os.lstat(path)
-        if stat.S_ISLNK(st.st_mode):
-            out[name] = ("link:" + os.readlink(path), stat.S_IMODE(st.st_mode))
-        elif stat.S_ISDIR(st.st_mode):
-            out[name] = ("dir", stat.S_IMODE(st.st_mode))
-        else:
-            out[name] = (sha256(path), stat.S_IMODE(st.st_mode))
-    return out
-
-
 def repo_file(repo, rel):
     return os.path.join(repo.root, rel)
 
@@ -74,19 +50,12 @@ def lib(tmp_path):
     return dest
 
 
-def install_copy(repo, rel, dest, name=None):
-    target = os.path.join(str(dest), name or os.path.basename(rel))
-    shutil.copyfile(repo_file(repo, rel), target)
-    os.chmod(target, 0o644)
-    return target
-
-
 # --- check mode, install, idempotence ---------------------------------------------------------------
 
 def test_check_mode_then_install_then_idempotent_rerun(maven_repo, ansible, lib):
     rel = maven_repo.publish_postgres_cdc("3.1.0")
     args = maven_args(maven_repo, lib)
-    before = snapshot(lib)
+    before = jars.snapshot_dir(lib)
 
     mark = maven_repo.mark()
     check = ansible.module("flink_connector_jar", args, check=True)
@@ -97,14 +66,14 @@ def test_check_mode_then_install_then_idempotent_rerun(maven_repo, ansible, lib)
     assert check.result["removed"] == []
     assert "would install" in check.result["msg"]
     assert maven_repo.jar_body_requests(mark) == []
-    assert snapshot(lib) == before
+    assert jars.snapshot_dir(lib) == before
 
     mark = maven_repo.mark()
     run = ansible.module("flink_connector_jar", args)
     assert not run.failed, run
     installed = lib / jar_name("3.1.0")
     assert run.result["changed"] is True and run.result["downloaded"] is True
-    assert run.result["checksum"] == sha256(str(installed)) == sha256(repo_file(maven_repo, rel))
+    assert run.result["checksum"] == jars.sha256_file(str(installed)) == jars.sha256_file(repo_file(maven_repo, rel))
     assert run.result["size"] == installed.stat().st_size
     assert run.result["url"] == "%s/%s" % (maven_repo.url, rel)
     assert stat.S_IMODE(installed.stat().st_mode) == 0o644
@@ -120,10 +89,10 @@ def test_check_mode_then_install_then_idempotent_rerun(maven_repo, ansible, lib)
     # Only the small sidecar was fetched to know the file is current.
     assert [r["path"] for r in maven_repo.requests_since(mark)] == ["/" + rel + ".sha1"]
 
-    after = snapshot(lib)
+    after = jars.snapshot_dir(lib)
     recheck = ansible.module("flink_connector_jar", args, check=True)
     assert not recheck.failed and recheck.result["changed"] is False
-    assert snapshot(lib) == after
+    assert jars.snapshot_dir(lib) == after
 
 
 def test_install_on_python38_target(maven_repo, ansible, lib):
@@ -145,7 +114,7 @@ def test_starrocks_from_url_verified_by_its_sidecar(maven_repo, ansible, lib):
     run = ansible.module("flink_connector_jar", args)
     assert not run.failed, run
     assert run.result["path"] == str(lib / "flink-connector-starrocks-1.2.11_flink-1.20.jar")
-    assert sha256(run.result["path"]) == sha256(repo_file(maven_repo, rel))
+    assert jars.sha256_file(run.result["path"]) == jars.sha256_file(repo_file(maven_repo, rel))
     mark = maven_repo.mark()
     assert ansible.module("flink_connector_jar", args).result["changed"] is False
     assert maven_repo.jar_body_requests(mark) == []
@@ -187,7 +156,7 @@ def test_mode_owner_and_force(maven_repo, ansible, lib):
 def test_upgrade_removes_the_old_version_only_after_install(maven_repo, ansible, lib):
     old_rel = maven_repo.publish_postgres_cdc("3.1.0")
     maven_repo.publish_postgres_cdc("3.2.0")
-    install_copy(maven_repo, old_rel, lib)
+    jars.install_copy(maven_repo.root, old_rel, lib)
     old = str(lib / jar_name("3.1.0"))
 
     check = ansible.module("flink_connector_jar", maven_args(maven_repo, lib, version="3.2.0"), check=True, diff=True)
@@ -207,9 +176,9 @@ def test_upgrade_removes_the_old_version_only_after_install(maven_repo, ansible,
 def test_renamed_duplicate_factory_from_the_old_group_is_removed(maven_repo, ansible, lib):
     old_rel = maven_repo.publish_postgres_cdc("2.4.2")  # com.ververica, same identifier postgres-cdc
     maven_repo.publish_postgres_cdc("3.1.0")
-    install_copy(maven_repo, old_rel, lib, name="foo.jar")
+    jars.install_copy(maven_repo.root, old_rel, lib, name="foo.jar")
     sr_rel = maven_repo.publish_starrocks("1.2.11_flink-1.20")
-    install_copy(maven_repo, sr_rel, lib)  # another connector: must stay
+    jars.install_copy(maven_repo.root, sr_rel, lib)  # another connector: must stay
 
     mark = maven_repo.mark()
     check = ansible.module("flink_connector_jar", maven_args(maven_repo, lib), check=True)
@@ -227,7 +196,7 @@ def test_renamed_duplicate_factory_from_the_old_group_is_removed(maven_repo, ans
 def test_remove_other_versions_false_keeps_them(maven_repo, ansible, lib):
     old_rel = maven_repo.publish_postgres_cdc("3.1.0")
     maven_repo.publish_postgres_cdc("3.2.0")
-    install_copy(maven_repo, old_rel, lib)
+    jars.install_copy(maven_repo.root, old_rel, lib)
     run = ansible.module("flink_connector_jar",
                          maven_args(maven_repo, lib, version="3.2.0", remove_other_versions=False))
     assert not run.failed, run
@@ -238,12 +207,12 @@ def test_remove_other_versions_false_keeps_them(maven_repo, ansible, lib):
 def test_backup_keeps_replaced_jars_under_names_flink_ignores(maven_repo, ansible, lib):
     old_rel = maven_repo.publish_postgres_cdc("3.1.0")
     maven_repo.publish_postgres_cdc("3.2.0")
-    install_copy(maven_repo, old_rel, lib)
+    jars.install_copy(maven_repo.root, old_rel, lib)
     run = ansible.module("flink_connector_jar", maven_args(maven_repo, lib, version="3.2.0", backup=True))
     assert not run.failed, run
     (backup,) = run.result["backup_files"]
     assert os.path.dirname(backup) == str(lib) and not backup.endswith(".jar")
-    assert sha256(backup) == sha256(repo_file(maven_repo, old_rel))
+    assert jars.sha256_file(backup) == jars.sha256_file(repo_file(maven_repo, old_rel))
     assert sorted(n for n in os.listdir(str(lib)) if n.endswith(".jar")) == [
         "flink-dist-1.20.3.jar", jar_name("3.2.0")]
 
@@ -314,23 +283,23 @@ def test_failed_install_leaves_dest_unchanged(maven_repo, ansible, lib, case):
     break_it, message, body_requested = FAILURES[case]
     old_rel = maven_repo.publish_postgres_cdc("3.1.0")
     rel = maven_repo.publish_postgres_cdc("3.2.0", size=3 * 1024 * 1024)
-    install_copy(maven_repo, old_rel, lib)  # must survive: removal only after a good install
+    jars.install_copy(maven_repo.root, old_rel, lib)  # must survive: removal only after a good install
     extra = break_it(maven_repo, rel)
-    before = snapshot(lib)
+    before = jars.snapshot_dir(lib)
 
     mark = maven_repo.mark()
     run = ansible.module("flink_connector_jar", maven_args(maven_repo, lib, version="3.2.0", **extra))
     assert run.failed, run
     assert message in run.result["msg"], run.result["msg"]
     assert "127.0.0.1:%d" % maven_repo.port in run.result["msg"] or case in ("pinned-checksum-mismatch", "bad-crc")
-    assert snapshot(lib) == before
+    assert jars.snapshot_dir(lib) == before
     assert (len(maven_repo.jar_body_requests(mark)) == 1) == body_requested
 
 
 def test_missing_sidecar_never_installs_unverified(maven_repo, ansible, lib):
     rel = maven_repo.publish_postgres_cdc("3.1.0")
     os.unlink(repo_file(maven_repo, rel) + ".sha1")
-    before = snapshot(lib)
+    before = jars.snapshot_dir(lib)
     mark = maven_repo.mark()
     for check in (True, False):
         run = ansible.module("flink_connector_jar", maven_args(maven_repo, lib), check=check)
@@ -338,20 +307,20 @@ def test_missing_sidecar_never_installs_unverified(maven_repo, ansible, lib):
         assert "no sha1 checksum file" in run.result["msg"] and "checksum: sha256:" in run.result["msg"]
         assert rel + ".sha1" in run.result["msg"]
     assert maven_repo.jar_body_requests(mark) == []
-    assert snapshot(lib) == before
+    assert jars.snapshot_dir(lib) == before
 
     # Pinning a checksum is the documented way out.
     ok = ansible.module("flink_connector_jar",
-                        maven_args(maven_repo, lib, checksum="sha256:" + sha256(repo_file(maven_repo, rel))))
+                        maven_args(maven_repo, lib, checksum="sha256:" + jars.sha256_file(repo_file(maven_repo, rel))))
     assert not ok.failed, ok
 
 
 def test_unpublished_version_fails_on_the_sidecar(maven_repo, ansible, lib):
-    before = snapshot(lib)
+    before = jars.snapshot_dir(lib)
     run = ansible.module("flink_connector_jar", maven_args(maven_repo, lib, version="9.9.9"))
     assert run.failed
     assert "9.9.9" in run.result["msg"] and "cannot be verified" in run.result["msg"]
-    assert snapshot(lib) == before
+    assert jars.snapshot_dir(lib) == before
 
 
 def test_unreachable_repository(ansible, lib):
@@ -360,7 +329,7 @@ def test_unreachable_repository(ansible, lib):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    before = snapshot(lib)
+    before = jars.snapshot_dir(lib)
     args = dict(repository_url="http://127.0.0.1:%d/m2" % port, group_id=GROUP, artifact_id=ARTIFACT,
                 version="3.1.0", dest=str(lib), timeout=5)
     for extra in ({}, {"checksum": "sha256:" + "0" * 64}):  # via the sidecar, and straight to the jar
@@ -368,12 +337,12 @@ def test_unreachable_repository(ansible, lib):
         assert run.failed, run
         assert "cannot reach host 127.0.0.1:%d" % port in run.result["msg"], run.result["msg"]
         assert "refused" in run.result["msg"].lower()
-    assert snapshot(lib) == before
+    assert jars.snapshot_dir(lib) == before
 
 
 def test_thin_jar_is_refused_with_a_hint(maven_repo, ansible, lib):
     rel = maven_repo.publish_postgres_cdc("3.1.0", thin=True)
-    before = snapshot(lib)
+    before = jars.snapshot_dir(lib)
     mark = maven_repo.mark()
     run = ansible.module("flink_connector_jar", maven_args(maven_repo, lib, artifact_id="flink-connector-postgres-cdc"))
     assert run.failed
@@ -398,7 +367,7 @@ def test_thin_jar_is_refused_with_a_hint(maven_repo, ansible, lib):
     assert "carries no io/debezium/ or org/postgresql/ classes" in msg and "thin connector jar" in msg, msg
     assert "artifact_id: flink-sql-connector-postgres-cdc" in msg
     assert len(maven_repo.jar_body_requests(mark)) == 1
-    assert snapshot(lib) == before
+    assert jars.snapshot_dir(lib) == before
 
 
 def tree_snapshot(root):
@@ -409,7 +378,7 @@ def tree_snapshot(root):
             path = os.path.join(base, name)
             rel = os.path.relpath(path, str(root))
             st = os.lstat(path)
-            out[rel] = ("dir" if stat.S_ISDIR(st.st_mode) else sha256(path), stat.S_IMODE(st.st_mode))
+            out[rel] = ("dir" if stat.S_ISDIR(st.st_mode) else jars.sha256_file(path), stat.S_IMODE(st.st_mode))
     return out
 
 
@@ -442,10 +411,10 @@ def test_path_traversal_is_refused(maven_repo, ansible, tmp_path, args):
     {"repository_url": "file:///srv/m2", "group_id": GROUP, "artifact_id": ARTIFACT, "version": "3.1.0"},
 ])
 def test_only_http_urls_are_accepted(ansible, lib, args):
-    before = snapshot(lib)
+    before = jars.snapshot_dir(lib)
     run = ansible.module("flink_connector_jar", dict(args, dest=str(lib)))
     assert run.failed and "http(s)" in run.result["msg"]
-    assert snapshot(lib) == before
+    assert jars.snapshot_dir(lib) == before
 
 
 def test_missing_dest_is_not_created(maven_repo, ansible, tmp_path):
@@ -459,14 +428,14 @@ def test_missing_dest_is_not_created(maven_repo, ansible, tmp_path):
 
 def test_state_absent_removes_every_version(maven_repo, ansible, lib):
     for v in ("3.1.0", "3.2.0"):
-        install_copy(maven_repo, maven_repo.publish_postgres_cdc(v), lib)
+        jars.install_copy(maven_repo.root, maven_repo.publish_postgres_cdc(v), lib)
     args = dict(group_id=GROUP, artifact_id=ARTIFACT, dest=str(lib), state="absent")
-    before = snapshot(lib)
+    before = jars.snapshot_dir(lib)
     check = ansible.module("flink_connector_jar", args, check=True, diff=True)
     assert check.result["changed"] is True
     assert sorted(check.result["removed"]) == [str(lib / jar_name("3.1.0")), str(lib / jar_name("3.2.0"))]
     assert check.result["diff"]["after"] == "flink-dist-1.20.3.jar\n"
-    assert snapshot(lib) == before
+    assert jars.snapshot_dir(lib) == before
 
     run = ansible.module("flink_connector_jar", args)
     assert not run.failed, run
@@ -481,22 +450,22 @@ def test_src_install_and_rerun(maven_repo, ansible, lib, tmp_path):
     staged = tmp_path / "staging" / jar_name("3.1.0")
     staged.parent.mkdir()
     shutil.copyfile(repo_file(maven_repo, rel), str(staged))
-    args = dict(src=str(staged), dest=str(lib), checksum="sha256:" + sha256(str(staged)))
+    args = dict(src=str(staged), dest=str(lib), checksum="sha256:" + jars.sha256_file(str(staged)))
 
     check = ansible.module("flink_connector_jar", args, check=True)
-    assert check.result["changed"] is True and check.result["checksum"] == sha256(str(staged))
+    assert check.result["changed"] is True and check.result["checksum"] == jars.sha256_file(str(staged))
     assert not os.path.exists(str(lib / jar_name("3.1.0")))
 
     run = ansible.module("flink_connector_jar", args)
     assert not run.failed, run
-    assert sha256(str(lib / jar_name("3.1.0"))) == sha256(str(staged))
+    assert jars.sha256_file(str(lib / jar_name("3.1.0"))) == jars.sha256_file(str(staged))
     assert os.path.exists(str(staged))  # copied, not moved
     assert ansible.module("flink_connector_jar", args).result["changed"] is False
 
-    before = snapshot(lib)
+    before = jars.snapshot_dir(lib)
     bad = ansible.module("flink_connector_jar", dict(args, checksum="sha256:" + "1" * 64))
     assert bad.failed and "Checksum mismatch" in bad.result["msg"]
-    assert snapshot(lib) == before
+    assert jars.snapshot_dir(lib) == before
 
 
 # --- permissions, full disk ----------------------------------------------------------------------
@@ -519,13 +488,13 @@ def test_permission_denied_dest_as_unprivileged_user(maven_repo, ansible, shared
     """A root-owned 0755 lib/ and the module running as 'nobody': a real EACCES."""
     old_rel = maven_repo.publish_postgres_cdc("3.1.0")
     maven_repo.publish_postgres_cdc("3.2.0")
-    install_copy(maven_repo, old_rel, shared_lib)
+    jars.install_copy(maven_repo.root, old_rel, shared_lib)
     wrapper = tmp_path / "python-as-nobody"
     # The module runs as nobody; pipelining feeds it on stdin, so it needs no root-only temp dir.
     wrapper.write_text("#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups "
                        "env HOME=/tmp /usr/bin/python3 \"$@\"\n")
     wrapper.chmod(0o755)
-    before = snapshot(shared_lib)
+    before = jars.snapshot_dir(shared_lib)
     mark = maven_repo.mark()
     run = ansible.module("flink_connector_jar", maven_args(maven_repo, shared_lib, version="3.2.0"),
                          env={"ANSIBLE_PYTHON_INTERPRETER": str(wrapper), "ANSIBLE_PIPELINING": "1"})
@@ -533,7 +502,7 @@ def test_permission_denied_dest_as_unprivileged_user(maven_repo, ansible, shared
     msg = run.result["msg"]
     assert "Cannot write in %s as user nobody" % shared_lib in msg and "Permission denied" in msg
     assert "become" in msg
-    assert snapshot(shared_lib) == before
+    assert jars.snapshot_dir(shared_lib) == before
     assert maven_repo.jar_body_requests(mark) == []  # failed before downloading
 
 
@@ -541,14 +510,14 @@ def test_permission_denied_immutable_dest(maven_repo, ansible, shared_lib):
     """Even root cannot write into a directory with the immutable attribute."""
     old_rel = maven_repo.publish_postgres_cdc("3.1.0")
     maven_repo.publish_postgres_cdc("3.2.0")
-    install_copy(maven_repo, old_rel, shared_lib)
+    jars.install_copy(maven_repo.root, old_rel, shared_lib)
     subprocess.run(["chattr", "+i", shared_lib], check=True)
-    before = snapshot(shared_lib)
+    before = jars.snapshot_dir(shared_lib)
     run = ansible.module("flink_connector_jar", maven_args(maven_repo, shared_lib, version="3.2.0"))
     assert run.failed, run
     assert "Cannot write in %s" % shared_lib in run.result["msg"]
     assert "Operation not permitted" in run.result["msg"]
-    assert snapshot(shared_lib) == before
+    assert jars.snapshot_dir(shared_lib) == before
 
 
 @pytest.fixture
@@ -566,25 +535,25 @@ def test_full_disk_leaves_dest_unchanged(maven_repo, ansible, tiny_fs):
     """Refused up front from Content-Length: the 3 MB jar cannot fit in 1 MB."""
     old_rel = maven_repo.publish_postgres_cdc("3.1.0")
     maven_repo.publish_postgres_cdc("3.2.0", size=3 * 1024 * 1024)
-    install_copy(maven_repo, old_rel, tiny_fs)
-    before = snapshot(tiny_fs)
+    jars.install_copy(maven_repo.root, old_rel, tiny_fs)
+    before = jars.snapshot_dir(tiny_fs)
     run = ansible.module("flink_connector_jar", maven_args(maven_repo, tiny_fs, version="3.2.0"))
     assert run.failed, run
     # Only the Content-Length check says this; a write that ran out of space says "No space left".
     assert "Not enough space" in run.result["msg"] and str(tiny_fs) in run.result["msg"]
-    assert snapshot(tiny_fs) == before
+    assert jars.snapshot_dir(tiny_fs) == before
 
 
 def test_disk_full_while_writing_leaves_dest_unchanged(maven_repo, ansible, tiny_fs, tmp_path):
     """src has no Content-Length to check, so the write itself hits ENOSPC; the partial temp goes."""
     old_rel = maven_repo.publish_postgres_cdc("3.1.0")
     rel = maven_repo.publish_postgres_cdc("3.2.0", size=3 * 1024 * 1024)
-    install_copy(maven_repo, old_rel, tiny_fs)
-    before = snapshot(tiny_fs)
+    jars.install_copy(maven_repo.root, old_rel, tiny_fs)
+    before = jars.snapshot_dir(tiny_fs)
     run = ansible.module("flink_connector_jar", dict(src=repo_file(maven_repo, rel), dest=str(tiny_fs)))
     assert run.failed, run
     assert "No space left in %s" % tiny_fs in run.result["msg"], run.result["msg"]
-    assert snapshot(tiny_fs) == before
+    assert jars.snapshot_dir(tiny_fs) == before
 
 
 # --- concurrency ----------------------------------------------------------------------------------
@@ -603,7 +572,7 @@ def _in_thread(fn, *args, **kw):
 def test_runs_serialize_on_the_dest_lock(maven_repo, ansible, lib):
     """While another process holds the lock, the module waits and touches nothing."""
     maven_repo.publish_postgres_cdc("3.1.0")
-    before = snapshot(lib)
+    before = jars.snapshot_dir(lib)
     fd = os.open(str(lib), os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -611,7 +580,7 @@ def test_runs_serialize_on_the_dest_lock(maven_repo, ansible, lib):
         th, box = _in_thread(ansible.module, "flink_connector_jar", maven_args(maven_repo, lib))
         time.sleep(6)
         assert th.is_alive(), box.get("run")
-        assert snapshot(lib) == before
+        assert jars.snapshot_dir(lib) == before
         assert maven_repo.requests_since(mark) == []
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
@@ -633,7 +602,7 @@ def test_two_concurrent_runs_same_jar(maven_repo, ansible, lib):
     assert sorted(r.result["changed"] for r in results) == [False, True]
     assert len(maven_repo.jar_body_requests(mark)) == 1
     assert sorted(os.listdir(str(lib))) == ["flink-dist-1.20.3.jar", jar_name("3.1.0")]
-    assert sha256(str(lib / jar_name("3.1.0"))) == sha256(repo_file(maven_repo, rel))
+    assert jars.sha256_file(str(lib / jar_name("3.1.0"))) == jars.sha256_file(repo_file(maven_repo, rel))
 
 
 def test_two_concurrent_runs_different_versions(maven_repo, ansible, lib):

@@ -8,10 +8,8 @@ executions per host (any stat or checksum module would be counted too).
 """
 
 import collections
-import hashlib
 import os
 import shutil
-import stat
 import subprocess
 import sys
 
@@ -36,36 +34,11 @@ def name(artifact, version):
     return "%s-%s.jar" % (artifact, version)
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def snapshot(dest):
-    """Every entry in dest, hidden ones too: name -> (sha256, mode, uid)."""
-    out = {}
-    for entry in sorted(os.listdir(str(dest))):
-        path = os.path.join(str(dest), entry)
-        st = os.lstat(path)
-        out[entry] = (sha256(path) if stat.S_ISREG(st.st_mode) else "other", stat.S_IMODE(st.st_mode), st.st_uid)
-    return out
-
-
 def make_lib(path):
     path.mkdir(parents=True)
     jars.build_jar(str(path / "flink-dist-1.20.3.jar"), classes=("org.apache.flink.runtime.Main",),
                    title="flink-dist", version="1.20.3")
     return path
-
-
-def install_copy(repo, rel, dest, as_name=None):
-    target = os.path.join(str(dest), as_name or os.path.basename(rel))
-    shutil.copyfile(os.path.join(repo.root, rel), target)
-    os.chmod(target, 0o644)
-    return target
 
 
 def bodies(repo, mark):
@@ -100,7 +73,7 @@ def jar_args(repo, dest, entries, **extra):
 
 def test_two_connectors_check_install_rerun(maven_repo, published, ansible, lib):
     args = jar_args(maven_repo, lib, [pg(), sr()])
-    before = snapshot(lib)
+    before = jars.snapshot_dir(lib)
 
     mark = maven_repo.mark()
     check = ansible.module("flink_connector_jar", args, check=True, diff=True)
@@ -112,7 +85,7 @@ def test_two_connectors_check_install_rerun(maven_repo, published, ansible, lib)
     assert res["diff"]["after"] == "".join(
         n + "\n" for n in sorted(["flink-dist-1.20.3.jar", name(PG, "3.1.0"), name(SR, SR_NEW)]))
     assert bodies(maven_repo, mark) == {}
-    assert snapshot(lib) == before
+    assert jars.snapshot_dir(lib) == before
 
     mark = maven_repo.mark()
     run = ansible.module("flink_connector_jar", args)
@@ -121,7 +94,7 @@ def test_two_connectors_check_install_rerun(maven_repo, published, ansible, lib)
     assert res["changed"] is True
     for entry, key in zip(res["jars"], [(PG, "3.1.0"), (SR, SR_NEW)]):
         assert entry["changed"] and entry["downloaded"]
-        assert entry["checksum"] == sha256(entry["path"]) == sha256(os.path.join(maven_repo.root, published[key]))
+        assert entry["checksum"] == jars.sha256_file(entry["path"]) == jars.sha256_file(os.path.join(maven_repo.root, published[key]))
         assert entry["size"] == os.path.getsize(entry["path"])
         assert entry["url"] == "%s/%s" % (maven_repo.url, published[key])
     # One body request per jar, nothing twice.
@@ -136,23 +109,23 @@ def test_two_connectors_check_install_rerun(maven_repo, published, ansible, lib)
     assert bodies(maven_repo, mark) == {}
     assert sidecars(maven_repo, mark) == {"/%s.sha1" % published[(PG, "3.1.0")]: 1, "/%s.sha1" % published[(SR, SR_NEW)]: 1}
 
-    after = snapshot(lib)
+    after = jars.snapshot_dir(lib)
     recheck = ansible.module("flink_connector_jar", args, check=True)
     assert not recheck.failed and recheck.result["changed"] is False
-    assert snapshot(lib) == after
+    assert jars.snapshot_dir(lib) == after
 
 
 def test_upgrade_removes_the_old_versions_after_both_installs(maven_repo, published, ansible, lib):
-    old_pg = install_copy(maven_repo, published[(PG, "3.1.0")], lib)
-    old_sr = install_copy(maven_repo, published[(SR, SR_OLD)], lib)
+    old_pg = jars.install_copy(maven_repo.root, published[(PG, "3.1.0")], lib)
+    old_sr = jars.install_copy(maven_repo.root, published[(SR, SR_OLD)], lib)
     args = jar_args(maven_repo, lib, [pg("3.2.0"), sr(SR_NEW)])
-    before = snapshot(lib)
+    before = jars.snapshot_dir(lib)
 
     check = ansible.module("flink_connector_jar", args, check=True)
     assert check.result["changed"] is True
     assert check.result["removed"] == sorted([old_pg, old_sr])
     assert [j["removed"] for j in check.result["jars"]] == [[old_pg], [old_sr]]
-    assert snapshot(lib) == before
+    assert jars.snapshot_dir(lib) == before
 
     run = ansible.module("flink_connector_jar", args, diff=True)
     assert not run.failed, run
@@ -166,8 +139,8 @@ def test_upgrade_removes_the_old_versions_after_both_installs(maven_repo, publis
 
 
 def test_present_and_absent_in_one_call(maven_repo, published, ansible, lib):
-    install_copy(maven_repo, published[(SR, SR_OLD)], lib)
-    install_copy(maven_repo, published[(SR, SR_NEW)], lib)
+    jars.install_copy(maven_repo.root, published[(SR, SR_OLD)], lib)
+    jars.install_copy(maven_repo.root, published[(SR, SR_NEW)], lib)
     args = jar_args(maven_repo, lib, [pg(), dict(group_id="com.starrocks", artifact_id=SR, state="absent")])
     run = ansible.module("flink_connector_jar", args)
     assert not run.failed, run
@@ -183,11 +156,11 @@ def test_url_and_src_entries(maven_repo, published, ansible, lib, tmp_path):
     staged = tmp_path / "staging" / name(PG, "3.1.0")
     staged.parent.mkdir()
     shutil.copyfile(os.path.join(maven_repo.root, published[(PG, "3.1.0")]), str(staged))
-    entries = [dict(src=str(staged), checksum="sha256:" + sha256(str(staged))),
+    entries = [dict(src=str(staged), checksum="sha256:" + jars.sha256_file(str(staged))),
                dict(url="%s/%s" % (maven_repo.url, published[(SR, SR_NEW)]))]
     run = ansible.module("flink_connector_jar", dict(jars=entries, dest=str(lib)))
     assert not run.failed, run
-    assert sha256(str(lib / name(PG, "3.1.0"))) == sha256(str(staged)) and os.path.exists(str(staged))
+    assert jars.sha256_file(str(lib / name(PG, "3.1.0"))) == jars.sha256_file(str(staged)) and os.path.exists(str(staged))
     assert run.result["jars"][1]["downloaded"] is True
     assert ansible.module("flink_connector_jar", dict(jars=entries, dest=str(lib))).result["changed"] is False
 
@@ -217,35 +190,35 @@ BREAK = {"sidecar-mismatch": (_sidecar_mismatch, "Checksum mismatch"), "truncate
 @pytest.mark.parametrize("case", sorted(BREAK))
 def test_one_bad_jar_leaves_dest_unchanged_for_every_jar(maven_repo, published, ansible, lib, case):
     """The good jar is downloaded and verified first, yet not installed: all or nothing."""
-    install_copy(maven_repo, published[(PG, "3.1.0")], lib)
-    install_copy(maven_repo, published[(SR, SR_OLD)], lib)
+    jars.install_copy(maven_repo.root, published[(PG, "3.1.0")], lib)
+    jars.install_copy(maven_repo.root, published[(SR, SR_OLD)], lib)
     break_it, message = BREAK[case]
     break_it(maven_repo, published[(SR, SR_NEW)])
-    before = snapshot(lib)
+    before = jars.snapshot_dir(lib)
 
     mark = maven_repo.mark()
     run = ansible.module("flink_connector_jar", jar_args(maven_repo, lib, [pg("3.2.0"), sr(SR_NEW)]))
     assert run.failed, run
     assert message in run.result["msg"] and name(SR, SR_NEW) in run.result["msg"], run.result["msg"]
-    assert snapshot(lib) == before
+    assert jars.snapshot_dir(lib) == before
     # Both bodies were fetched: the good one sat verified in a temp file, and went with the failure.
     assert bodies(maven_repo, mark) == {"/" + published[(PG, "3.2.0")]: 1, "/" + published[(SR, SR_NEW)]: 1}
 
 
 def test_failed_rename_puts_back_the_jars_already_renamed(maven_repo, published, ansible, lib):
     """An immutable target makes the second rename fail (EPERM): the first jar's rename is undone."""
-    old_pg = install_copy(maven_repo, published[(PG, "3.1.0")], lib)
+    old_pg = jars.install_copy(maven_repo.root, published[(PG, "3.1.0")], lib)
     # A stale, different file under the new StarRocks name, which the call must replace.
-    stale = install_copy(maven_repo, published[(SR, SR_OLD)], lib, as_name=name(SR, SR_NEW))
+    stale = jars.install_copy(maven_repo.root, published[(SR, SR_OLD)], lib, name=name(SR, SR_NEW))
     subprocess.run(["chattr", "+i", stale], check=True)
     try:
-        before = snapshot(lib)
+        before = jars.snapshot_dir(lib)
         run = ansible.module("flink_connector_jar", jar_args(maven_repo, lib, [pg("3.2.0"), sr(SR_NEW)]))
         assert run.failed, run
         msg = run.result["msg"]
         assert "Operation not permitted" in msg and "were put back" in msg, msg
         assert run.result["changed"] is False
-        assert snapshot(lib) == before
+        assert jars.snapshot_dir(lib) == before
         assert os.path.exists(old_pg) and not os.path.exists(str(lib / name(PG, "3.2.0")))
     finally:
         subprocess.run(["chattr", "-i", stale], check=True)
@@ -260,13 +233,13 @@ def test_failed_rename_puts_back_the_jars_already_renamed(maven_repo, published,
 ])
 def test_a_list_that_contradicts_itself_is_refused_before_any_request(maven_repo, published, ansible, lib,
                                                                       entries, why):
-    before = snapshot(lib)
+    before = jars.snapshot_dir(lib)
     mark = maven_repo.mark()
     run = ansible.module("flink_connector_jar", jar_args(maven_repo, lib, entries))
     assert run.failed, run
     assert "contradict each other" in run.result["msg"] and why in run.result["msg"], run.result["msg"]
     assert maven_repo.requests_since(mark) == []
-    assert snapshot(lib) == before
+    assert jars.snapshot_dir(lib) == before
 
 
 def test_two_jars_registering_one_identifier_are_refused(maven_repo, published, ansible, lib, tmp_path):
@@ -275,7 +248,7 @@ def test_two_jars_registering_one_identifier_are_refused(maven_repo, published, 
     renamed = tmp_path / "staging" / "pg-cdc-legacy.jar"
     renamed.parent.mkdir()
     shutil.copyfile(os.path.join(maven_repo.root, old_rel), str(renamed))
-    before = snapshot(lib)
+    before = jars.snapshot_dir(lib)
     why = "both register the same identifier 'postgres-cdc'"
 
     # A local src tells what it registers up front: refused before any request.
@@ -294,7 +267,7 @@ def test_two_jars_registering_one_identifier_are_refused(maven_repo, published, 
         pg(), dict(url="%s/mirror/pg-cdc-legacy.jar" % maven_repo.url)]))
     assert run.failed and why in run.result["msg"], run.result["msg"]
     assert len(bodies(maven_repo, mark)) == 2
-    assert snapshot(lib) == before
+    assert jars.snapshot_dir(lib) == before
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -369,7 +342,7 @@ class Fleet:
         return counts
 
     def snapshots(self):
-        return {host: snapshot(self.lib(host)) for host in self.hosts}
+        return {host: jars.snapshot_dir(self.lib(host)) for host in self.hosts}
 
     def cached_files(self):
         return sorted(os.path.relpath(os.path.join(d, f), self.cache_dir)
@@ -431,7 +404,7 @@ def test_controller_mode_fetches_each_body_once_and_reruns_in_one_execution(mave
     assert all(s == snaps[fleet.hosts[0]] for s in snaps.values())
     for artifact, version in ((PG, "3.1.0"), (SR, SR_NEW)):
         assert snaps[fleet.hosts[0]][name(artifact, version)] == (
-            sha256(os.path.join(maven_repo.root, published[(artifact, version)])), 0o644, 0)
+            jars.sha256_file(os.path.join(maven_repo.root, published[(artifact, version)])), 0o644, 0)
 
     # Rerun: nothing fetched, nothing transferred, one module execution per host, changed=false everywhere.
     mark = maven_repo.mark()
@@ -458,7 +431,7 @@ def test_controller_mode_pushes_only_what_each_host_lacks(maven_repo, published,
     fleet.executions()
     tm2, tm3 = fleet.hosts[1], fleet.hosts[2]
     os.unlink(str(fleet.lib(tm2) / name(SR, SR_NEW)))  # lost a jar
-    install_copy(maven_repo, published[(PG, "3.1.0")], fleet.lib(tm3))  # someone added an old version
+    jars.install_copy(maven_repo.root, published[(PG, "3.1.0")], fleet.lib(tm3))  # someone added an old version
     os.chmod(str(fleet.lib(tm3) / name(PG, "3.2.0")), 0o600)  # and changed a mode
 
     check = fleet.play(ansible, maven_repo, connectors, check=True)
@@ -523,7 +496,7 @@ def test_controller_mode_single_jar_form(maven_repo, published, ansible, tmp_pat
     assert not run.failed, run
     results = [r["result"] for r in fleet.results(run).values()]
     assert all("jars" not in r and r["changed"] and r["transferred"] for r in results)
-    assert all(r["path"].endswith(name(PG, "3.1.0")) and r["checksum"] == sha256(r["path"]) for r in results)
+    assert all(r["path"].endswith(name(PG, "3.1.0")) and r["checksum"] == jars.sha256_file(r["path"]) for r in results)
     assert sum(r["downloaded"] for r in results) == 1
     assert bodies(maven_repo, mark) == {"/" + published[(PG, "3.1.0")]: 1}
     assert fleet.executions() == dict.fromkeys(fleet.hosts, 2)
@@ -565,7 +538,7 @@ def test_hosts_need_no_access_to_the_repository(maven_repo, published, ansible, 
 
 def test_controller_mode_bad_jar_fails_every_host_once_and_changes_nothing(maven_repo, published, ansible, fleet):
     for host in fleet.hosts:
-        install_copy(maven_repo, published[(PG, "3.1.0")], fleet.lib(host))
+        jars.install_copy(maven_repo.root, published[(PG, "3.1.0")], fleet.lib(host))
     _sidecar_mismatch(maven_repo, published[(SR, SR_NEW)])
     before = fleet.snapshots()
     mark = maven_repo.mark()
@@ -594,7 +567,7 @@ def test_controller_mode_src_is_a_file_on_the_controller(maven_repo, published, 
     run = fleet.play(ansible, maven_repo, [dict(src=str(staged))])
     assert not run.failed, run
     assert maven_repo.requests_since(mark) == []
-    assert all(sha256(str(fleet.lib(h) / name(PG, "3.1.0"))) == sha256(str(staged)) for h in fleet.hosts)
+    assert all(jars.sha256_file(str(fleet.lib(h) / name(PG, "3.1.0"))) == jars.sha256_file(str(staged)) for h in fleet.hosts)
     missing = fleet.play(ansible, maven_repo, [dict(src=str(tmp_path / "nowhere" / name(PG, "3.2.0")))])
     assert missing.failed
     assert all("is not a file on the controller" in r["result"]["msg"] for r in fleet.results(missing).values())

@@ -31,16 +31,6 @@ PG3 = "org.apache.flink.cdc.connectors.postgres.table.PostgreSQLTableFactory"
 PG2 = "com.ververica.cdc.connectors.postgres.table.PostgreSQLTableFactory"
 
 
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def published(tmp_path, version="3.1.0", **kw):
-    rel = jars.publish_postgres_cdc(str(tmp_path / "repo"), version, **kw)
-    return str(tmp_path / "repo" / rel)
-
-
 # --- data ---------------------------------------------------------------------------------------
 
 def test_known_connector_data_matches_facts_and_bed():
@@ -206,18 +196,18 @@ def test_copy_to_hashes_while_copying(tmp_path):
 # --- jar validation -------------------------------------------------------------------------------
 
 def test_valid_sql_connector_jars(tmp_path):
-    path = published(tmp_path, "3.1.0")
+    path = jars.published_path(str(tmp_path / "repo"), "3.1.0")
     info = _jar.validate_jar(path, "pg", [PG3])
     assert info.factories == (PG3,)
     assert _jar.read_factories(path) == (PG3,)
-    old = published(tmp_path, "2.4.2")
+    old = jars.published_path(str(tmp_path / "repo"), "2.4.2")
     assert _jar.validate_jar(old, "pg", [PG2, PG3]).factories == (PG2,)
     sr = str(tmp_path / "repo" / jars.publish_starrocks(str(tmp_path / "repo"), "1.2.11_flink-1.20"))
     assert set(_jar.validate_jar(sr, "sr", [_jar.STARROCKS_FACTORIES[0]]).factories) == set(_jar.STARROCKS_FACTORIES)
 
 
 def test_thin_jar_is_refused_with_a_hint(tmp_path):
-    thin = published(tmp_path, "3.1.0", thin=True)
+    thin = jars.published_path(str(tmp_path / "repo"), "3.1.0", thin=True)
     with pytest.raises(InvalidJarError) as err:
         _jar.validate_jar(thin, "thin", [PG3])
     assert "thin connector jar" in err.value.msg and "flink-sql-connector-postgres-cdc" in err.value.msg
@@ -255,7 +245,7 @@ def test_bad_crc_is_refused(tmp_path, size):
 
 
 def test_truncated_and_html_files_are_not_jars(tmp_path):
-    good = published(tmp_path)
+    good = jars.published_path(str(tmp_path / "repo"))
     data = open(good, "rb").read()
     cut = tmp_path / "cut.jar"
     cut.write_bytes(data[: len(data) // 2])
@@ -432,9 +422,9 @@ def test_lock_serializes_and_times_out(tmp_path):
 def test_ensure_present_from_src_check_install_rerun(tmp_path):
     lib = tmp_path / "lib"
     lib.mkdir()
-    old = published(tmp_path, "2.4.2")
+    old = jars.published_path(str(tmp_path / "repo"), "2.4.2")
     os.link(old, str(lib / "foo.jar"))  # a renamed com.ververica 2.x jar
-    new = published(tmp_path, "3.1.0")
+    new = jars.published_path(str(tmp_path / "repo"), "3.1.0")
     source = _jar.src_source(new)
     opts = _jar.InstallOptions()
 
@@ -442,13 +432,13 @@ def test_ensure_present_from_src_check_install_rerun(tmp_path):
     check = _jar.ensure_present(source, str(lib), _jar.HttpOptions(), opts, check_mode=True)
     assert check["changed"] and not check["downloaded"]
     assert check["removed"] == [str(lib / "foo.jar")]
-    assert check["checksum"] == sha256(new)
+    assert check["checksum"] == jars.sha256_file(new)
     assert sorted(os.listdir(str(lib))) == before
 
     done = _jar.ensure_present(source, str(lib), _jar.HttpOptions(), opts, check_mode=False)
     assert done["changed"] and done["removed"] == [str(lib / "foo.jar")]
     assert os.listdir(str(lib)) == ["flink-sql-connector-postgres-cdc-3.1.0.jar"]
-    assert sha256(str(lib / "flink-sql-connector-postgres-cdc-3.1.0.jar")) == sha256(new) == done["checksum"]
+    assert jars.sha256_file(str(lib / "flink-sql-connector-postgres-cdc-3.1.0.jar")) == jars.sha256_file(new) == done["checksum"]
 
     again = _jar.ensure_present(source, str(lib), _jar.HttpOptions(), opts, check_mode=False)
     assert not again["changed"] and again["removed"] == []
@@ -457,7 +447,7 @@ def test_ensure_present_from_src_check_install_rerun(tmp_path):
 def test_ensure_present_src_checksum_mismatch_changes_nothing(tmp_path):
     lib = tmp_path / "lib"
     lib.mkdir()
-    new = published(tmp_path, "3.1.0")
+    new = jars.published_path(str(tmp_path / "repo"), "3.1.0")
     source = _jar.src_source(new, "sha256:" + "0" * 64)
     with pytest.raises(ChecksumError):
         _jar.ensure_present(source, str(lib), _jar.HttpOptions(), _jar.InstallOptions(), check_mode=False)
@@ -468,9 +458,9 @@ def test_ensure_absent(tmp_path):
     lib = tmp_path / "lib"
     lib.mkdir()
     for v in ("2.4.2", "3.1.0"):
-        p = published(tmp_path, v)
+        p = jars.published_path(str(tmp_path / "repo"), v)
         os.link(p, str(lib / os.path.basename(p)))
-    os.link(published(tmp_path, "2.4.2"), str(lib / "renamed.jar"))
+    os.link(jars.published_path(str(tmp_path / "repo"), "2.4.2"), str(lib / "renamed.jar"))
     source = _jar.maven_artifact("com.ververica", "flink-sql-connector-postgres-cdc")
     check = _jar.ensure_absent(source, str(lib), _jar.InstallOptions(), check_mode=True)
     assert check["changed"] and len(os.listdir(str(lib))) == 3

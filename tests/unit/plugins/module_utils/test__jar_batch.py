@@ -5,7 +5,6 @@ dirs). The HTTP paths, the action plugin and the real failure injections are
 covered by tests/integration/test_flink_connector_jar_batch.py.
 """
 
-import hashlib
 import json
 import os
 import sys
@@ -32,16 +31,6 @@ PG2 = "com.ververica.cdc.connectors.postgres.table.PostgreSQLTableFactory"
 PG3 = "org.apache.flink.cdc.connectors.postgres.table.PostgreSQLTableFactory"
 PGA = "flink-sql-connector-postgres-cdc"
 SRA = "flink-connector-starrocks"
-
-
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def published(tmp_path, version="3.1.0", **kw):
-    rel = jars.publish_postgres_cdc(str(tmp_path / "repo"), version, **kw)
-    return str(tmp_path / "repo" / rel)
 
 
 def starrocks(tmp_path, version="1.2.11_flink-1.20"):
@@ -212,7 +201,7 @@ def test_pushed_request_checks_what_arrives(item):
 
 def _pushed(path, src=None, checksum=None):
     source = _jar.src_source(path)
-    item = _jar.pushed_item(JarRequest(source), _jar.CachedJar(path, _jar.Checksum("sha256", checksum or sha256(path))))
+    item = _jar.pushed_item(JarRequest(source), _jar.CachedJar(path, _jar.Checksum("sha256", checksum or jars.sha256_file(path))))
     if src:
         item["src"] = src
     return _jar.pushed_request(item)
@@ -221,8 +210,8 @@ def _pushed(path, src=None, checksum=None):
 def test_ensure_jars_with_pushed_jars_asks_then_installs(tmp_path):
     lib = tmp_path / "lib"
     lib.mkdir()
-    new_pg, new_sr = published(tmp_path, "3.1.0"), starrocks(tmp_path)
-    os.link(published(tmp_path, "3.0.1"), str(lib / ("%s-3.0.1.jar" % PGA)))
+    new_pg, new_sr = jars.published_path(str(tmp_path / "repo"), "3.1.0"), starrocks(tmp_path)
+    os.link(jars.published_path(str(tmp_path / "repo"), "3.0.1"), str(lib / ("%s-3.0.1.jar" % PGA)))
     before = sorted(os.listdir(str(lib)))
     opts, http = _jar.InstallOptions(), _jar.HttpOptions()
 
@@ -239,7 +228,7 @@ def test_ensure_jars_with_pushed_jars_asks_then_installs(tmp_path):
     done = _jar.ensure_jars([_pushed(new_pg, src=new_pg), _pushed(new_sr, src=new_sr)], str(lib), http, opts, False)
     assert done["changed"] and [j["transferred"] for j in done["jars"]] == [True, True]
     assert sorted(os.listdir(str(lib))) == sorted(os.path.basename(p) for p in (new_pg, new_sr))
-    assert done["jars"][0]["checksum"] == sha256(new_pg)
+    assert done["jars"][0]["checksum"] == jars.sha256_file(new_pg)
 
     again = _jar.ensure_jars([_pushed(new_pg), _pushed(new_sr)], str(lib), http, opts, check_mode=False)
     assert not again["changed"] and "_needed" not in again
@@ -248,7 +237,7 @@ def test_ensure_jars_with_pushed_jars_asks_then_installs(tmp_path):
 def test_a_pushed_file_that_does_not_match_changes_nothing(tmp_path):
     lib = tmp_path / "lib"
     lib.mkdir()
-    new_pg, new_sr = published(tmp_path, "3.1.0"), starrocks(tmp_path)
+    new_pg, new_sr = jars.published_path(str(tmp_path / "repo"), "3.1.0"), starrocks(tmp_path)
     with pytest.raises(ChecksumError) as err:
         _jar.ensure_jars([_pushed(new_pg, src=new_pg), _pushed(new_sr, src=new_sr, checksum="0" * 64)], str(lib),
                          _jar.HttpOptions(), _jar.InstallOptions(), check_mode=False)
@@ -259,17 +248,17 @@ def test_a_pushed_file_that_does_not_match_changes_nothing(tmp_path):
 # --- the controller cache -------------------------------------------------------------------------
 
 def test_cache_jar_fills_once_and_reuses(tmp_path):
-    src = published(tmp_path, "3.1.0")
+    src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
     cache = str(tmp_path / "cache")
     source = _jar.src_source(src)
 
     cold = _jar.cache_jar(source, cache, _jar.HttpOptions(), check_mode=True)
-    assert cold.path is None and cold.checksum.hexdigest == sha256(src) and cold.factories == (PG3,)
+    assert cold.path is None and cold.checksum.hexdigest == jars.sha256_file(src) and cold.factories == (PG3,)
     assert not os.path.exists(cache)  # check mode writes nothing
 
     first = _jar.cache_jar(source, cache, _jar.HttpOptions(), run_id="run-1")
-    assert first.path == os.path.join(cache, "sha256", sha256(src), os.path.basename(src))
-    assert sha256(first.path) == sha256(src) and first.checksum.hexdigest == sha256(src)
+    assert first.path == os.path.join(cache, "sha256", jars.sha256_file(src), os.path.basename(src))
+    assert jars.sha256_file(first.path) == jars.sha256_file(src) and first.checksum.hexdigest == jars.sha256_file(src)
     assert first.factories == (PG3,) and first.size == os.path.getsize(src) and not first.downloaded
     inode = os.stat(first.path).st_ino
 
@@ -279,17 +268,17 @@ def test_cache_jar_fills_once_and_reuses(tmp_path):
 
 
 def test_cache_jar_refetches_an_entry_changed_behind_its_back(tmp_path):
-    src = published(tmp_path, "3.1.0")
+    src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
     cache = str(tmp_path / "cache")
     first = _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions())
     with open(first.path, "ab") as f:
         f.write(b"junk")
     again = _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions())
-    assert sha256(again.path) == sha256(src)
+    assert jars.sha256_file(again.path) == jars.sha256_file(src)
 
 
 def test_cache_jar_validates_an_entry_cached_without_validation(tmp_path):
-    src = published(tmp_path, "3.1.0")
+    src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
     cache = str(tmp_path / "cache")
     plain = _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions(), validate=False)
     with open(plain.path + _jar.CACHE_META_SUFFIX) as f:
@@ -302,7 +291,7 @@ def test_cache_jar_validates_an_entry_cached_without_validation(tmp_path):
 
 
 def test_cache_jar_force_fetches_again_once_per_run(tmp_path):
-    src = published(tmp_path, "3.1.0")
+    src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
     cache = str(tmp_path / "cache")
     first = _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions(), run_id="run-1")
     inode = os.stat(first.path).st_ino
@@ -314,7 +303,7 @@ def test_cache_jar_force_fetches_again_once_per_run(tmp_path):
 
 
 def test_cache_jar_failure_is_not_retried_within_a_run(tmp_path):
-    thin = published(tmp_path, "3.1.0", thin=True)
+    thin = jars.published_path(str(tmp_path / "repo"), "3.1.0", thin=True)
     cache = str(tmp_path / "cache")
     source = _jar.src_source(thin)._replace(artifact_id=PGA)  # neutral to the name check: only content tells
     with pytest.raises(InvalidJarError) as first:
@@ -326,12 +315,12 @@ def test_cache_jar_failure_is_not_retried_within_a_run(tmp_path):
     with pytest.raises(InvalidJarError) as next_run:
         _jar.cache_jar(source, cache, _jar.HttpOptions(), run_id="run-2")
     assert "earlier in this run" not in next_run.value.msg
-    entry = os.path.join(cache, "sha256", sha256(thin))
+    entry = os.path.join(cache, "sha256", jars.sha256_file(thin))
     assert sorted(os.listdir(entry)) == [_jar.CACHE_FAILURE, _jar.CACHE_LOCK]  # no jar, no temp
 
 
 def test_cache_jar_src_must_exist_and_match_its_pin(tmp_path):
-    src = published(tmp_path, "3.1.0")
+    src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
     cache = str(tmp_path / "cache")
     with pytest.raises(JarError) as err:
         _jar.cache_jar(_jar.src_source(str(tmp_path / "none-1.jar")), cache, _jar.HttpOptions())
