@@ -12,6 +12,9 @@ cd "$ROOT"
 python tests/bed/bed.py up
 inventory="$BED/inventory.ini"
 echo
+echo "==== ansible-playbook cdcops.flink_cdc.cluster_info -i $inventory   (the cluster: version, TaskManagers, slots, jobs)"
+ansible-playbook cdcops.flink_cdc.cluster_info -i "$inventory"
+echo
 echo "==== ansible-playbook cdcops.flink_cdc.deploy -i $inventory --check --diff   (dry run)"
 ansible-playbook cdcops.flink_cdc.deploy -i "$inventory" --check --diff
 echo
