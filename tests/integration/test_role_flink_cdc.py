@@ -121,11 +121,15 @@ def deploy_results(run):
 
 
 def test_check_mode_writes_nothing(bed, ansible, tmp_path, pristine_libs):
-    inv = Inventory(bed, tmp_path)
+    inv = Inventory(bed, tmp_path, flink_cdc_maven_password="Maven-S3cret-pw",
+                    flink_cdc_maven_headers={"X-Repo-Token": "T0ken-S3cret"})
     before = all_libs(bed)
-    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, check=True, diff=True)
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, check=True, diff=True, verbosity=3)
     assert run.rc == 0, run
     assert all_libs(bed) == before
+    # Secrets never reach the output, even at -vvv.
+    for secret in ("Maven-S3cret-pw", "T0ken-S3cret", bed["postgres"]["logical"]["demo"]["password"]):
+        assert secret not in run.output
     # It says, per host, which jars it would install.
     results = deploy_results(run)
     for host in ("tm1", "tm2", "jobmanager"):
