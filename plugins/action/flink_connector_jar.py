@@ -12,13 +12,23 @@ is missing, with no extra stat or checksum modules:
 1. Resolve every jar on the controller with ``_jar.cache_jar``: verified and
    validated once into the controller cache (a warm cache costs at most the
    ``.sha1`` sidecar; check mode never fetches a body).
-2. Run the module once on the host with each jar described by file name and
-   checksum only (``_pushed``). It installs nothing that it does not have,
-   but does everything else (mode/owner, removals) when nothing is missing.
-   That is the whole idempotent rerun: one execution, no temp dir with
-   pipelining.
-3. Otherwise transfer just the jars the host named into the remote temp dir
-   and run the module again with them as ``src``; remove the temp dir.
+2. Transfer into the host's temp dir, before running anything there, the
+   jars that the controller's memory of this host and ``dest`` (what the
+   last successful run of the task left there, under ``controller_cache_dir``)
+   does not vouch for: on a first deploy, all of them.
+3. Run the module once on the host with each jar described by file name and
+   checksum (``_pushed``), and the pushed ones by their copy (``src``). It
+   verifies every checksum itself, moves each pushed copy it installs into
+   ``dest``, and does everything else (mode/owner, removals). A host that
+   holds what the memory says costs exactly that: one execution, no temp dir
+   with pipelining (the idempotent rerun); a first deploy, one execution and
+   the transfers.
+4. If the memory was wrong (a jar was deleted behind its back), the module
+   installs nothing and names the jars it lacks: transfer just those and run
+   it again. Then remember what the host now holds; remove the temp dir.
+
+Check mode transfers nothing and remembers nothing: one execution that says
+what would change.
 
 Credentials and the repository URL never leave the controller.
 """
@@ -91,6 +101,13 @@ class ActionModule(ActionBase):
         items = [_jar.pushed_item(request, cached) for request, cached in resolved]
         host_args = {k: self._task.args[k] for k in HOST_OPTIONS if k in self._task.args}
         transferred: set[str] = set()
+        check_mode = bool(self._task.check_mode)
+        # dest as the task gave it: what the host resolves it to is the host's business.
+        host, dest = self._memory_host(task_vars), str(self._task.args.get("dest"))
+        memory = {} if check_mode else _jar.read_host_memory(params["controller_cache_dir"], host, dest)
+        first = [] if check_mode else _jar.jars_to_push(items, memory)
+        if first:
+            self._push(first, items, resolved, transferred)
         result = self._run_on_host(host_args, items, single, task_vars)
         rounds = 0
         while result.get("_needed") and not result.get("failed"):
@@ -104,6 +121,10 @@ class ActionModule(ActionBase):
             result = self._run_on_host(host_args, items, single, task_vars)
         result.pop("_needed", None)
 
+        if not result.get("failed") and not check_mode:
+            now = _jar.remembered(memory, items, result, single)
+            if now != memory:
+                _jar.write_host_memory(params["controller_cache_dir"], host, dest, now)
         if not result.get("failed"):
             for entry, (request, cached) in zip([result] if single else result.get("jars") or [], resolved):
                 if cached is not None:
@@ -134,6 +155,11 @@ class ActionModule(ActionBase):
             resolved.append((request, cached))
         return resolved
 
+    def _memory_host(self, task_vars: dict[str, t.Any]) -> str:
+        """The host the module runs on, as the memory knows it: its inventory name and the address Ansible uses,
+        so that two inventories naming different machines alike do not share a memory."""
+        return "%s %s" % (task_vars.get("inventory_hostname"), self._get_remote_addr(task_vars))
+
     def _controller_file(self, src: str, where: str) -> str:
         try:
             return self._find_needle("files", src)
@@ -143,7 +169,11 @@ class ActionModule(ActionBase):
 
     def _run_on_host(self, host_args: dict[str, t.Any], items: list[dict[str, t.Any]], single: bool,
                      task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
-        args = dict(host_args, _pushed={"single": single, "jars": [dict(item) for item in items]})
+        pushed = {"single": single, "jars": [dict(item) for item in items]}
+        if any("src" in item for item in items):
+            # The module moves the copies it finds directly in this dir into dest rather than copying them.
+            pushed["tmpdir"] = self._connection._shell.tmpdir
+        args = dict(host_args, _pushed=pushed)
         return self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
 
     def _push(self, names: list[str], items: list[dict[str, t.Any]],

@@ -27,37 +27,23 @@ import contextlib
 import errno
 import fcntl
 import hashlib
-import inspect
 import json
 import os
 import queue
 import re
-import socket
 import stat
+import struct
 import tempfile
 import threading
 import time
 import typing as t
-import urllib.error
 import zipfile
-from http.client import HTTPException, IncompleteRead
+import zlib
 from urllib.parse import unquote, urlsplit
 
-from ansible.module_utils.urls import (
-    ConnectionError as UrlsConnectionError,
-    Request,
-    SSLValidationError,
-    mask_url,
-    open_url,
-)
-
-try:
-    from ansible.module_utils.urls import make_context
-    # Building a TLS context loads the CA bundle (about 60 ms), and open_url builds one per request, even for
-    # http: reuse one per process where Request takes it.
-    _REUSE_TLS_CONTEXT = "context" in inspect.signature(Request.open).parameters
-except ImportError:  # ansible-core before 2.14
-    _REUSE_TLS_CONTEXT = False
+# Nothing that only downloading needs is imported here: ansible.module_utils.urls pulls in http.client, email,
+# cookiejar and (where installed) cryptography, a good part of a module execution's CPU. A host that installs
+# jars pushed from the controller never downloads, so it never imports them (see _urls()).
 
 DEFAULT_REPOSITORY_URL = "https://repo1.maven.org/maven2"
 USER_AGENT = "cdcops.flink_cdc/flink_connector_jar"
@@ -229,6 +215,20 @@ def maven_path(group_id: str, artifact_id: str, version: str,
     validate_coordinates(group_id, artifact_id, version, classifier)
     return "/".join(group_id.split(".") + [artifact_id, version,
                                            jar_filename(artifact_id, version, classifier)])
+
+
+def _urls() -> t.Any:
+    """``ansible.module_utils.urls``, imported the first time something downloads or masks a URL."""
+    from ansible.module_utils import urls
+    return urls
+
+
+def mask_url(url: str) -> str:
+    """The URL with its credentials masked by ``ansible.module_utils.urls.mask_url``; one without any (no ``@``)
+    comes back as it is, as there, but without importing that module."""
+    if "@" not in urlsplit(url).netloc:
+        return url
+    return _urls().mask_url(url)
 
 
 def check_http_url(url: str, what: str = "url") -> str:
@@ -442,16 +442,24 @@ def _pump(readinto: t.Callable[[bytearray], int], out: t.BinaryIO, hasher: "_Has
     return first
 
 
-def file_digests(path: str, algorithms: t.Iterable[str] = ()) -> Digests:
-    hasher = _Hasher(algorithms)
+def _hash_file(readinto: t.Callable[[bytearray], int], hasher: _Hasher) -> bytes:
+    """Feed a file's ``readinto`` to ``hasher`` in chunks; returns its first bytes, for error messages."""
     buf = bytearray(CHUNK_SIZE)
     view = memoryview(buf)
+    first = b""
+    while True:
+        n = readinto(buf)
+        if not n:
+            return first
+        if not first:
+            first = bytes(view[:min(n, 512)])
+        hasher.update(view[:n])
+
+
+def file_digests(path: str, algorithms: t.Iterable[str] = ()) -> Digests:
+    hasher = _Hasher(algorithms)
     with open(path, "rb", buffering=0) as f:
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                break
-            hasher.update(view[:n])
+        _hash_file(f.readinto, hasher)
     return hasher.digests()
 
 
@@ -494,13 +502,23 @@ _TLS_CONTEXTS = {}  # type: t.Dict[bool, t.Any]
 
 
 def _tls_context(validate_certs: bool) -> t.Any:
+    """One TLS context per process, or None where ``Request.open`` cannot take one (ansible-core < 2.14).
+
+    Building one loads the CA bundle (about 60 ms), and open_url builds one per request, even for http.
+    """
     if validate_certs not in _TLS_CONTEXTS:
-        _TLS_CONTEXTS[validate_certs] = make_context(validate_certs=validate_certs)
+        import inspect
+        urls = _urls()
+        reusable = hasattr(urls, "make_context") and "context" in inspect.signature(urls.Request.open).parameters
+        _TLS_CONTEXTS[validate_certs] = urls.make_context(validate_certs=validate_certs) if reusable else None
     return _TLS_CONTEXTS[validate_certs]
 
 
 def http_open(url: str, http_options: HttpOptions, what: str, method: str = "GET") -> t.Any:
     """Open ``url``; turn every failure into a DownloadError that says where and why."""
+    import urllib.error
+    from http.client import HTTPException
+    urls = _urls()
     check_http_url(url)
     where = describe_url(url)
     try:
@@ -508,9 +526,10 @@ def http_open(url: str, http_options: HttpOptions, what: str, method: str = "GET
         kwargs = dict(headers=dict(opts.headers or {}), use_proxy=opts.use_proxy, force=opts.force,
                       timeout=opts.timeout, validate_certs=opts.validate_certs, url_username=opts.url_username,
                       url_password=opts.url_password, http_agent=USER_AGENT, follow_redirects="safe")
-        if _REUSE_TLS_CONTEXT:
-            return Request().open(method, url, context=_tls_context(opts.validate_certs), **kwargs)
-        return open_url(url, method=method, **kwargs)
+        context = _tls_context(opts.validate_certs)
+        if context is not None:
+            return urls.Request().open(method, url, context=context, **kwargs)
+        return urls.open_url(url, method=method, **kwargs)
     except urllib.error.HTTPError as exc:
         try:
             exc.close()
@@ -523,11 +542,11 @@ def http_open(url: str, http_options: HttpOptions, what: str, method: str = "GET
         }.get(exc.code, "retry later, or check the repository.")
         raise DownloadError("Could not download %s: %s %s answered HTTP %s %s; %s Nothing was changed." % (
             what, method, mask_url(url), exc.code, exc.reason, advice), status=exc.code, url=mask_url(url))
-    except SSLValidationError as exc:
+    except urls.SSLValidationError as exc:
         raise DownloadError("Could not download %s from %s: TLS certificate validation failed (%s). Install the "
                             "repository's CA on this host, or (only for testing) set validate_certs: false."
                             % (what, where, exc), url=mask_url(url))
-    except (urllib.error.URLError, UrlsConnectionError, OSError, HTTPException) as exc:
+    except (urllib.error.URLError, urls.ConnectionError, OSError, HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         raise DownloadError("Could not download %s: cannot reach %s (%s). Check repository_url/url, the "
                             "network path and use_proxy; timeout is %ss." % (what, where, reason, http_options.timeout),
@@ -536,6 +555,7 @@ def http_open(url: str, http_options: HttpOptions, what: str, method: str = "GET
 
 def fetch_sidecar(jar_url: str, http_options: HttpOptions, algorithm: str = "sha1") -> Checksum:
     """The repository's checksum file for ``jar_url``. A missing one is an error, never a pass."""
+    from http.client import HTTPException
     url = jar_url + "." + algorithm
     where = describe_url(url)
     try:
@@ -582,6 +602,8 @@ def stream_to(url: str, http_options: HttpOptions, out: t.BinaryIO, what: str,
     when a server closes early) and, when ``space_check_dir`` is given, refuses
     up front a body larger than the free space there.
     """
+    import socket
+    from http.client import HTTPException, IncompleteRead
     where = describe_url(url)
     resp = http_open(url, http_options, what)
     try:
@@ -630,6 +652,42 @@ def copy_to(src: str, out: t.BinaryIO, algorithms: t.Iterable[str] = ()) -> Down
     return Download(hasher.digests(), "", first)
 
 
+def adopt_pushed(src: str, temp: str) -> t.Optional[os.stat_result]:
+    """Move a jar the action plugin pushed onto ``temp`` (a temp file in dest) instead of copying it.
+
+    Only for the action plugin's own copy in its temp dir (``JarSource.movable``), never a user's ``src``.
+    Only a regular file of the user running the module with no other name (whoever held another name, or
+    owned it under become, could still change the installed jar), and only within one filesystem. Returns
+    what was moved, or None when the caller must copy instead (``EXDEV``, or anything else in the way).
+    """
+    try:
+        st = os.lstat(src)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_uid != os.geteuid():
+        return None
+    try:
+        os.rename(src, temp)  # onto the name open_temp reserved, so nothing else can be there
+    except OSError:
+        return None
+    return st
+
+
+def read_adopted(path: str, adopted: os.stat_result, algorithms: t.Iterable[str] = ()) -> Download:
+    """Hash the file ``adopt_pushed`` moved to ``path``, reading it once: it is verified like a download."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        st = os.fstat(f.fileno())
+        # What is read here is what gets renamed into place: still the file that was checked and moved.
+        if (st.st_dev, st.st_ino) != (adopted.st_dev, adopted.st_ino) or not stat.S_ISREG(st.st_mode) \
+                or st.st_nlink != 1 or st.st_uid != adopted.st_uid:
+            raise JarError("%s was replaced by another file while it was being installed. Nothing was changed; run "
+                           "the task again." % path)
+        hasher = _Hasher(algorithms)
+        first = _hash_file(f.readinto, hasher)
+    return Download(hasher.digests(), "", first)
+
+
 # ---------------------------------------------------------------------------
 # Jar validation
 # ---------------------------------------------------------------------------
@@ -670,8 +728,79 @@ def _services_of(jar: zipfile.ZipFile) -> t.Tuple[str, ...]:
         return _parse_services(f.read(SERVICES_LIMIT))
 
 
+_EOCD = struct.Struct("<4s4H2LH")  # end of central directory record
+_CENTRAL = struct.Struct("<4s6H3L5H2L")  # central directory file header
+_LOCAL = struct.Struct("<4s5H3L2H")  # local file header
+
+
+def _factories_in_central_directory(f: t.BinaryIO, size: int) -> t.Optional[t.Tuple[str, ...]]:
+    """``read_factories`` without turning every entry into an object, as zipfile does: flink-dist has some
+    40,000 entries, so every scan of a real lib/ would spend about 0.2 s in zipfile. The service entry is
+    found by its name in the raw central directory instead. Returns None whenever the jar is anything but a
+    plain, sound zip (zip64, data before it, a duplicate name, encryption, another compression, a bad CRC):
+    then zipfile reads it, and reports what is wrong.
+    """
+    tail_size = min(size, _EOCD.size + 0xFFFF)  # the record, and a comment of at most 64 KiB after it
+    f.seek(size - tail_size)
+    tail = f.read(tail_size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _EOCD.size:
+        return None
+    dummy, disk, cd_disk, on_disk, entries, cd_size, cd_offset, comment = _EOCD.unpack_from(tail, at)
+    if (at + _EOCD.size + comment != len(tail) or disk or cd_disk or on_disk != entries or entries == 0xFFFF
+            or 0xFFFFFFFF in (cd_size, cd_offset) or cd_offset + cd_size != size - tail_size + at):
+        return None
+    f.seek(cd_offset)
+    directory = f.read(cd_size)
+    if len(directory) != cd_size or (entries and not directory.startswith(b"PK\x01\x02")):
+        return None
+    name = FACTORY_SERVICE.encode("ascii")
+    found = []
+    pos = directory.find(name)
+    while pos >= 0:  # the name may also occur inside another entry's name, extra field or comment
+        start = pos - _CENTRAL.size
+        if start >= 0 and directory.startswith(b"PK\x01\x02", start):
+            header = _CENTRAL.unpack_from(directory, start)
+            if header[10] == len(name):
+                found.append(header)
+        pos = directory.find(name, pos + 1)
+    if not found:
+        return ()
+    if len(found) > 1:
+        return None
+    flags, method, crc, packed, unpacked, offset = (found[0][i] for i in (3, 4, 7, 8, 9, 16))
+    if flags & 0x1 or method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or unpacked > SERVICES_LIMIT \
+            or 0xFFFFFFFF in (packed, offset):
+        return None
+    f.seek(offset)
+    local = f.read(_LOCAL.size)
+    if len(local) != _LOCAL.size:
+        return None
+    signature, name_size, extra_size = (_LOCAL.unpack(local)[i] for i in (0, 9, 10))
+    if signature != b"PK\x03\x04" or f.read(name_size) != name:
+        return None
+    f.seek(offset + _LOCAL.size + name_size + extra_size)
+    data = f.read(packed)
+    if method == zipfile.ZIP_DEFLATED:
+        try:
+            data = zlib.decompressobj(-zlib.MAX_WBITS).decompress(data, SERVICES_LIMIT + 1)
+        except zlib.error:
+            return None
+    if len(data) != unpacked or zlib.crc32(data) != crc:
+        return None
+    return _parse_services(data)
+
+
 def read_factories(path: str) -> t.Tuple[str, ...]:
     """The Flink table factories a jar registers (cheap: central directory + one entry)."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) in _ZIP_MAGIC:  # anything else: _open_zip says what it is
+                found = _factories_in_central_directory(f, os.fstat(f.fileno()).st_size)
+                if found is not None:
+                    return found
+    except OSError:
+        pass  # _open_zip reports it
     with _open_zip(path, path) as jar:
         try:
             return _services_of(jar)
@@ -762,6 +891,8 @@ class JarSource(t.NamedTuple):
     # Resolved on the controller (fetch_mode=controller): src, once given, is the copy the
     # action plugin transferred, and the checksum is what the controller verified and validated.
     pushed: bool = False
+    # src is the action plugin's own copy, in the temp dir it made for this task: it may be moved into dest.
+    movable: bool = False
 
     @property
     def connectors(self) -> t.List[Connector]:
@@ -1095,7 +1226,8 @@ def _flock_wait(fd: int, exclusive: bool, wait: float, timeout_msg: str) -> None
             if time.monotonic() >= deadline:
                 raise JarError(timeout_msg)
             time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+            # Short naps: the waiters of a run (its first forks) should not oversleep the holder by much.
+            delay = min(delay * 2, 0.1)
 
 
 @contextlib.contextmanager
@@ -1451,7 +1583,12 @@ def _fetch(jar: _Jar, dest: str, http_options: HttpOptions, opts: InstallOptions
     algorithms = [jar.expected.algorithm] if jar.expected else []
     try:
         with out:
-            if source.kind == "src":
+            # The action plugin's pushed copy is moved into dest rather than copied: one write of the jar on
+            # the host (the transfer), one read (the checksum).
+            adopted = adopt_pushed(source.src, jar.temp) if source.movable and source.src else None
+            if adopted is not None:
+                got = read_adopted(jar.temp, adopted, algorithms)
+            elif source.kind == "src":
                 got = copy_to(source.src or "", out, algorithms)
             else:
                 got = stream_to(source.url or "", http_options, out, source.filename, algorithms,
@@ -1829,6 +1966,35 @@ def _sidecar_once(source: JarSource, http_options: HttpOptions, cache_dir: str, 
         return checksum
 
 
+def _src_digests_once(src: str, algorithms: t.Sequence[str], cache_dir: str, run_id: str) -> Digests:
+    """The digests of a ``src`` jar on the controller, computed once per run (without ``run_id``: every time).
+
+    Every host's task needs them to find the jar in the cache; the first host of a run hashes the file and
+    notes the result with the file's identity (inode, size, mtime), and the other hosts read the note.
+    """
+    if not run_id:
+        return file_digests(src, algorithms)
+    src = os.path.abspath(src)
+    memo = os.path.join(cache_dir, "sources", hashlib.sha256(src.encode("utf-8")).hexdigest() + CACHE_META_SUFFIX)
+    st = os.stat(src)
+    identity = [run_id, src, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
+    try:
+        with open(memo) as f:
+            note = json.load(f)
+        if note["identity"] == identity and all(a in note["others"] for a in algorithms if a != "sha256"):
+            return Digests(str(note["sha256"]), int(note["size"]), {str(a): str(h) for a, h in note["others"].items()})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    digests = file_digests(src, algorithms)
+    try:
+        os.makedirs(os.path.dirname(memo), exist_ok=True)
+        _write_json(memo, {"identity": identity, "sha256": digests.sha256, "size": digests.size,
+                           "others": digests.others})
+    except OSError:
+        pass  # only spares the other hosts a hash; the cache itself reports a directory it cannot write
+    return digests
+
+
 def _fill_cache(source: JarSource, path: str, expected: Checksum, http_options: HttpOptions, validate: bool,
                 run_id: str) -> CachedJar:
     entry = os.path.dirname(path)
@@ -1895,7 +2061,8 @@ def cache_jar(source: JarSource, cache_dir: str, http_options: HttpOptions, vali
         if not os.path.isfile(source.src or ""):
             raise JarError("src %s is not a file on the controller. With fetch_mode=controller, src names a jar on "
                            "the controller, which pushes it to the hosts." % source.src)
-        src_digests = file_digests(source.src or "", [source.checksum.algorithm] if source.checksum else [])
+        src_digests = _src_digests_once(source.src or "", [source.checksum.algorithm] if source.checksum else [],
+                                        cache_dir, "" if check_mode else run_id)
         if source.checksum is not None:
             verify_checksum(src_digests, source.checksum, source.what)
         expected = Checksum("sha256", src_digests.sha256, "src file %s on the controller" % source.src)
@@ -1959,8 +2126,12 @@ def pushed_item(request: JarRequest, cached: t.Optional[CachedJar]) -> t.Dict[st
     return item
 
 
-def pushed_request(item: t.Mapping[str, t.Any]) -> JarRequest:
-    """The host's side of ``pushed_item``: checked again, as it arrives over the wire."""
+def pushed_request(item: t.Mapping[str, t.Any], tmpdir: t.Optional[str] = None) -> JarRequest:
+    """The host's side of ``pushed_item``: checked again, as it arrives over the wire.
+
+    ``tmpdir`` is the temp dir the action plugin made for this task: a ``src`` directly inside it is the
+    plugin's own copy, which the module may move into dest instead of copying it.
+    """
     state = item.get("state") or "present"
     if state not in ("present", "absent"):
         raise JarError("_pushed: state %r is neither present nor absent." % (state,))
@@ -1978,10 +2149,76 @@ def pushed_request(item: t.Mapping[str, t.Any]) -> JarRequest:
     elif state == "present":
         raise JarError("_pushed: %s has no checksum; fetch_mode=controller always sends one." % name)
     factories = item.get("factories")
-    return JarRequest(JarSource("src", name, artifact_id, group_id, url=item.get("url"), src=item.get("src"),
+    src = item.get("src")
+    movable = bool(src and tmpdir and os.path.dirname(os.path.normpath(src)) == os.path.normpath(tmpdir))
+    return JarRequest(JarSource("src", name, artifact_id, group_id, url=item.get("url"), src=src,
                                 checksum=checksum, pushed=True,
-                                factories=tuple(str(f) for f in factories) if factories is not None else None),
+                                factories=tuple(str(f) for f in factories) if factories is not None else None,
+                                movable=movable),
                       state)
+
+
+# ---------------------------------------------------------------------------
+# fetch_mode=controller: what the controller remembers of each host's dest
+# ---------------------------------------------------------------------------
+
+HOSTS_DIR = "hosts"
+
+
+def host_memory_path(cache_dir: str, host: str, dest: str) -> str:
+    """``<cache_dir>/hosts/<sha256 of host and dest>.json``: any host name or path makes a safe file name."""
+    key = json.dumps([host, dest]).encode("utf-8")
+    return os.path.join(cache_dir, HOSTS_DIR, hashlib.sha256(key).hexdigest() + CACHE_META_SUFFIX)
+
+
+def read_host_memory(cache_dir: str, host: str, dest: str) -> t.Dict[str, str]:
+    """The jars (file name: checksum) that the last successful run left in ``dest`` on ``host``; {} if unknown.
+
+    It only decides whether the controller pushes jars before the first module execution or after it: the
+    host still verifies every checksum, and answers ``_needed`` when a jar it was said to have is missing.
+    """
+    try:
+        with open(host_memory_path(cache_dir, host, dest)) as f:
+            memory = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    jars = memory.get("jars") if isinstance(memory, dict) else None
+    if not isinstance(jars, dict) or memory.get("host") != host or memory.get("dest") != dest:
+        return {}
+    return {str(name): str(checksum) for name, checksum in jars.items()}
+
+
+def write_host_memory(cache_dir: str, host: str, dest: str, jars: t.Mapping[str, str]) -> None:
+    """Replace the memory of ``dest`` on ``host`` atomically. A failure is ignored: it only costs a later run a
+    second execution or a needless transfer."""
+    path = host_memory_path(cache_dir, host, dest)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _write_json(path, {"host": host, "dest": dest, "jars": dict(jars)})
+    except OSError:
+        try:
+            os.unlink("%s.%d.tmp" % (path, os.getpid()))  # _write_json's temp, if it got that far
+        except OSError:
+            pass
+
+
+def jars_to_push(items: t.Sequence[t.Mapping[str, t.Any]], memory: t.Mapping[str, str]) -> t.List[str]:
+    """The jars to push before the first execution: those to install that ``memory`` does not vouch for."""
+    return [item["name"] for item in items if item.get("state") == "present" and item.get("checksum")
+            and memory.get(item["name"]) != item["checksum"]]
+
+
+def remembered(memory: t.Mapping[str, str], items: t.Sequence[t.Mapping[str, t.Any]], result: t.Mapping[str, t.Any],
+               single: bool) -> t.Dict[str, str]:
+    """``memory`` after a successful run that returned ``result``: less what it removed, plus every jar it
+    installed or found current, with the SHA-256 the host computed."""
+    jars = dict(memory)
+    for path in result.get("removed") or []:
+        jars.pop(os.path.basename(path), None)
+    for item, entry in zip(items, [result] if single else result.get("jars") or []):
+        if item.get("state") == "present" and item.get("name") and entry.get("checksum"):
+            jars[item["name"]] = "sha256:%s" % entry["checksum"]
+    return jars
 
 
 # ---------------------------------------------------------------------------

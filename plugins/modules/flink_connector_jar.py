@@ -239,10 +239,13 @@ options:
       - V(controller) fetches, verifies (pinned checksum or C(.sha1) file) and validates each jar once on the
         controller into O(controller_cache_dir), at most once per run whatever the number of hosts and forks; a
         cached jar is reused without fetching its body again (only the small C(.sha1) file, unless the checksum is
-        pinned). Then one module execution on each host compares what it has with the expected checksums; only if
-        jars are missing or different are those jars (and only those) transferred to the host's temporary directory
-        and installed by a second module execution. An idempotent rerun is one module execution per host. Hosts
-        need no access to the repository, and credentials never leave the controller.
+        pinned). The controller remembers, per host and O(dest), the checksums of the jars the last successful run
+        left there. Jars it does not know the host to have are transferred to the host's temporary directory first;
+        then one module execution on each host verifies every checksum, installs, and does the rest. A first deploy
+        is one module execution per host plus the transfers, and an idempotent rerun one module execution and no
+        transfer. If a host lacks a jar the controller thought it had, the module installs nothing, that jar is
+        transferred, and a second execution installs. Hosts need no access to the repository, and credentials never
+        leave the controller.
       - O(repository_url), O(url_username), O(url_password), O(headers), O(validate_certs), O(use_proxy) and
         O(timeout) apply where the jars are fetched.
       - With V(controller), O(force) downloads each jar again into the controller cache, once per run, and a host
@@ -254,6 +257,9 @@ options:
     description:
       - Directory on the controller for O(fetch_mode=controller). Jars are kept there by checksum
         (C(<algorithm>/<hex>/<file name>)) with a small metadata file, so later runs reuse them.
+      - It also keeps, under C(hosts/), one small file per host and O(dest) with the file names and checksums of
+        the jars the last successful run left there (written only by real runs, never in check mode). It decides
+        only which jars are transferred before the module runs; the host still verifies every checksum.
       - Created if missing. Safe to share between concurrent runs, and to delete when no run uses it.
     type: path
     default: ~/.cache/cdcops-flink-cdc/jars
@@ -262,7 +268,7 @@ options:
       - Internal to O(fetch_mode=controller), set by this module's action plugin on the controller; it refuses the
         option from a task. Not a public interface.
       - The jars resolved on the controller (file name, expected checksum) and, once transferred, their copies in
-        the host's temporary directory.
+        the host's temporary directory. Such a copy is moved into O(dest) (same filesystem) rather than copied.
     type: dict
 attributes:
   action:
@@ -292,6 +298,8 @@ attributes:
 notes:
   - Downloads use Ansible's own URL handling, so TaskManager hosts need no extra Python packages.
   - O(fetch_mode=controller) works with pipelining; an up-to-date host then costs one connection round trip.
+  - With O(fetch_mode=controller), a jar transferred to the host's temporary directory on the same filesystem as
+    O(dest) is moved into O(dest) and verified there, not copied again.
   - A run waits up to 15 minutes for another run holding the lock on the same O(dest).
   - Temporary files are named C(.<jar name>.<random>.part) inside O(dest); ones left by a killed run are
     removed by the next run that installs a jar there.
@@ -413,7 +421,10 @@ downloaded:
   returned: without O(jars)
   type: bool
 transferred:
-  description: Whether the jar was transferred from the controller to this host by this task.
+  description:
+    - Whether the jar was transferred from the controller to this host by this task.
+    - On a host and O(dest) the controller has no memory of (see O(controller_cache_dir)), every jar is transferred
+      before the module runs, also one the host turns out to have already.
   returned: without O(jars), with O(fetch_mode=controller) and O(state=present)
   type: bool
 url:
@@ -450,7 +461,7 @@ jars:
       returned: always
       type: bool
     transferred:
-      description: Whether this jar was transferred from the controller to this host by this task.
+      description: Whether this jar was transferred from the controller to this host by this task, as RV(transferred).
       returned: with O(fetch_mode=controller) and O(jars[].state=present)
       type: bool
     url:
@@ -515,7 +526,8 @@ class FlinkConnectorJar:
         """The jars of this call, and whether the result takes the single-jar form."""
         p = self.params
         if p["_pushed"] is not None:
-            return [_jar.pushed_request(item) for item in p["_pushed"].get("jars") or []], \
+            tmpdir = p["_pushed"].get("tmpdir")
+            return [_jar.pushed_request(item, tmpdir) for item in p["_pushed"].get("jars") or []], \
                 bool(p["_pushed"].get("single"))
         if p["fetch_mode"] == "controller":
             raise _jar.JarError("fetch_mode=controller is carried out by this module's action plugin on the "

@@ -8,10 +8,12 @@ executions per host (any stat or checksum module would be counted too).
 """
 
 import collections
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -387,7 +389,8 @@ def test_controller_mode_fetches_each_body_once_and_reruns_in_one_execution(mave
     assert fleet.cached_files() == []
     assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
 
-    # First deploy: each body fetched exactly once for four hosts; two module executions per host.
+    # First deploy: each body fetched exactly once for four hosts; the controller has no memory of the hosts, so
+    # it pushes both jars first: one module execution per host.
     mark = maven_repo.mark()
     run = fleet.play(ansible, maven_repo, connectors)
     assert not run.failed, run
@@ -395,7 +398,7 @@ def test_controller_mode_fetches_each_body_once_and_reruns_in_one_execution(mave
     assert all(r["result"]["changed"] is True for r in results.values())
     assert bodies(maven_repo, mark) == dict.fromkeys(paths, 1)
     assert sidecars(maven_repo, mark) == {p + ".sha1": 1 for p in paths}  # and each sidecar once per run
-    assert fleet.executions() == dict.fromkeys(fleet.hosts, 2)
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
     downloads = collections.Counter(j["path"].rsplit("/", 1)[1] for r in results.values()
                                     for j in r["result"]["jars"] if j["downloaded"])
     assert downloads == {name(PG, "3.1.0"): 1, name(SR, SR_NEW): 1}
@@ -453,12 +456,147 @@ def test_controller_mode_pushes_only_what_each_host_lacks(maven_repo, published,
     assert all(s == snaps[fleet.hosts[0]] for s in snaps.values())
 
 
+def memories(fleet):
+    """The controller's memory of each host: dest -> {jar name: checksum}."""
+    hosts_dir = os.path.join(fleet.cache_dir, "hosts")
+    found = {}
+    for entry in sorted(os.listdir(hosts_dir)) if os.path.isdir(hosts_dir) else []:
+        with open(os.path.join(hosts_dir, entry)) as f:
+            memory = json.load(f)
+        found[memory["dest"]] = memory["jars"]
+    return found
+
+
+def memory_file(fleet, host):
+    hosts_dir = os.path.join(fleet.cache_dir, "hosts")
+    for entry in os.listdir(hosts_dir):
+        with open(os.path.join(hosts_dir, entry)) as f:
+            if json.load(f)["dest"] == str(fleet.lib(host)):
+                return os.path.join(hosts_dir, entry)
+    raise AssertionError("no memory of %s" % host)
+
+
+def pushed_jars(run):
+    """The jar transfers in a -vvv output."""
+    return [line for line in run.output.splitlines() if " PUT " in line and line.rstrip().endswith(".jar")]
+
+
+def published_sha256(repo, published, keys):
+    return {name(*key): jars.sha256_file(os.path.join(repo.root, published[key])) for key in keys}
+
+
+def test_controller_mode_first_deploy_is_one_execution_per_host(maven_repo, published, ansible, fleet):
+    """No memory of the hosts: the controller pushes both jars first, then runs the module once per host."""
+    want = published_sha256(maven_repo, published, [(PG, "3.1.0"), (SR, SR_NEW)])
+    run = fleet.play(ansible, maven_repo, [pg(), sr()], verbosity=3)
+    assert not run.failed, run
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+    assert len(pushed_jars(run)) == 2 * len(fleet.hosts), pushed_jars(run)
+    for host, record in fleet.results(run).items():
+        assert record["result"]["changed"] is True
+        assert [j["transferred"] for j in record["result"]["jars"]] == [True, True]
+        snap = jars.snapshot_dir(fleet.lib(host))
+        assert sorted(snap) == sorted(["flink-dist-1.20.3.jar"] + list(want))  # no temp file left
+        assert {n: snap[n][:2] for n in want} == {n: (sha, 0o644) for n, sha in want.items()}
+    # It remembers what each host now holds, by the SHA-256 the host computed.
+    assert memories(fleet) == {str(fleet.lib(h)): {n: "sha256:" + sha for n, sha in want.items()}
+                               for h in fleet.hosts}
+
+
+def test_controller_mode_moves_the_pushed_jars_into_dest(maven_repo, published, ansible, tmp_path):
+    """The copy pushed into the host's temp dir is moved into dest, or copied when they are on two filesystems."""
+    want = published_sha256(maven_repo, published, [(PG, "3.1.0"), (SR, SR_NEW)])
+    cases = [("same filesystem", str(tmp_path / "kept-tmp"), True)]
+    if os.path.isdir("/dev/shm") and os.stat("/dev/shm").st_dev != os.stat(str(tmp_path)).st_dev:
+        cases.append(("another filesystem", tempfile.mkdtemp(prefix="cdcops-kept-tmp-", dir="/dev/shm"), False))
+    try:
+        for index, (case, kept_tmp, moved) in enumerate(cases):
+            fleet = Fleet(tmp_path / ("fleet-%d" % index), 2)
+            env = {"ANSIBLE_REMOTE_TMP": kept_tmp, "ANSIBLE_KEEP_REMOTE_FILES": "1"}
+            run = ansible.playbook(PLAY % {"extra": ""}, inventory=str(fleet.inventory), forks=2, env=env,
+                                   extra_vars=dict(connectors=[pg(), sr()], repo_url=maven_repo.url,
+                                                   cache_dir=fleet.cache_dir))
+            assert not run.failed, run
+            assert fleet.executions() == dict.fromkeys(fleet.hosts, 1), case
+            for host in fleet.hosts:
+                snap = jars.snapshot_dir(fleet.lib(host))
+                assert {n: snap[n][:2] for n in want} == {n: (sha, 0o644) for n, sha in want.items()}, case
+            # The kept temp dirs (one per host) still hold what the module did not move.
+            left = sorted(f for d, dummy, files in os.walk(kept_tmp) for f in files if f.endswith(".jar"))
+            assert left == ([] if moved else sorted(list(want) * len(fleet.hosts))), case
+    finally:
+        for dummy, kept_tmp, moved in cases[1:]:
+            shutil.rmtree(kept_tmp, ignore_errors=True)
+
+
+def test_controller_mode_a_wrong_memory_still_ends_correct(maven_repo, published, ansible, fleet):
+    """The memory only decides what is pushed first: the host checks every jar, and asks for what it lacks."""
+    connectors = [pg(), sr()]
+    assert not fleet.play(ansible, maven_repo, connectors).failed
+    fleet.executions()
+    snaps = fleet.snapshots()
+    remembered = memories(fleet)
+    tm1, tm2, tm3, tm4 = fleet.hosts
+    os.unlink(str(fleet.lib(tm1) / name(SR, SR_NEW)))  # deleted behind the memory's back
+    jars.install_copy(maven_repo.root, published[(PG, "3.2.0")], fleet.lib(tm2), name=name(PG, "3.1.0"))  # other bytes
+    os.unlink(memory_file(fleet, tm3))  # the controller forgot tm3 (tm3 is up to date)
+
+    mark = maven_repo.mark()
+    run = fleet.play(ansible, maven_repo, connectors)
+    assert not run.failed, run
+    assert bodies(maven_repo, mark) == {}
+    assert fleet.executions() == {tm1: 2, tm2: 2, tm3: 1, tm4: 1}
+    results = {h: r["result"] for h, r in fleet.results(run).items()}
+    assert {h: r["changed"] for h, r in results.items()} == {tm1: True, tm2: True, tm3: False, tm4: False}
+    assert {h: [j["transferred"] for j in r["jars"]] for h, r in results.items()} == {
+        tm1: [False, True], tm2: [True, False], tm3: [True, True], tm4: [False, False]}
+    assert fleet.snapshots() == snaps  # every host ends with exactly the right jars
+    assert memories(fleet) == remembered
+
+    again = fleet.play(ansible, maven_repo, connectors)
+    assert not again.failed, again
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+    assert not any(j["transferred"] or r["result"]["changed"] for r in fleet.results(again).values()
+                   for j in r["result"]["jars"])
+
+
+def test_controller_mode_check_mode_pushes_nothing_and_remembers_nothing(maven_repo, published, ansible, fleet):
+    connectors = [pg(), sr()]
+    before = fleet.snapshots()
+    # Cold cache, cold memory: no body fetched, nothing transferred, nothing written anywhere.
+    mark = maven_repo.mark()
+    check = fleet.play(ansible, maven_repo, connectors, check=True, verbosity=3)
+    assert not check.failed, check
+    assert all(r["result"]["changed"] is True for r in fleet.results(check).values())
+    assert bodies(maven_repo, mark) == {} and pushed_jars(check) == []
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+    assert fleet.snapshots() == before and fleet.cached_files() == []
+
+    # Warm cache; one host lost a jar, the controller forgot another: still nothing pushed or remembered.
+    assert not fleet.play(ansible, maven_repo, connectors).failed
+    fleet.executions()
+    tm1, tm2 = fleet.hosts[:2]
+    os.unlink(str(fleet.lib(tm1) / name(PG, "3.1.0")))
+    os.unlink(memory_file(fleet, tm2))
+    snaps, remembered = fleet.snapshots(), dict(memories(fleet))
+    mark = maven_repo.mark()
+    check = fleet.play(ansible, maven_repo, connectors, check=True, verbosity=3)
+    assert not check.failed, check
+    assert {h: r["result"]["changed"] for h, r in fleet.results(check).items()} == {
+        h: h == tm1 for h in fleet.hosts}
+    assert not any(j["transferred"] for r in fleet.results(check).values() for j in r["result"]["jars"])
+    assert bodies(maven_repo, mark) == {} and pushed_jars(check) == []
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+    assert fleet.snapshots() == snaps
+    assert memories(fleet) == remembered and str(fleet.lib(tm2)) not in remembered
+
+
 def test_controller_mode_with_pipelining(maven_repo, published, ansible, fleet):
     """Pipelining: no temp dir on an up-to-date host, so the rerun is one round trip per host."""
     env = {"ANSIBLE_PIPELINING": "1"}
     run = fleet.play(ansible, maven_repo, [pg(), sr()], env=env, verbosity=3)
     assert not run.failed, run
-    assert fleet.executions() == dict.fromkeys(fleet.hosts, 2)
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
     # Each jar was put into a temp dir under remote_tmp once per host (and the temp dirs are gone: see play()).
     puts = [line for line in run.output.splitlines() if " PUT " in line and str(fleet.remote_tmp) in line]
     assert collections.Counter(line.rsplit("/", 1)[1].strip() for line in puts) == {
@@ -499,7 +637,7 @@ def test_controller_mode_single_jar_form(maven_repo, published, ansible, tmp_pat
     assert all(r["path"].endswith(name(PG, "3.1.0")) and r["checksum"] == jars.sha256_file(r["path"]) for r in results)
     assert sum(r["downloaded"] for r in results) == 1
     assert bodies(maven_repo, mark) == {"/" + published[(PG, "3.1.0")]: 1}
-    assert fleet.executions() == dict.fromkeys(fleet.hosts, 2)
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
     again = ansible.playbook(SINGLE, inventory=str(fleet.inventory), forks=3, extra_vars=extra_vars, env=env)
     assert not again.failed
     assert all(not r["result"]["changed"] and not r["result"]["transferred"] for r in fleet.results(again).values())
@@ -514,7 +652,7 @@ def test_controller_mode_on_python38_hosts(maven_repo, published, ansible, tmp_p
     fleet = Fleet(tmp_path / "fleet38", 2, python=py38[0])
     run = fleet.play(ansible, maven_repo, [pg(), sr()])
     assert not run.failed, run
-    assert fleet.executions() == dict.fromkeys(fleet.hosts, 2)
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
     again = fleet.play(ansible, maven_repo, [pg(), sr()])
     assert not again.failed and all(r["result"]["changed"] is False for r in fleet.results(again).values())
     assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)

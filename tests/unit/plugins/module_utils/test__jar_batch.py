@@ -5,6 +5,7 @@ dirs). The HTTP paths, the action plugin and the real failure injections are
 covered by tests/integration/test_flink_connector_jar_batch.py.
 """
 
+import errno
 import json
 import os
 import sys
@@ -340,3 +341,355 @@ def test_cache_path_is_content_addressed_and_safe(tmp_path):
 def test_run_id_is_stable_within_a_process():
     from ansible_collections.cdcops.flink_cdc.plugins.action.flink_connector_jar import run_id
     assert run_id() == run_id() and run_id().startswith("%d:" % os.getppid())
+
+
+# --- what the controller remembers of each host ---------------------------------------------------
+
+def _item(name, checksum="sha256:" + "a" * 64, state="present"):
+    return {"state": state, "name": name, "checksum": checksum}
+
+
+def test_host_memory_round_trip(tmp_path):
+    cache = str(tmp_path / "cache")
+    assert _jar.read_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib") == {}  # cold: nothing known
+    _jar.write_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib", {"a-1.jar": "sha256:" + "a" * 64})
+    assert _jar.read_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib") == {"a-1.jar": "sha256:" + "a" * 64}
+    # Another host, address or dest is another memory.
+    assert _jar.read_host_memory(cache, "tm1 10.0.0.2", "/opt/flink/lib") == {}
+    assert _jar.read_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib/") == {}
+    path = _jar.host_memory_path(cache, "tm1 10.0.0.1", "/opt/flink/lib")
+    assert os.path.dirname(path) == os.path.join(cache, _jar.HOSTS_DIR)
+    assert os.listdir(os.path.dirname(path)) == [os.path.basename(path)]  # written atomically: no temp left
+    # Any host name or dest makes a plain file name inside hosts/.
+    odd = _jar.host_memory_path(cache, "../../etc/passwd", "/x/../y")
+    assert os.path.dirname(odd) == os.path.join(cache, _jar.HOSTS_DIR) and "/" not in os.path.basename(odd)
+
+
+@pytest.mark.parametrize("content", ["not json", "[]", '{"host": "h", "dest": "/lib", "jars": []}',
+                                     '{"host": "other", "dest": "/lib", "jars": {"a-1.jar": "sha256:00"}}'])
+def test_a_damaged_or_foreign_host_memory_knows_nothing(tmp_path, content):
+    cache = str(tmp_path / "cache")
+    path = _jar.host_memory_path(cache, "h", "/lib")
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as f:
+        f.write(content)
+    assert _jar.read_host_memory(cache, "h", "/lib") == {}
+
+
+def test_writing_the_host_memory_never_fails_the_task(tmp_path):
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache directory should be")
+    _jar.write_host_memory(str(blocker), "h", "/lib", {"a-1.jar": "sha256:" + "a" * 64})  # no exception
+    assert _jar.read_host_memory(str(blocker), "h", "/lib") == {}
+
+
+def test_jars_to_push_are_those_the_memory_does_not_vouch_for():
+    items = [_item("a-1.jar"), _item("b-1.jar", "sha256:" + "b" * 64), _item("c-1.jar", None, "absent")]
+    assert _jar.jars_to_push(items, {}) == ["a-1.jar", "b-1.jar"]  # cold: every jar to install
+    warm = {"a-1.jar": "sha256:" + "a" * 64, "b-1.jar": "sha256:" + "b" * 64, "old-1.jar": "sha256:" + "c" * 64}
+    assert _jar.jars_to_push(items, warm) == []
+    assert _jar.jars_to_push(items, dict(warm, **{"b-1.jar": "sha256:" + "0" * 64})) == ["b-1.jar"]
+    assert _jar.jars_to_push([_item("c-1.jar", None, "absent")], {}) == []
+
+
+def test_remembered_adds_what_the_host_holds_and_drops_what_it_removed():
+    items = [_item("a-2.jar"), _item("b-1.jar"), {"state": "absent", "name": "", "artifact_id": "c"}]
+    memory = {"a-1.jar": "sha256:" + "1" * 64, "c-1.jar": "sha256:" + "2" * 64, "other.jar": "sha256:" + "3" * 64}
+    result = {"changed": True, "removed": ["/lib/a-1.jar", "/lib/c-1.jar"],
+              "jars": [{"checksum": "4" * 64, "removed": ["/lib/a-1.jar"]}, {"checksum": "5" * 64, "removed": []},
+                       {"removed": ["/lib/c-1.jar"]}]}
+    assert _jar.remembered(memory, items, result, single=False) == {
+        "a-2.jar": "sha256:" + "4" * 64, "b-1.jar": "sha256:" + "5" * 64, "other.jar": "sha256:" + "3" * 64}
+    single = {"changed": False, "path": "/lib/a-2.jar", "checksum": "4" * 64, "removed": []}
+    assert _jar.remembered({}, items[:1], single, single=True) == {"a-2.jar": "sha256:" + "4" * 64}
+
+
+# --- the host moves the pushed copies into dest ---------------------------------------------------
+
+def _push_copy(path, tmpdir):
+    """What the action plugin's transfer leaves on the host: a private copy in its temp dir."""
+    os.makedirs(str(tmpdir), exist_ok=True)
+    copy = os.path.join(str(tmpdir), os.path.basename(path))
+    with open(path, "rb") as src, open(copy, "wb") as out:
+        out.write(src.read())
+    return copy
+
+
+def _pushed_in(path, tmpdir, checksum=None):
+    item = _jar.pushed_item(JarRequest(_jar.src_source(path)),
+                            _jar.CachedJar(path, _jar.Checksum("sha256", checksum or jars.sha256_file(path))))
+    item["src"] = _push_copy(path, tmpdir)
+    return _jar.pushed_request(item, str(tmpdir))
+
+
+def test_pushed_request_may_move_only_the_action_plugins_own_copies():
+    item = {"name": "a-1.jar", "checksum": "sha256:" + "a" * 64}
+    tmpdir = "/home/u/.ansible/tmp/ansible-tmp-1-2-3"
+    assert _jar.pushed_request(dict(item, src=tmpdir + "/a-1.jar"), tmpdir).source.movable
+    assert _jar.pushed_request(dict(item, src=tmpdir + "/a-1.jar"), tmpdir + "/").source.movable
+    assert not _jar.pushed_request(dict(item, src=tmpdir + "/a-1.jar")).source.movable  # no temp dir named
+    assert not _jar.pushed_request(dict(item, src="/srv/jars/a-1.jar"), tmpdir).source.movable
+    assert not _jar.pushed_request(dict(item, src=tmpdir + "/sub/a-1.jar"), tmpdir).source.movable
+    assert not _jar.pushed_request(dict(item, src=tmpdir + "/../a-1.jar"), tmpdir).source.movable
+    assert not _jar.pushed_request(item, tmpdir).source.movable  # nothing pushed
+    assert not _jar.src_source(tmpdir + "/a-1.jar").movable  # a user's src never is
+
+
+def test_ensure_jars_moves_the_pushed_copies_into_dest(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    new_pg, new_sr = jars.published_path(str(tmp_path / "repo"), "3.1.0"), starrocks(tmp_path)
+    tmpdir = tmp_path / "remote-tmp" / "ansible-tmp-1"
+    requests = [_pushed_in(new_pg, tmpdir), _pushed_in(new_sr, tmpdir)]
+    inodes = {os.path.basename(r.source.src): os.stat(r.source.src).st_ino for r in requests}
+
+    done = _jar.ensure_jars(requests, str(lib), _jar.HttpOptions(), _jar.InstallOptions(), check_mode=False)
+    assert done["changed"] and [j["checksum"] for j in done["jars"]] == [jars.sha256_file(p) for p in (new_pg, new_sr)]
+    assert os.listdir(str(tmpdir)) == []  # moved, not copied
+    for name, inode in inodes.items():
+        st = os.stat(str(lib / name))
+        assert st.st_ino == inode and oct(st.st_mode & 0o7777) == oct(0o644)
+    assert sorted(os.listdir(str(lib))) == sorted(inodes)  # no temp left behind
+
+
+def test_a_pushed_copy_on_another_filesystem_is_copied(tmp_path, monkeypatch):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    new_pg = jars.published_path(str(tmp_path / "repo"), "3.1.0")
+    request = _pushed_in(new_pg, tmp_path / "remote-tmp")
+    rename = os.rename
+
+    def cross_device(src, dst):
+        if src == request.source.src:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return rename(src, dst)
+
+    monkeypatch.setattr(_jar.os, "rename", cross_device)
+    done = _jar.ensure_jars([request], str(lib), _jar.HttpOptions(), _jar.InstallOptions(), check_mode=False)
+    assert done["changed"] and os.path.exists(request.source.src)  # left for the action plugin to remove
+    assert jars.sha256_file(str(lib / os.path.basename(new_pg))) == jars.sha256_file(new_pg)
+    assert os.stat(str(lib / os.path.basename(new_pg))).st_ino != os.stat(request.source.src).st_ino
+
+
+def test_adopt_pushed_refuses_anything_but_a_private_regular_file(tmp_path):
+    target = tmp_path / "lib" / ".a-1.jar.x.part"
+    target.parent.mkdir()
+    own = tmp_path / "tmp" / "own.jar"
+    own.parent.mkdir()
+    own.write_bytes(b"jar")
+    linked = tmp_path / "tmp" / "linked.jar"
+    linked.write_bytes(b"jar")
+    os.link(str(linked), str(tmp_path / "elsewhere.jar"))  # someone else keeps a name for it
+    symlink = tmp_path / "tmp" / "symlink.jar"
+    symlink.symlink_to(own)
+    for refused in (linked, symlink, tmp_path / "tmp", tmp_path / "tmp" / "missing.jar"):
+        assert _jar.adopt_pushed(str(refused), str(target)) is None
+        assert not target.exists()
+    if os.geteuid() == 0:
+        foreign = tmp_path / "tmp" / "foreign.jar"
+        foreign.write_bytes(b"jar")
+        os.chown(str(foreign), 12345, 12345)  # pushed for another user (become): theirs to change
+        assert _jar.adopt_pushed(str(foreign), str(target)) is None and foreign.exists()
+    moved = _jar.adopt_pushed(str(own), str(target))
+    assert moved is not None and not own.exists() and target.read_bytes() == b"jar"
+    assert _jar.read_adopted(str(target), moved, ["sha1"]).digests.size == 3
+
+
+def test_read_adopted_refuses_a_file_replaced_or_linked_after_the_move(tmp_path):
+    own, target, other = tmp_path / "own.jar", tmp_path / "target.part", tmp_path / "other.jar"
+    own.write_bytes(b"jar")
+    moved = _jar.adopt_pushed(str(own), str(target))
+    os.link(str(target), str(tmp_path / "second-name"))
+    with pytest.raises(JarError) as err:
+        _jar.read_adopted(str(target), moved)
+    assert "replaced by another file" in err.value.msg
+    os.unlink(str(tmp_path / "second-name"))
+    other.write_bytes(b"other")
+    os.replace(str(other), str(target))
+    with pytest.raises(JarError) as err:
+        _jar.read_adopted(str(target), moved)
+    assert "replaced by another file" in err.value.msg
+
+
+def test_a_moved_copy_that_does_not_match_changes_nothing(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    new_pg, new_sr = jars.published_path(str(tmp_path / "repo"), "3.1.0"), starrocks(tmp_path)
+    tmpdir = tmp_path / "remote-tmp"
+    with pytest.raises(ChecksumError) as err:
+        _jar.ensure_jars([_pushed_in(new_pg, tmpdir), _pushed_in(new_sr, tmpdir, checksum="0" * 64)], str(lib),
+                         _jar.HttpOptions(), _jar.InstallOptions(), check_mode=False)
+    assert "pushed from the controller" in err.value.msg
+    assert os.listdir(str(lib)) == []  # neither jar, nor a temp file
+
+
+def test_a_pushed_jar_is_sent_with_its_sha256_and_hashed_once_on_the_host(tmp_path, monkeypatch):
+    src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
+    pinned = _jar.src_source(src, "sha1:" + jars.sha_hex(src, "sha1"))
+    cached = _jar.cache_jar(pinned, str(tmp_path / "cache"), _jar.HttpOptions(), run_id="run-1")
+    item = _jar.pushed_item(JarRequest(pinned), cached)
+    assert item["checksum"] == "sha256:" + jars.sha256_file(src)
+    hashed = []
+    hasher_init = _jar._Hasher.__init__
+
+    def recording(self, algorithms=()):
+        hasher_init(self, algorithms)
+        hashed.append(sorted(self._hashes))
+
+    monkeypatch.setattr(_jar._Hasher, "__init__", recording)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    item["src"] = _push_copy(cached.path, tmp_path / "remote-tmp")
+    _jar.ensure_jars([_jar.pushed_request(item, str(tmp_path / "remote-tmp"))], str(lib), _jar.HttpOptions(),
+                     _jar.InstallOptions(), check_mode=False)
+    assert hashed == [["sha256"]]  # one pass, one algorithm
+    del hashed[:]
+    again = _jar.ensure_jars([_jar.pushed_request(dict(item, src=None))], str(lib), _jar.HttpOptions(),
+                             _jar.InstallOptions(), check_mode=False)
+    assert not again["changed"] and hashed == [["sha256"]]
+
+
+# --- what the host imports -------------------------------------------------------------------------
+
+IMPORTS = r"""
+import json, os, sys
+import ansible.module_utils.basic
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _jar
+seen = ["ansible.module_utils.urls" in sys.modules]
+item = json.loads(sys.argv[2])
+_jar.ensure_jars([_jar.pushed_request(item, sys.argv[4])], sys.argv[3], _jar.HttpOptions(), _jar.InstallOptions(),
+                 False)
+seen.append("ansible.module_utils.urls" in sys.modules)
+masked = _jar.mask_url("https://user:secret@repo.example/m2/a.jar")
+seen.append("ansible.module_utils.urls" in sys.modules)
+print(json.dumps([seen, masked]))
+"""
+
+
+def test_installing_pushed_jars_never_imports_the_download_code(tmp_path):
+    """ansible.module_utils.urls (http.client, email, cryptography...) is a third of an execution's CPU."""
+    import subprocess
+    from ansible.module_utils.urls import mask_url
+    src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    item = _jar.pushed_item(JarRequest(_jar.maven_source("https://repo.example/m2", "org.apache.flink", PGA, "3.1.0")),
+                            _jar.CachedJar(src, _jar.Checksum("sha256", jars.sha256_file(src))))
+    item["src"] = _push_copy(src, tmp_path / "remote-tmp")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))  # this checkout's collection
+    out = subprocess.run([sys.executable, "-c", IMPORTS, "", json.dumps(item), str(lib), str(tmp_path / "remote-tmp")],
+                         capture_output=True, text=True, check=False, env=env)
+    assert out.returncode == 0, out.stderr
+    seen, masked = json.loads(out.stdout)
+    assert seen == [False, False, True], out.stderr
+    assert masked == mask_url("https://user:secret@repo.example/m2/a.jar") and "secret" not in masked
+    assert os.path.exists(str(lib / ("%s-3.1.0.jar" % PGA)))
+
+
+@pytest.mark.parametrize("url", ["https://repo.example/m2/a.jar", "http://127.0.0.1:8081/a.jar?x=@y",
+                                 "https://user@repo.example/a.jar", "https://user:pw@repo.example:8443/a.jar",
+                                 "https://repo.example/path/with@sign/a.jar"])
+def test_mask_url_is_ansibles(url):
+    from ansible.module_utils.urls import mask_url
+    assert _jar.mask_url(url) == mask_url(url)
+
+
+# --- controller work done once per run, not once per host -----------------------------------------
+
+def test_a_src_jar_is_hashed_once_per_run_on_the_controller(tmp_path, monkeypatch):
+    src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
+    cache = str(tmp_path / "cache")
+    calls = []
+    digests = _jar.file_digests
+
+    def counting(path, algorithms=()):
+        calls.append(path)
+        return digests(path, algorithms)
+
+    monkeypatch.setattr(_jar, "file_digests", counting)
+    first = _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions(), run_id="run-1")
+    hashed = len(calls)
+    for dummy in range(3):  # the other hosts of the run
+        assert _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions(), run_id="run-1") == first
+    assert len(calls) == hashed
+    _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions(), run_id="run-2")  # a new run looks again
+    assert len(calls) == hashed + 1
+    jars.publish_postgres_cdc(str(tmp_path / "repo"), "3.1.0", size=4096)  # the file changes within the run
+    changed = _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions(), run_id="run-2")
+    assert changed.checksum.hexdigest == jars.sha256_file(src) != first.checksum.hexdigest
+    notes = sorted(os.listdir(os.path.join(cache, "sources")))
+    with open(os.path.join(cache, "sources", notes[0])) as f:
+        note = f.read()
+    hashed = len(calls)
+    _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions(), check_mode=True, run_id="run-3")
+    assert len(calls) == hashed + 1  # check mode hashes, and notes nothing
+    assert sorted(os.listdir(os.path.join(cache, "sources"))) == notes
+    with open(os.path.join(cache, "sources", notes[0])) as f:
+        assert f.read() == note
+
+
+# --- reading what a jar registers without parsing all its entries ---------------------------------
+
+def _by_zipfile(path):
+    import zipfile
+    with zipfile.ZipFile(path) as jar:
+        return _jar._services_of(jar)
+
+
+def _fast(path):
+    with open(path, "rb") as f:
+        return _jar._factories_in_central_directory(f, os.path.getsize(path))
+
+
+def _jar_with(path, entries, comment=b"", compression=None):
+    import zipfile
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.comment = comment
+        for name, data in entries:
+            z.writestr(name, data, compress_type=compression)
+    return path
+
+
+SERVICES = "# comment\n%s\n\n%s  \n%s\n" % (PG3, _jar.STARROCKS_FACTORIES[0], PG3)
+
+
+@pytest.mark.parametrize("entries, comment, compression", [
+    ([("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n"), (_jar.FACTORY_SERVICE, SERVICES)], b"", None),
+    ([(_jar.FACTORY_SERVICE, SERVICES), ("a/B.class", "x" * 5000)], b"", 0),  # stored
+    ([("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n"), ("a/B.class", "x")], b"", None),  # registers nothing
+    ([("x/" + _jar.FACTORY_SERVICE, "not this one"), (_jar.FACTORY_SERVICE, SERVICES)], b"", None),
+    ([(_jar.FACTORY_SERVICE, SERVICES)], b"an archive comment", None),
+    ([("M" * 40 + _jar.FACTORY_SERVICE, "a longer name ending in the service name")], b"", None),
+])
+def test_factories_from_the_central_directory_are_zipfiles(tmp_path, entries, comment, compression):
+    path = _jar_with(str(tmp_path / "a-1.jar"), entries, comment, compression)
+    assert _fast(path) == _by_zipfile(path) == _jar.read_factories(path)
+
+
+def test_factories_of_real_connector_jars_come_from_the_central_directory(tmp_path):
+    for path in (jars.published_path(str(tmp_path / "repo"), "3.1.0"), starrocks(tmp_path),
+                 jars.published_path(str(tmp_path / "repo"), "2.4.2")):
+        assert _fast(path) == _by_zipfile(path) == _jar.read_factories(path) != ()
+
+
+def test_unusual_jars_are_left_to_zipfile(tmp_path):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+        twice = _jar_with(str(tmp_path / "twice.jar"), [(_jar.FACTORY_SERVICE, PG2), (_jar.FACTORY_SERVICE, PG3)])
+    assert _fast(twice) is None
+    assert _jar.read_factories(twice) == _by_zipfile(twice) == (PG3,)  # zipfile's answer: the last one
+    normal = _jar_with(str(tmp_path / "normal.jar"), [(_jar.FACTORY_SERVICE, SERVICES)])
+    prefixed = tmp_path / "prefixed.jar"  # data before the zip: not what a jar in lib/ looks like
+    with open(normal, "rb") as f:
+        prefixed.write_bytes(b"#!/bin/sh\nexec java -jar \"$0\"\n" + f.read())
+    assert _fast(str(prefixed)) is None
+    with pytest.raises(InvalidJarError):
+        _jar.read_factories(str(prefixed))
+    damaged = _jar_with(str(tmp_path / "damaged.jar"), [(_jar.FACTORY_SERVICE, SERVICES * 20)], compression=0)
+    jars.corrupt_entry(damaged, _jar.FACTORY_SERVICE)
+    assert _fast(damaged) is None
+    with pytest.raises(InvalidJarError) as err:
+        _jar.read_factories(damaged)
+    assert "CRC" in err.value.msg
+    assert _jar._safe_factories(damaged) == ()
