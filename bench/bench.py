@@ -41,13 +41,11 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from urllib.request import urlopen
 
 import yaml
 
@@ -55,6 +53,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "bed"))
 
 import jars  # noqa: E402  pylint: disable=wrong-import-position
+import maven_repo  # noqa: E402  pylint: disable=wrong-import-position
 
 VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
 COLLECTIONS = os.path.join(os.path.dirname(VENV_BIN), "collections")
@@ -90,12 +89,6 @@ def log(msg):
     sys.stdout.flush()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def sha1_of(path):
     h = hashlib.sha1()
     with open(path, "rb") as f:
@@ -117,24 +110,8 @@ class Repository:
         self.log_path = os.path.join(work, "requests.log")
         os.makedirs(self.root)
         open(self.log_path, "w").close()
-        self.port = free_port()
+        self.proc, self.port = maven_repo.start_server(self.root, self.log_path)
         self.url = "http://127.0.0.1:%d" % self.port
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "tests", "bed", "maven_repo.py"), "--root", self.root,
-             "--port", str(self.port), "--log", self.log_path],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urlopen(self.url + "/", timeout=1).close()
-                break
-            except OSError as exc:
-                if getattr(exc, "code", None) == 404:
-                    break
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.stop()
-                    raise RuntimeError("the benchmark's repository did not start on port %d" % self.port)
-                time.sleep(0.1)
 
     def stop(self):
         if self.proc.poll() is None:

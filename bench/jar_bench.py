@@ -29,18 +29,16 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from urllib.request import urlopen
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "bed"))
 
 import jars  # noqa: E402
+import maven_repo  # noqa: E402
 
 VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
 COLLECTIONS = os.path.join(os.path.dirname(VENV_BIN), "collections")
@@ -61,34 +59,12 @@ sys.exit(rc)
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Repo:
     def __init__(self, work):
         self.root = os.path.join(work, "repo")
         os.makedirs(self.root)
-        self.port = free_port()
+        self.proc, self.port = maven_repo.start_server(self.root, os.path.join(work, "requests.log"))
         self.url = "http://127.0.0.1:%d" % self.port
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "tests", "bed", "maven_repo.py"), "--root", self.root,
-             "--port", str(self.port), "--log", os.path.join(work, "requests.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urlopen(self.url + "/", timeout=1).close()
-                break
-            except OSError as exc:
-                if getattr(exc, "code", None) == 404:
-                    break
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("the loopback repository did not start on port %d" % self.port)
-                time.sleep(0.1)
 
     def stop(self):
         self.proc.terminate()

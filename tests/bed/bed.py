@@ -39,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import jars  # noqa: E402
+import maven_repo  # noqa: E402
 import pg_seed  # noqa: E402
 
 FLINK_VERSION = "1.20.3"
@@ -464,14 +465,9 @@ def start_maven():
     pidfile = os.path.join(BED, "maven", "server.pid")
     if not port_open("127.0.0.1", PORTS["maven"]):
         log("starting Maven repository on http://127.0.0.1:%d" % PORTS["maven"])
-        with open(os.path.join(BED, "maven", "server.out"), "ab") as out:
-            proc = subprocess.Popen(
-                [sys.executable, os.path.join(HERE, "maven_repo.py"), "--root", root,
-                 "--port", str(PORTS["maven"]), "--log", maven_log()],
-                stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc, _port = maven_repo.start_server(root, maven_log(), port=PORTS["maven"], timeout=20)
         with open(pidfile, "w") as f:
             f.write(str(proc.pid))
-        wait_for("Maven repository", lambda: port_open("127.0.0.1", PORTS["maven"]), timeout=20)
 
 
 def stop_maven():

@@ -19,11 +19,15 @@ import base64
 import json
 import os
 import posixpath
+import socket
+import subprocess
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.error import HTTPError
 from urllib.parse import unquote, urlsplit
+from urllib.request import urlopen
 
 CHUNK = 1024 * 1024
 PROXY_PAGE = (b"<!DOCTYPE html><html><head><title>Proxy login</title></head>"
@@ -130,6 +134,49 @@ class Handler(BaseHTTPRequestHandler):
         self._record(200, sent)
         if mode in ("truncate", "drop"):
             self.close_connection = True
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(root, log_path, port=None, timeout=15.0):
+    """Start this server in a child process; return (process, port) once it answers.
+
+    It returns only when the readiness probe (``GET /``) is in the request log:
+    the server logs a request after answering it, so request-log counts taken
+    afterwards include only the caller's requests.
+    """
+    port = port or free_port()
+    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--root", root, "--port", str(port),
+                             "--log", log_path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urlopen("http://127.0.0.1:%d/" % port, timeout=1).close()
+        except HTTPError:
+            pass  # answered (404 for /): it is up
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("the Maven repository server did not start on port %d" % port)
+            time.sleep(0.05)
+            continue
+        break
+    while True:
+        try:
+            with open(log_path) as log:
+                if any(json.loads(line)["path"] == "/" for line in log if line.strip()):
+                    return proc, port
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("the Maven repository's readiness probe never reached %s" % log_path)
+        time.sleep(0.02)
 
 
 def main(argv=None):

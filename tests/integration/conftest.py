@@ -8,12 +8,9 @@ files side by side).
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from urllib.request import urlopen
 
 import pytest
 
@@ -23,15 +20,10 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "bed"))
 
 import bed as bed_mod  # noqa: E402
 import jars  # noqa: E402
+import maven_repo as maven_repo_server  # noqa: E402
 
 VENV_BIN = os.path.dirname(sys.executable)
 COLLECTIONS = os.path.join(os.path.dirname(VENV_BIN), "collections")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -225,32 +217,8 @@ class MavenRepo:
 def maven_repo(tmp_path):
     root = tmp_path / "maven" / "repo"
     root.mkdir(parents=True)
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "tests", "bed", "maven_repo.py"), "--root", str(root),
-         "--port", str(port), "--log", str(tmp_path / "maven" / "requests.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            urlopen("http://127.0.0.1:%d/" % port, timeout=1).close()
-        except OSError as exc:
-            if getattr(exc, "code", None) == 404:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.1)
-        else:
-            break
+    proc, port = maven_repo_server.start_server(str(root), str(tmp_path / "maven" / "requests.log"))
     repo = MavenRepo(str(root), port, proc)
-    # The server logs a request after answering it: wait until the probe is in the
-    # log, so request-log assertions count only the requests a test makes.
-    while not any(r["path"] == "/" for r in repo.requests()):
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("the repository's readiness probe never reached its request log")
-        time.sleep(0.02)
     try:
         yield repo
     finally:
