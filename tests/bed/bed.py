@@ -493,6 +493,27 @@ def state():
         return json.load(f)
 
 
+def sandbox_role_vars(pg, maven_url, cache_dir, report_dir):
+    """The flink_cdc role's settings for this sandbox: its repository, its PostgreSQL source, and
+    the real Flink scripts of each host's FLINK_HOME as the TaskManager restart command."""
+    demo = pg["logical"]["demo"]
+    return {
+        "flink_cdc_maven_repository": maven_url,
+        "flink_cdc_controller_cache_dir": cache_dir,
+        "flink_cdc_report_dir": report_dir,
+        "flink_cdc_pg_host": pg["logical"]["host"],
+        "flink_cdc_pg_port": pg["logical"]["port"],
+        "flink_cdc_pg_database": demo["database"],
+        "flink_cdc_pg_user": demo["user"],
+        "flink_cdc_pg_password": demo["password"],
+        "flink_cdc_pg_tables": demo["tables"],
+        "flink_cdc_pg_publication": demo["publication"],
+        "flink_cdc_pg_slot_name": demo["slot_name"],
+        "flink_cdc_taskmanager_restart_command":
+            "{{ flink_cdc_flink_home }}/bin/taskmanager.sh stop && {{ flink_cdc_flink_home }}/bin/taskmanager.sh start",
+    }
+
+
 def write_state(pg):
     python = sys.executable
     data = {
@@ -530,22 +551,8 @@ def write_state(pg):
     with open(os.path.join(BED, "inventory.ini"), "w") as f:
         f.write("\n".join(lines))
     # The role's settings for the sandbox, next to the inventory (Ansible reads group_vars/ there).
-    demo = pg["logical"]["demo"]
-    role_vars = {
-        "flink_cdc_maven_repository": "http://127.0.0.1:%d" % PORTS["maven"],
-        "flink_cdc_controller_cache_dir": os.path.join(BED, "controller-cache"),
-        "flink_cdc_report_dir": os.path.join(BED, "report"),
-        "flink_cdc_pg_host": pg["logical"]["host"],
-        "flink_cdc_pg_port": pg["logical"]["port"],
-        "flink_cdc_pg_database": demo["database"],
-        "flink_cdc_pg_user": demo["user"],
-        "flink_cdc_pg_password": demo["password"],
-        "flink_cdc_pg_tables": demo["tables"],
-        "flink_cdc_pg_publication": demo["publication"],
-        "flink_cdc_pg_slot_name": demo["slot_name"],
-        "flink_cdc_taskmanager_restart_command":
-            "{{ flink_cdc_flink_home }}/bin/taskmanager.sh stop && {{ flink_cdc_flink_home }}/bin/taskmanager.sh start",
-    }
+    role_vars = sandbox_role_vars(pg, "http://127.0.0.1:%d" % PORTS["maven"],
+                                  os.path.join(BED, "controller-cache"), os.path.join(BED, "report"))
     os.makedirs(os.path.join(BED, "group_vars"), exist_ok=True)
     path = os.path.join(BED, "group_vars", "all.yml")
     with open(path, "w") as f:

@@ -63,30 +63,17 @@ class Inventory:
         self.bed = bed
         self.report_dir = str(tmp_path / "report")
         self.cache_dir = str(tmp_path / "controller-cache")
-        demo = bed["postgres"]["logical"]["demo"]
-        self.vars = {
+        self.vars = bed_mod.sandbox_role_vars(bed["postgres"], bed["maven"]["url"], self.cache_dir,
+                                              self.report_dir)
+        self.vars.update({
             "flink_cdc_rest_url": bed["rest_url"],
-            "flink_cdc_maven_repository": bed["maven"]["url"],
             "flink_cdc_connectors": [
                 {"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-postgres-cdc",
                  "version": bed["demo_connectors"]["postgres_cdc"]},
                 {"group_id": "com.starrocks", "artifact_id": "flink-connector-starrocks",
                  "version": bed["demo_connectors"]["starrocks"]},
             ],
-            "flink_cdc_controller_cache_dir": self.cache_dir,
-            "flink_cdc_report_dir": self.report_dir,
-            "flink_cdc_pg_host": bed["postgres"]["logical"]["host"],
-            "flink_cdc_pg_port": bed["postgres"]["logical"]["port"],
-            "flink_cdc_pg_database": demo["database"],
-            "flink_cdc_pg_user": demo["user"],
-            "flink_cdc_pg_password": demo["password"],
-            "flink_cdc_pg_tables": demo["tables"],
-            "flink_cdc_pg_publication": demo["publication"],
-            "flink_cdc_pg_slot_name": demo["slot_name"],
-            # The real Flink scripts of each host's FLINK_HOME.
-            "flink_cdc_taskmanager_restart_command": "{{ flink_cdc_flink_home }}/bin/taskmanager.sh stop && "
-                                                     "{{ flink_cdc_flink_home }}/bin/taskmanager.sh start",
-        }
+        })
         self.vars.update(vars_)
         lines = ["[flink_jobmanager]",
                  "jobmanager ansible_host=127.0.0.1 flink_cdc_flink_home=%s" % bed["jobmanager"]["home"],
