@@ -25,6 +25,18 @@ STARROCKS_FACTORIES = (
 )
 
 
+# Every entry carries this timestamp, so the same arguments build the same bytes: jars built a second apart
+# (four hosts' lib/ made in turn, on a loaded CI machine) must not differ by their zip dates.
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def _entry(name, compress_type=zipfile.ZIP_DEFLATED):
+    info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+    info.compress_type = compress_type
+    info.external_attr = 0o644 << 16
+    return info
+
+
 def _class_bytes(name):
     # A minimal class-file header; the content only has to be stable per name.
     return b"\xca\xfe\xba\xbe\x00\x00\x00\x34" + hashlib.sha256(name.encode()).digest()
@@ -32,23 +44,22 @@ def _class_bytes(name):
 
 def build_jar(path, factories=(), classes=(), title="test", version="0", size=0,
               manifest=True, seed=b""):
-    """Write a jar at ``path``; pad with incompressible data up to ``size`` bytes."""
+    """Write a jar at ``path``; pad with incompressible data up to ``size`` bytes. Same arguments, same bytes."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".building"
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as jar:
         if manifest:
-            jar.writestr("META-INF/MANIFEST.MF",
+            jar.writestr(_entry("META-INF/MANIFEST.MF"),
                          "Manifest-Version: 1.0\r\nImplementation-Title: %s\r\n"
                          "Implementation-Version: %s\r\nCreated-By: cdcops test bed\r\n\r\n"
                          % (title, version))
         if factories:
-            jar.writestr(FACTORY_SERVICE, "".join(f + "\n" for f in factories))
+            jar.writestr(_entry(FACTORY_SERVICE), "".join(f + "\n" for f in factories))
         for cls in tuple(classes) + tuple(factories):
-            jar.writestr(cls.replace(".", "/") + ".class", _class_bytes(cls + version))
+            jar.writestr(_entry(cls.replace(".", "/") + ".class"), _class_bytes(cls + version))
         if size:
             # Stored (not deflated), so the file really is about ``size`` bytes.
-            info = zipfile.ZipInfo("META-INF/padding.bin")
-            info.compress_type = zipfile.ZIP_STORED
+            info = _entry("META-INF/padding.bin", zipfile.ZIP_STORED)
             want = max(0, size - jar.fp.tell() - 200)
             block = hashlib.sha512(seed + title.encode() + version.encode()).digest() * 16384
             with jar.open(info, "w", force_zip64=want > 0x7FFFFFFF) as out:

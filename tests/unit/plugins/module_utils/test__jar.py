@@ -11,6 +11,7 @@ import stat
 import sys
 import threading
 import time
+import zipfile
 
 import pytest
 
@@ -229,6 +230,16 @@ def test_missing_manifest_is_refused(tmp_path):
     with pytest.raises(InvalidJarError) as err:
         _jar.validate_jar(path, "x")
     assert "MANIFEST.MF" in err.value.msg
+
+
+@pytest.mark.parametrize("size", [0, 300_000])
+def test_test_jars_are_reproducible(tmp_path, size):
+    # The tests compare hosts' lib/ byte for byte: a jar must not carry the time it was built.
+    kw = dict(factories=(PG3,), classes=("a.B",), title="t", version="1", size=size)
+    one, two = (jars.build_jar(str(tmp_path / n), **kw) for n in ("one.jar", "two.jar"))
+    assert open(one, "rb").read() == open(two, "rb").read()
+    with zipfile.ZipFile(one) as z:
+        assert {i.date_time for i in z.infolist()} == {jars.ZIP_DATE}
 
 
 @pytest.mark.parametrize("size", [0, 300_000])
