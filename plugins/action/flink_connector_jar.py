@@ -25,7 +25,14 @@ is missing, with no extra stat or checksum modules:
    the transfers.
 4. If the memory was wrong (a jar was deleted behind its back), the module
    installs nothing and names the jars it lacks: transfer just those and run
-   it again. Then remember what the host now holds; remove the temp dir.
+   it again. Then remember what the host now holds, and what a rerun would
+   answer (``_jar.rerun_record``); remove the temp dir.
+5. A later run with the same arguments first runs ``_jar.dest_state`` on the
+   host as a short ``python -c`` (no module payload, no temp dir). When every
+   ``*.jar`` in dest is as recorded and each jar has its expected SHA-256, the
+   recorded answer is the result: the idempotent rerun costs one short
+   process per host. Otherwise the probe says which jars to transfer before
+   the module runs (step 3).
 
 Check mode transfers nothing and remembers nothing: one execution that says
 what would change.
@@ -35,11 +42,14 @@ Credentials and the repository URL never leave the controller.
 
 from __future__ import annotations
 
+import copy
 import os
+import shlex
 import typing as t
 
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _jar
 
@@ -49,6 +59,8 @@ MODULE = "cdcops.flink_cdc.flink_connector_jar"
 HOST_OPTIONS = ("dest", "validate", "remove_other_versions", "owner", "group", "mode", "backup", "force")
 # dest can change between the host's answer and the install (another run); answer that this many times.
 MAX_PUSH_ROUNDS = 2
+
+display = Display()
 
 
 def run_id() -> str:
@@ -104,11 +116,23 @@ class ActionModule(ActionBase):
         check_mode = bool(self._task.check_mode)
         # dest as the task gave it: what the host resolves it to is the host's business.
         host, dest = self._memory_host(task_vars), str(self._task.args.get("dest"))
-        memory = {} if check_mode else _jar.read_host_memory(params["controller_cache_dir"], host, dest)
-        first = [] if check_mode else _jar.jars_to_push(items, memory)
+        cache_dir = params["controller_cache_dir"]
+        memory = {"jars": {}, "rerun": None} if check_mode else _jar.load_host_memory(cache_dir, host, dest)
+        key = _jar.rerun_key(host_args, items, single, task_vars.get("ansible_python_interpreter"))
+        first = [] if check_mode else _jar.jars_to_push(items, memory["jars"])
+        record = memory["rerun"]
+        if record and record.get("key") == key and not (params["force"] or params["backup"]):
+            probe = self._probe(record, dest, items)
+            if _jar.replay(record, probe, items):
+                display.vvv("flink_connector_jar: %s holds exactly what the last run left there; its answer is the "
+                            "result (no module execution)" % dest, host=task_vars.get("inventory_hostname"))
+                return self._finish(self._replayed(record, single), resolved, transferred, single)
+            if probe is not None:
+                first = _jar.probe_mismatches(probe, items)
         if first:
             self._push(first, items, resolved, transferred)
-        result = self._run_on_host(host_args, items, single, task_vars)
+        remember = not check_mode
+        result = self._run_on_host(host_args, items, single, task_vars, remember)
         rounds = 0
         while result.get("_needed") and not result.get("failed"):
             if rounds == MAX_PUSH_ROUNDS:
@@ -118,13 +142,23 @@ class ActionModule(ActionBase):
                                     self._task.args.get("dest"), ", ".join(result["_needed"])))
             rounds += 1
             self._push(result.pop("_needed"), items, resolved, transferred)
-            result = self._run_on_host(host_args, items, single, task_vars)
+            result = self._run_on_host(host_args, items, single, task_vars, remember)
         result.pop("_needed", None)
+        rerun = result.pop("_rerun", None)
 
         if not result.get("failed") and not check_mode:
-            now = _jar.remembered(memory, items, result, single)
-            if now != memory:
-                _jar.write_host_memory(params["controller_cache_dir"], host, dest, now)
+            now = _jar.remembered(memory["jars"], items, result, single)
+            if rerun and self._used_interpreter:
+                rerun = dict(rerun, key=key, interpreter=self._used_interpreter)
+            else:
+                rerun = None
+            if now != memory["jars"] or rerun != record:
+                _jar.write_host_memory(cache_dir, host, dest, now, rerun)
+        return self._finish(result, resolved, transferred, single)
+
+    def _finish(self, result: dict[str, t.Any], resolved: list[tuple[_jar.JarRequest, _jar.CachedJar | None]],
+                transferred: set[str], single: bool) -> dict[str, t.Any]:
+        """Say of each jar whether the controller downloaded it and whether it was transferred to the host."""
         if not result.get("failed"):
             for entry, (request, cached) in zip([result] if single else result.get("jars") or [], resolved):
                 if cached is not None:
@@ -167,9 +201,30 @@ class ActionModule(ActionBase):
             raise _jar.JarError("%ssrc %s is not a file on the controller; with fetch_mode=controller, src names a "
                                 "jar there (%s)." % (where, src, exc.message))
 
+    def _probe(self, record: dict[str, t.Any], dest: str, items: list[dict[str, t.Any]]) -> dict[str, t.Any] | None:
+        """``_jar.dest_state`` run on the host with the interpreter the recorded run used; None if it failed."""
+        interpreter = shlex.split(str(record.get("interpreter") or "").lstrip("#!").strip())
+        if not interpreter:
+            return None
+        names = [item["name"] for item in items if item.get("state") == "present"]
+        res = self._low_level_execute_command(_jar.probe_command(interpreter, dest, names), sudoable=True)
+        if res.get("rc") != 0:
+            display.vvv("flink_connector_jar: the probe of %s failed (rc=%s); the module runs" % (dest, res.get("rc")))
+            return None
+        return _jar.parse_probe(res.get("stdout", ""))
+
+    def _replayed(self, record: dict[str, t.Any], single: bool) -> dict[str, t.Any]:
+        """The recorded answer, in the form the module would give it for this task."""
+        result = copy.deepcopy(record["result"])
+        if single:
+            result = _jar.single_result(result)
+        if not self._task.diff:
+            result.pop("diff", None)
+        return result
+
     def _run_on_host(self, host_args: dict[str, t.Any], items: list[dict[str, t.Any]], single: bool,
-                     task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
-        pushed = {"single": single, "jars": [dict(item) for item in items]}
+                     task_vars: dict[str, t.Any], remember: bool = False) -> dict[str, t.Any]:
+        pushed = {"single": single, "jars": [dict(item) for item in items], "remember": remember}
         if any("src" in item for item in items):
             # The module moves the copies it finds directly in this dir into dest rather than copying them.
             pushed["tmpdir"] = self._connection._shell.tmpdir

@@ -2171,30 +2171,39 @@ def host_memory_path(cache_dir: str, host: str, dest: str) -> str:
     return os.path.join(cache_dir, HOSTS_DIR, hashlib.sha256(key).hexdigest() + CACHE_META_SUFFIX)
 
 
-def read_host_memory(cache_dir: str, host: str, dest: str) -> t.Dict[str, str]:
-    """The jars (file name: checksum) that the last successful run left in ``dest`` on ``host``; {} if unknown.
+def load_host_memory(cache_dir: str, host: str, dest: str) -> t.Dict[str, t.Any]:
+    """What the controller remembers of ``dest`` on ``host``: ``jars`` (file name: checksum) that the last
+    successful run left there, and ``rerun`` (see ``rerun_record``), or None. Unknown: ``{"jars": {}}``.
 
-    It only decides whether the controller pushes jars before the first module execution or after it: the
-    host still verifies every checksum, and answers ``_needed`` when a jar it was said to have is missing.
+    ``jars`` only decides whether the controller pushes jars before the first module execution or after it:
+    the host still verifies every checksum, and answers ``_needed`` when a jar it was said to have is missing.
     """
     try:
         with open(host_memory_path(cache_dir, host, dest)) as f:
             memory = json.load(f)
     except (OSError, ValueError):
-        return {}
+        return {"jars": {}, "rerun": None}
     jars = memory.get("jars") if isinstance(memory, dict) else None
     if not isinstance(jars, dict) or memory.get("host") != host or memory.get("dest") != dest:
-        return {}
-    return {str(name): str(checksum) for name, checksum in jars.items()}
+        return {"jars": {}, "rerun": None}
+    rerun = memory.get("rerun")
+    return {"jars": {str(name): str(checksum) for name, checksum in jars.items()},
+            "rerun": rerun if isinstance(rerun, dict) else None}
 
 
-def write_host_memory(cache_dir: str, host: str, dest: str, jars: t.Mapping[str, str]) -> None:
+def read_host_memory(cache_dir: str, host: str, dest: str) -> t.Dict[str, str]:
+    """The ``jars`` of ``load_host_memory``."""
+    return load_host_memory(cache_dir, host, dest)["jars"]
+
+
+def write_host_memory(cache_dir: str, host: str, dest: str, jars: t.Mapping[str, str],
+                      rerun: t.Optional[t.Mapping[str, t.Any]] = None) -> None:
     """Replace the memory of ``dest`` on ``host`` atomically. A failure is ignored: it only costs a later run a
     second execution or a needless transfer."""
     path = host_memory_path(cache_dir, host, dest)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        _write_json(path, {"host": host, "dest": dest, "jars": dict(jars)})
+        _write_json(path, {"host": host, "dest": dest, "jars": dict(jars), "rerun": rerun})
     except OSError:
         try:
             os.unlink("%s.%d.tmp" % (path, os.getpid()))  # _write_json's temp, if it got that far
@@ -2219,6 +2228,131 @@ def remembered(memory: t.Mapping[str, str], items: t.Sequence[t.Mapping[str, t.A
         if item.get("state") == "present" and item.get("name") and entry.get("checksum"):
             jars[item["name"]] = "sha256:%s" % entry["checksum"]
     return jars
+
+
+# The rerun without a module execution. After a successful run the module also answers what a rerun would
+# answer (``ensure_jars`` in check mode, which reads only), with ``dest_state``: what that answer depends on.
+# The next run with the same arguments runs ``dest_state`` alone on the host (a short ``python -c``, no
+# module payload); when dest is as it was, with every jar's SHA-256 as expected, that answer is the result.
+# Anything else, or any doubt, and the module runs as usual.
+
+
+def dest_state(dest, names):
+    """The identity of every ``*.jar`` entry in ``dest`` (lstat, and stat through a link), and the SHA-256 and
+    size of each of ``names`` that is a file: all a rerun's answer depends on. Any write to a file changes its
+    ctime, which no user can set, so an unchanged state means unchanged jars.
+
+    Stdlib only, self-contained and Python 3.8: the controller sends this function's source as its probe.
+    """
+    import hashlib
+    import os
+
+    def ident(st):
+        return [st.st_mode, st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_uid, st.st_gid]
+
+    entries = {}
+    for entry in os.scandir(dest):
+        if entry.name.endswith(".jar"):
+            st = entry.stat(follow_symlinks=False)
+            through = None
+            if entry.is_symlink():
+                try:
+                    through = ident(os.stat(entry.path))
+                except OSError:
+                    through = "broken"
+            entries[entry.name] = [ident(st), through]
+    digests = {}
+    for name in names:
+        path = os.path.join(dest, name)
+        if os.path.isfile(path):
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            digests[name] = [h.hexdigest(), os.path.getsize(path)]
+    return {"dest": dest, "entries": entries, "sha256": digests}
+
+
+_PROBE_MAIN = """
+import json, os, sys
+args = json.loads(sys.argv[1])
+# dest as the module's type=path option resolves it.
+dest = os.path.expanduser(os.path.expandvars(args["dest"]))
+try:
+    state = dest_state(dest, args["names"])
+except (OSError, ValueError) as exc:
+    state = {"error": str(exc)}
+print(json.dumps(state))
+"""
+
+
+def probe_command(interpreter: t.Sequence[str], dest: str, names: t.Sequence[str]) -> str:
+    """The shell command that prints ``dest_state`` for ``dest`` (as the task gave it) as JSON."""
+    import inspect  # pylint: disable=import-outside-toplevel  # the controller only
+    import shlex  # pylint: disable=import-outside-toplevel
+    source = inspect.getsource(dest_state) + _PROBE_MAIN
+    return " ".join(shlex.quote(part) for part in list(interpreter) + ["-c", source, json.dumps(
+        {"dest": dest, "names": list(names)})])
+
+
+def parse_probe(stdout: str) -> t.Optional[t.Dict[str, t.Any]]:
+    """The probe's answer, or None when it is not one (then the module runs)."""
+    for line in reversed((stdout or "").strip().splitlines()):
+        try:
+            state = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(state, dict) and isinstance(state.get("entries"), dict) and isinstance(state.get("sha256"), dict):
+            return state
+        return None
+    return None
+
+
+def rerun_key(host_args: t.Mapping[str, t.Any], items: t.Sequence[t.Mapping[str, t.Any]], single: bool,
+              interpreter: t.Any) -> str:
+    """Everything of the task that the recorded answer depends on: another value and the module runs."""
+    wanted = [{k: v for k, v in item.items() if k != "src"} for item in items]
+    return hashlib.sha256(json.dumps([host_args, wanted, single, interpreter], sort_keys=True,
+                                     default=str).encode("utf-8")).hexdigest()
+
+
+def rerun_record(requests: t.Sequence[JarRequest], dest: str, http_options: HttpOptions,
+                 opts: InstallOptions) -> t.Optional[t.Dict[str, t.Any]]:
+    """After a successful run (under its ``dest_lock``): what a rerun would answer, and ``dest_state``.
+
+    None when a rerun would change something: then there is nothing to replay.
+    """
+    again = [JarRequest(r.source._replace(src=None, movable=False), r.state) for r in requests]
+    result = ensure_jars(again, dest, http_options, opts, True)
+    if result["changed"]:
+        return None
+    names = [r.source.filename for r in again if r.state == "present"]
+    return {"state": dest_state(dest, names), "result": result}
+
+
+def replay(record: t.Mapping[str, t.Any], probe: t.Optional[t.Mapping[str, t.Any]],
+           items: t.Sequence[t.Mapping[str, t.Any]]) -> bool:
+    """Whether the probe shows dest exactly as recorded, every jar to install present with its checksum."""
+    state = record.get("state") if isinstance(record, dict) else None
+    if not probe or not isinstance(state, dict) or not isinstance(record.get("result"), dict):
+        return False
+    if probe.get("dest") != state.get("dest") or probe.get("entries") != state.get("entries") \
+            or probe.get("sha256") != state.get("sha256"):
+        return False
+    return not probe_mismatches(probe, items)
+
+
+def probe_mismatches(probe: t.Mapping[str, t.Any], items: t.Sequence[t.Mapping[str, t.Any]]) -> t.List[str]:
+    """The jars to install that the probe did not find in dest with the expected SHA-256."""
+    found = probe.get("sha256") or {}
+    wrong = []
+    for item in items:
+        if item.get("state") != "present" or not item.get("checksum"):
+            continue
+        got = found.get(item["name"])
+        if not isinstance(got, list) or "sha256:%s" % got[0] != item["checksum"]:
+            wrong.append(item["name"])
+    return wrong
 
 
 # ---------------------------------------------------------------------------

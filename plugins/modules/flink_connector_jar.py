@@ -259,7 +259,13 @@ options:
         (C(<algorithm>/<hex>/<file name>)) with a small metadata file, so later runs reuse them.
       - It also keeps, under C(hosts/), one small file per host and O(dest) with the file names and checksums of
         the jars the last successful run left there (written only by real runs, never in check mode). It decides
-        only which jars are transferred before the module runs; the host still verifies every checksum.
+        which jars are transferred before the module runs; the host still verifies every checksum.
+      - That file also keeps what a rerun of the same task would answer, with the identity (inode, size, mtime,
+        ctime, mode, owner) of every C(*.jar) in O(dest). A real run with the same arguments first runs a short
+        Python probe on the host instead of the module (no module payload); when every C(*.jar) in O(dest) is
+        as it was and each jar to install has its expected SHA-256, that answer is the result. Otherwise, or
+        when the probe fails, the module runs as usual, and only the jars the probe found missing or different
+        are transferred first.
       - Created if missing. Safe to share between concurrent runs, and to delete when no run uses it.
     type: path
     default: ~/.cache/cdcops-flink-cdc/jars
@@ -561,12 +567,18 @@ class FlinkConnectorJar:
             # Check mode only reads: a shared lock keeps it from seeing a half-finished run.
             with _jar.dest_lock(dest, exclusive=not check):
                 result = _jar.ensure_jars(requests, dest, self.http(), opts, check)
+                if p["_pushed"] is not None and p["_pushed"].get("remember") and not check and "_needed" not in result:
+                    # For the action plugin's next run (see _jar.rerun_record); it never reaches the user.
+                    result["_rerun"] = _jar.rerun_record(requests, dest, self.http(), opts)
         except _jar.JarError as exc:
             self.fail(exc.msg, **exc.details)
         except OSError as exc:
             self.fail("flink_connector_jar failed on %s: %s" % (p["dest"], exc), exception=traceback.format_exc())
+        rerun = result.pop("_rerun", False)
         if single:
             result = _jar.single_result(result)
+        if rerun is not False:
+            result["_rerun"] = rerun
         if not self.module._diff:
             result.pop("diff", None)
         self.module.exit_json(**result)

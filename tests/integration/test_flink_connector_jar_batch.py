@@ -320,7 +320,8 @@ class Fleet:
         for host in self.hosts:
             make_lib(base / host / "lib")
             wrapper = base / host / "python"
-            wrapper.write_text("#!/bin/sh\necho \"$$\" >> %s\nexec %s \"$@\"\n" % (self.exec_log(host), python))
+            # Each launch logs its pid and first argument: "-c" for the controller's dest_state probe.
+            wrapper.write_text("#!/bin/sh\necho \"$$ $1\" >> %s\nexec %s \"$@\"\n" % (self.exec_log(host), python))
             wrapper.chmod(0o755)
             lines.append("%s ansible_connection=local ansible_python_interpreter=%s jar_dest=%s"
                          % (host, wrapper, self.lib(host)))
@@ -342,6 +343,27 @@ class Fleet:
             if path.exists():
                 path.unlink()
         return counts
+
+    def probes(self):
+        """Of the launches since the last ``executions()``, those that were the dest_state probe (not reset)."""
+        counts = {}
+        for host in self.hosts:
+            path = self.exec_log(host)
+            lines = path.read_text().splitlines() if path.exists() else []
+            counts[host] = sum(1 for line in lines if line.split(" ", 1)[1:] == ["-c"])
+        return counts
+
+    def forget_reruns(self):
+        """Drop the recorded rerun answers from the controller's memory: the next run executes the module."""
+        hosts_dir = os.path.join(self.cache_dir, "hosts")
+        for entry in os.listdir(hosts_dir):
+            path = os.path.join(hosts_dir, entry)
+            with open(path) as f:
+                memory = json.load(f)
+            assert memory.get("rerun"), memory  # there was one to forget
+            memory["rerun"] = None
+            with open(path, "w") as f:
+                json.dump(memory, f)
 
     def snapshots(self):
         return {host: jars.snapshot_dir(self.lib(host)) for host in self.hosts}
@@ -447,8 +469,10 @@ def test_controller_mode_pushes_only_what_each_host_lacks(maven_repo, published,
     assert not run.failed, run
     results = fleet.results(run)
     assert bodies(maven_repo, mark) == {}  # the controller cache has both
-    # Only tm2 needed a file: a second execution there only. tm3's removal and mode fix need no transfer.
-    assert fleet.executions() == {h: 2 if h == tm2 else 1 for h in fleet.hosts}
+    # Every host is probed first. tm1 and tm4 are as the last run left them: the probe is all. tm2's probe shows
+    # the lost jar, pushed before the module's only execution. tm3's removal and mode fix need no transfer.
+    assert fleet.probes() == dict.fromkeys(fleet.hosts, 1)
+    assert fleet.executions() == {h: 2 if h in (tm2, tm3) else 1 for h in fleet.hosts}
     assert [j["transferred"] for j in results[tm2]["result"]["jars"]] == [False, True]
     assert results[tm3]["result"]["removed"] == [str(fleet.lib(tm3) / name(PG, "3.1.0"))]
     assert {h: r["result"]["changed"] for h, r in results.items()} == changed
@@ -601,11 +625,107 @@ def test_controller_mode_with_pipelining(maven_repo, published, ansible, fleet):
     puts = [line for line in run.output.splitlines() if " PUT " in line and str(fleet.remote_tmp) in line]
     assert collections.Counter(line.rsplit("/", 1)[1].strip() for line in puts) == {
         name(PG, "3.1.0"): len(fleet.hosts), name(SR, SR_NEW): len(fleet.hosts)}, puts
+    # The module on an up-to-date host (its recorded answer forgotten): one pipelined execution.
+    fleet.forget_reruns()
     again = fleet.play(ansible, maven_repo, [pg(), sr()], env=env, verbosity=3)
     assert not again.failed and all(r["result"]["changed"] is False for r in fleet.results(again).values())
+    assert fleet.probes() == dict.fromkeys(fleet.hosts, 0)
     assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
     assert "mkdir" not in again.output  # no remote temp dir was made
     assert again.output.count("Pipelining is enabled.") == len(fleet.hosts)
+    # With the answer recorded again: the probe alone, no module, no temp dir.
+    third = fleet.play(ansible, maven_repo, [pg(), sr()], env=env, verbosity=3)
+    assert not third.failed and all(r["result"]["changed"] is False for r in fleet.results(third).values())
+    assert fleet.probes() == dict.fromkeys(fleet.hosts, 1)
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+    assert "mkdir" not in third.output and "Pipelining is enabled." not in third.output
+    assert third.output.count("(no module execution)") == len(fleet.hosts)
+
+
+def without_invocation(results):
+    # The module adds its invocation (its arguments); a rerun without a module execution has none to report.
+    return {h: {k: v for k, v in r["result"].items() if k != "invocation"} for h, r in results.items()}
+
+
+@pytest.mark.parametrize("diff", [False, True])
+def test_controller_mode_rerun_without_the_module_answers_as_the_module(maven_repo, published, ansible, fleet, diff):
+    connectors = [pg(), sr()]
+    assert not fleet.play(ansible, maven_repo, connectors).failed
+    fleet.executions()
+
+    replayed = fleet.play(ansible, maven_repo, connectors, diff=diff, verbosity=3)
+    assert not replayed.failed, replayed
+    assert fleet.probes() == dict.fromkeys(fleet.hosts, 1)
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)  # the probe only
+    assert replayed.output.count("(no module execution)") == len(fleet.hosts)
+
+    fleet.forget_reruns()
+    executed = fleet.play(ansible, maven_repo, connectors, diff=diff)
+    assert not executed.failed, executed
+    assert fleet.probes() == dict.fromkeys(fleet.hosts, 0)
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)  # the module
+
+    assert without_invocation(fleet.results(replayed)) == without_invocation(fleet.results(executed))
+    for host, result in without_invocation(fleet.results(replayed)).items():
+        assert result["changed"] is False and ("diff" in result) is diff
+        assert [j["msg"] for j in result["jars"]] == ["%s is up to date" % name(PG, "3.1.0"),
+                                                      "%s is up to date" % name(SR, SR_NEW)]
+        assert [j["path"] for j in result["jars"]] == [str(fleet.lib(host) / name(PG, "3.1.0")),
+                                                       str(fleet.lib(host) / name(SR, SR_NEW))]
+
+
+def test_controller_mode_rerun_sees_every_change_behind_its_back(maven_repo, published, ansible, fleet):
+    """A host whose lib/ changed in any way the module cares about gets the module, and ends right."""
+    connectors = [pg(), sr()]
+    assert not fleet.play(ansible, maven_repo, connectors).failed
+    fleet.executions()
+    snaps = fleet.snapshots()
+    tm1, tm2, tm3, tm4 = fleet.hosts
+    # tm1: the postgres-cdc jar rewritten in place, same size, same mtime (only its ctime and bytes tell).
+    target = str(fleet.lib(tm1) / name(PG, "3.1.0"))
+    st = os.stat(target)
+    with open(target, "r+b") as f:
+        f.seek(st.st_size // 2)
+        byte = f.read(1)
+        f.seek(st.st_size // 2)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    # tm2: a mode changed. tm3: a renamed copy of the StarRocks jar (the same factories, twice on the classpath).
+    os.chmod(str(fleet.lib(tm2) / name(SR, SR_NEW)), 0o600)
+    dup = jars.install_copy(maven_repo.root, published[(SR, SR_NEW)], fleet.lib(tm3), name="starrocks-copy.jar")
+
+    mark = maven_repo.mark()
+    run = fleet.play(ansible, maven_repo, connectors)
+    assert not run.failed, run
+    results = {h: r["result"] for h, r in fleet.results(run).items()}
+    assert bodies(maven_repo, mark) == {}
+    assert fleet.probes() == dict.fromkeys(fleet.hosts, 1)
+    assert fleet.executions() == {tm1: 2, tm2: 2, tm3: 2, tm4: 1}
+    assert {h: r["changed"] for h, r in results.items()} == {tm1: True, tm2: True, tm3: True, tm4: False}
+    assert [j["transferred"] for j in results[tm1]["jars"]] == [True, False]  # only the damaged one, pushed first
+    assert results[tm1]["jars"][0]["msg"] == "install %s (replaces a file with other content)" % name(PG, "3.1.0")
+    assert results[tm2]["jars"][1]["msg"] == "fix mode/owner of %s" % name(SR, SR_NEW)
+    assert results[tm3]["removed"] == [dup]
+    assert fleet.snapshots() == snaps  # every host ends exactly as after the first deploy
+
+    # And each of them has a new recorded answer: the next rerun is the probe alone everywhere.
+    again = fleet.play(ansible, maven_repo, connectors)
+    assert not again.failed and not any(r["result"]["changed"] for r in fleet.results(again).values())
+    assert fleet.probes() == dict.fromkeys(fleet.hosts, 1)
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+
+
+def test_controller_mode_another_option_runs_the_module(maven_repo, published, ansible, fleet):
+    """The recorded answer is for the same task only: another mode is another answer."""
+    connectors = [pg(), sr()]
+    assert not fleet.play(ansible, maven_repo, connectors).failed
+    fleet.executions()
+    run = fleet.play(ansible, maven_repo, connectors, extra="        mode: '0640'")
+    assert not run.failed, run
+    assert fleet.probes() == dict.fromkeys(fleet.hosts, 0)
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+    assert all(r["result"]["changed"] is True for r in fleet.results(run).values())
+    assert all(s[name(PG, "3.1.0")][1] == 0o640 for s in fleet.snapshots().values())
 
 
 SINGLE = """

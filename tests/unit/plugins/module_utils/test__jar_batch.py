@@ -693,3 +693,130 @@ def test_unusual_jars_are_left_to_zipfile(tmp_path):
         _jar.read_factories(damaged)
     assert "CRC" in err.value.msg
     assert _jar._safe_factories(damaged) == ()
+
+
+# --- the rerun without a module execution -----------------------------------------------------------
+
+def _lib_with_two_jars(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    a = jars.build_jar(str(lib / "a-1.jar"), factories=("a.Factory",), title="a", version="1")
+    jars.build_jar(str(lib / "b-1.jar"), factories=("b.Factory",), title="b", version="1")
+    (lib / "notes.txt").write_text("not a jar: not part of the state")
+    return lib, a
+
+
+def test_dest_state_sees_every_change_a_rerun_depends_on(tmp_path):
+    lib, a = _lib_with_two_jars(tmp_path)
+    names = ["a-1.jar", "missing-1.jar"]
+    first = _jar.dest_state(str(lib), names)
+    assert sorted(first["entries"]) == ["a-1.jar", "b-1.jar"]
+    assert first["sha256"] == {"a-1.jar": [jars.sha256_file(a), os.path.getsize(a)]}  # a missing name: absent
+    assert _jar.dest_state(str(lib), names) == first
+    (lib / "notes.txt").write_text("changed")
+    assert _jar.dest_state(str(lib), names) == first  # only *.jar entries count
+
+    def changed(change):
+        before = _jar.dest_state(str(lib), names)
+        change()
+        after = _jar.dest_state(str(lib), names)
+        return after != before and after["entries"] != before["entries"]
+
+    b = str(lib / "b-1.jar")
+
+    def rewrite_in_place():  # same size, same mtime: only the ctime tells
+        st = os.stat(b)
+        data = bytearray(open(b, "rb").read())
+        data[-1] ^= 0xFF
+        with open(b, "r+b") as f:
+            f.write(bytes(data))
+        os.utime(b, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert os.path.getsize(b) == st.st_size and os.stat(b).st_mtime_ns == st.st_mtime_ns
+
+    assert changed(rewrite_in_place)
+    assert changed(lambda: os.chmod(b, 0o600))
+    assert changed(lambda: os.symlink(b, str(lib / "c-1.jar")))
+    c = jars.build_jar(str(tmp_path / "other.jar"), factories=("c.Factory",), title="c", version="2")
+    assert changed(lambda: os.replace(c, b))  # the link now leads to another file
+    assert changed(lambda: os.unlink(str(lib / "c-1.jar")))
+
+
+def test_the_probe_command_prints_dest_state(tmp_path):
+    """The controller sends dest_state's own source: run it as the host would."""
+    import subprocess
+    lib, a = _lib_with_two_jars(tmp_path)
+    env = dict(os.environ, CDCOPS_LIB=str(lib))
+    command = _jar.probe_command([sys.executable], "$CDCOPS_LIB", ["a-1.jar", "b-1.jar"])
+    out = subprocess.run(command, shell=True, env=env, stdout=subprocess.PIPE, check=True).stdout.decode()
+    assert _jar.parse_probe(out) == _jar.dest_state(str(lib), ["a-1.jar", "b-1.jar"])
+    # dest as the module's path option resolves it: variables and ~ expanded.
+    assert _jar.parse_probe(out)["dest"] == str(lib)
+    # A dest that is not a directory: an error, never a state.
+    bad = subprocess.run(_jar.probe_command([sys.executable], str(lib / "nope"), []), shell=True,
+                         stdout=subprocess.PIPE, check=True).stdout.decode()
+    assert "error" in json.loads(bad) and _jar.parse_probe(bad) is None
+    assert _jar.parse_probe("") is None and _jar.parse_probe("garbage\n") is None
+
+
+def test_replay_only_when_dest_is_exactly_as_recorded(tmp_path):
+    lib, a = _lib_with_two_jars(tmp_path)
+    sha = jars.sha256_file(a)
+    items = [_item("a-1.jar", "sha256:" + sha), {"state": "absent", "name": "old-1.jar"}]
+    state = _jar.dest_state(str(lib), ["a-1.jar"])
+    record = {"state": state, "result": {"changed": False}}
+    assert _jar.replay(record, json.loads(json.dumps(state)), items)  # as stored and parsed: JSON both ways
+    assert not _jar.replay(record, None, items)
+    assert not _jar.replay({"state": state}, state, items)  # no recorded answer
+    assert not _jar.replay(record, dict(state, dest=str(tmp_path)), items)
+    os.chmod(a, 0o600)
+    assert not _jar.replay(record, _jar.dest_state(str(lib), ["a-1.jar"]), items)
+    # An expected checksum the recorded state does not hold: never replayed, and that jar is the one to push.
+    other = [_item("a-1.jar", "sha256:" + "0" * 64)]
+    assert not _jar.replay(record, state, other)
+    assert _jar.probe_mismatches(state, other) == ["a-1.jar"]
+    assert _jar.probe_mismatches(state, items) == []
+    assert _jar.probe_mismatches({"sha256": {}}, items) == ["a-1.jar"]
+
+
+def test_rerun_key_covers_the_task_but_not_the_pushed_copies():
+    items = [_item("a-1.jar")]
+    key = _jar.rerun_key({"dest": "/lib", "mode": "0644"}, items, False, "/usr/bin/python3")
+    assert key == _jar.rerun_key({"dest": "/lib", "mode": "0644"}, [dict(items[0], src="/tmp/x/a-1.jar")], False,
+                                 "/usr/bin/python3")
+    for other in (_jar.rerun_key({"dest": "/lib", "mode": "0640"}, items, False, "/usr/bin/python3"),
+                  _jar.rerun_key({"dest": "/lib2", "mode": "0644"}, items, False, "/usr/bin/python3"),
+                  _jar.rerun_key({"dest": "/lib", "mode": "0644"}, [_item("a-1.jar", "sha256:" + "b" * 64)], False,
+                                 "/usr/bin/python3"),
+                  _jar.rerun_key({"dest": "/lib", "mode": "0644"}, items, True, "/usr/bin/python3"),
+                  _jar.rerun_key({"dest": "/lib", "mode": "0644"}, items, False, "/usr/bin/python3.11")):
+        assert other != key
+
+
+def test_rerun_record_is_what_a_rerun_answers(tmp_path):
+    lib, a = _lib_with_two_jars(tmp_path)
+    sha = jars.sha256_file(a)
+    item = dict(_item("a-1.jar", "sha256:" + sha), artifact_id="a", factories=["a.Factory"])
+    request = _jar.pushed_request(dict(item, src=str(tmp_path / "gone.jar")), str(tmp_path))
+    opts = _jar.InstallOptions(validate=False, remove_other_versions=True, mode=0o644, uid=None, gid=None,
+                               backup=False, force=False)
+    http = _jar.HttpOptions(timeout=5, validate_certs=True, url_username=None, url_password=None, headers={},
+                            use_proxy=False, force=False)
+    os.chmod(a, 0o644)
+    record = _jar.rerun_record([request], str(lib), http, opts)
+    rerun = _jar.ensure_jars([_jar.pushed_request(item)], str(lib), http, opts, False)
+    assert record["result"] == rerun and rerun["changed"] is False  # the pushed copy is not needed for it
+    assert record["state"] == _jar.dest_state(str(lib), ["a-1.jar"])
+    os.chmod(a, 0o600)  # a rerun would fix the mode: nothing to replay
+    assert _jar.rerun_record([request], str(lib), http, opts) is None
+
+
+def test_host_memory_keeps_the_rerun_record(tmp_path):
+    cache = str(tmp_path / "cache")
+    jars_memory = {"a-1.jar": "sha256:" + "a" * 64}
+    assert _jar.load_host_memory(cache, "h", "/lib") == {"jars": {}, "rerun": None}
+    _jar.write_host_memory(cache, "h", "/lib", jars_memory, {"key": "k", "state": {}, "result": {}})
+    assert _jar.load_host_memory(cache, "h", "/lib") == {
+        "jars": jars_memory, "rerun": {"key": "k", "state": {}, "result": {}}}
+    _jar.write_host_memory(cache, "h", "/lib", jars_memory)
+    assert _jar.load_host_memory(cache, "h", "/lib") == {"jars": jars_memory, "rerun": None}
+    assert _jar.read_host_memory(cache, "h", "/lib") == jars_memory
