@@ -275,6 +275,8 @@ options:
         option from a task. Not a public interface.
       - The jars resolved on the controller (file name, expected checksum) and, once transferred, their copies in
         the host's temporary directory. Such a copy is moved into O(dest) (same filesystem) rather than copied.
+      - With C(remember), a successful real run also returns what a rerun would answer, for the controller's
+        memory (see O(controller_cache_dir)).
     type: dict
 attributes:
   action:
