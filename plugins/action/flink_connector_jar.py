@@ -126,7 +126,9 @@ class ActionModule(ActionBase):
             if _jar.replay(record, probe, items):
                 display.vvv("flink_connector_jar: %s holds exactly what the last run left there; its answer is the "
                             "result (no module execution)" % dest, host=task_vars.get("inventory_hostname"))
-                return self._finish(self._replayed(record, single), resolved, transferred, single)
+                # The recorded answer, in the form the module gives it for this task.
+                result = _jar.final_result(copy.deepcopy(record["result"]), single, bool(self._task.diff))
+                return self._finish(result, resolved, transferred, single)
             if probe is not None:
                 first = _jar.probe_mismatches(probe, items)
         if first:
@@ -212,15 +214,6 @@ class ActionModule(ActionBase):
             display.vvv("flink_connector_jar: the probe of %s failed (rc=%s); the module runs" % (dest, res.get("rc")))
             return None
         return _jar.parse_probe(res.get("stdout", ""))
-
-    def _replayed(self, record: dict[str, t.Any], single: bool) -> dict[str, t.Any]:
-        """The recorded answer, in the form the module would give it for this task."""
-        result = copy.deepcopy(record["result"])
-        if single:
-            result = _jar.single_result(result)
-        if not self._task.diff:
-            result.pop("diff", None)
-        return result
 
     def _run_on_host(self, host_args: dict[str, t.Any], items: list[dict[str, t.Any]], single: bool,
                      task_vars: dict[str, t.Any], remember: bool = False) -> dict[str, t.Any]:

@@ -1771,6 +1771,14 @@ def single_result(batch: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
     return result
 
 
+def final_result(batch: t.Dict[str, t.Any], single: bool, diff: bool) -> t.Dict[str, t.Any]:
+    """The module's answer from ``ensure_jars``'s: in the single-jar form when asked, with the diff in diff mode."""
+    result = single_result(batch) if single else batch
+    if not diff:
+        result.pop("diff", None)
+    return result
+
+
 def ensure_present(source: JarSource, dest: str, http_options: HttpOptions, opts: InstallOptions,
                    check_mode: bool) -> t.Dict[str, t.Any]:
     """Install one jar into ``dest``: ``ensure_jars`` with one request."""

@@ -567,22 +567,19 @@ class FlinkConnectorJar:
             opts = self.options()
             dest = _jar.check_dest(p["dest"])
             # Check mode only reads: a shared lock keeps it from seeing a half-finished run.
+            rerun = False
             with _jar.dest_lock(dest, exclusive=not check):
                 result = _jar.ensure_jars(requests, dest, self.http(), opts, check)
                 if p["_pushed"] is not None and p["_pushed"].get("remember") and not check and "_needed" not in result:
                     # For the action plugin's next run (see _jar.rerun_record); it never reaches the user.
-                    result["_rerun"] = _jar.rerun_record(requests, dest, self.http(), opts)
+                    rerun = _jar.rerun_record(requests, dest, self.http(), opts)
         except _jar.JarError as exc:
             self.fail(exc.msg, **exc.details)
         except OSError as exc:
             self.fail("flink_connector_jar failed on %s: %s" % (p["dest"], exc), exception=traceback.format_exc())
-        rerun = result.pop("_rerun", False)
-        if single:
-            result = _jar.single_result(result)
+        result = _jar.final_result(result, single, self.module._diff)
         if rerun is not False:
             result["_rerun"] = rerun
-        if not self.module._diff:
-            result.pop("diff", None)
         self.module.exit_json(**result)
 
 
