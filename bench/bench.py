@@ -716,7 +716,9 @@ def parse_args(argv):
     parser.add_argument("--forks", type=int, default=8)
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "out"), help="output directory (default bench/out)")
     parser.add_argument("--sides", default="baseline,role", help="which sides to run (default %(default)s)")
-    parser.add_argument("--repeat", type=int, default=1, help="measured runs per side and N; medians are reported")
+    # One run per point is noisy on a small VM (±20 %); the default reports the median of three.
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="measured runs per side and N; medians are reported (default %(default)s)")
     parser.add_argument("--skip-module-bench", action="store_true", help="do not run bench/jar_bench.py")
     parser.add_argument("--pg-mb", type=int, default=30, help="size of the postgres-cdc jar (default %(default)s MB)")
     parser.add_argument("--starrocks-mb", type=int, default=10, help="size of the StarRocks jar (default %(default)s MB)")
