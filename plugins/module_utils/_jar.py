@@ -2181,7 +2181,7 @@ def host_memory_path(cache_dir: str, host: str, dest: str) -> str:
 
 def load_host_memory(cache_dir: str, host: str, dest: str) -> t.Dict[str, t.Any]:
     """What the controller remembers of ``dest`` on ``host``: ``jars`` (file name: checksum) that the last
-    successful run left there, and ``rerun`` (see ``rerun_record``), or None. Unknown: ``{"jars": {}}``.
+    successful run left there, and ``rerun`` (see ``rerun_record``) or None. Unknown: ``{"jars": {}, "rerun": None}``.
 
     ``jars`` only decides whether the controller pushes jars before the first module execution or after it:
     the host still verifies every checksum, and answers ``_needed`` when a jar it was said to have is missing.
@@ -2197,11 +2197,6 @@ def load_host_memory(cache_dir: str, host: str, dest: str) -> t.Dict[str, t.Any]
     rerun = memory.get("rerun")
     return {"jars": {str(name): str(checksum) for name, checksum in jars.items()},
             "rerun": rerun if isinstance(rerun, dict) else None}
-
-
-def read_host_memory(cache_dir: str, host: str, dest: str) -> t.Dict[str, str]:
-    """The ``jars`` of ``load_host_memory``."""
-    return load_host_memory(cache_dir, host, dest)["jars"]
 
 
 def write_host_memory(cache_dir: str, host: str, dest: str, jars: t.Mapping[str, str],

@@ -351,12 +351,12 @@ def _item(name, checksum="sha256:" + "a" * 64, state="present"):
 
 def test_host_memory_round_trip(tmp_path):
     cache = str(tmp_path / "cache")
-    assert _jar.read_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib") == {}  # cold: nothing known
+    assert _jar.load_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib")["jars"] == {}  # cold: nothing known
     _jar.write_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib", {"a-1.jar": "sha256:" + "a" * 64})
-    assert _jar.read_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib") == {"a-1.jar": "sha256:" + "a" * 64}
+    assert _jar.load_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib")["jars"] == {"a-1.jar": "sha256:" + "a" * 64}
     # Another host, address or dest is another memory.
-    assert _jar.read_host_memory(cache, "tm1 10.0.0.2", "/opt/flink/lib") == {}
-    assert _jar.read_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib/") == {}
+    assert _jar.load_host_memory(cache, "tm1 10.0.0.2", "/opt/flink/lib")["jars"] == {}
+    assert _jar.load_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib/")["jars"] == {}
     path = _jar.host_memory_path(cache, "tm1 10.0.0.1", "/opt/flink/lib")
     assert os.path.dirname(path) == os.path.join(cache, _jar.HOSTS_DIR)
     assert os.listdir(os.path.dirname(path)) == [os.path.basename(path)]  # written atomically: no temp left
@@ -373,14 +373,14 @@ def test_a_damaged_or_foreign_host_memory_knows_nothing(tmp_path, content):
     os.makedirs(os.path.dirname(path))
     with open(path, "w") as f:
         f.write(content)
-    assert _jar.read_host_memory(cache, "h", "/lib") == {}
+    assert _jar.load_host_memory(cache, "h", "/lib")["jars"] == {}
 
 
 def test_writing_the_host_memory_never_fails_the_task(tmp_path):
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache directory should be")
     _jar.write_host_memory(str(blocker), "h", "/lib", {"a-1.jar": "sha256:" + "a" * 64})  # no exception
-    assert _jar.read_host_memory(str(blocker), "h", "/lib") == {}
+    assert _jar.load_host_memory(str(blocker), "h", "/lib")["jars"] == {}
 
 
 def test_jars_to_push_are_those_the_memory_does_not_vouch_for():
@@ -819,4 +819,4 @@ def test_host_memory_keeps_the_rerun_record(tmp_path):
         "jars": jars_memory, "rerun": {"key": "k", "state": {}, "result": {}}}
     _jar.write_host_memory(cache, "h", "/lib", jars_memory)
     assert _jar.load_host_memory(cache, "h", "/lib") == {"jars": jars_memory, "rerun": None}
-    assert _jar.read_host_memory(cache, "h", "/lib") == jars_memory
+    assert _jar.load_host_memory(cache, "h", "/lib")["jars"] == jars_memory
