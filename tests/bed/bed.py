@@ -204,12 +204,16 @@ def rest(path, timeout=2.0):
         return json.load(resp)
 
 
-def registered_hosts():
+def registered_hosts(heartbeat=False):
+    """Hosts of the TaskManagers the JobManager lists; with ``heartbeat``, only those it has had a heartbeat
+    from (FACTS.md: timeSinceLastHeartbeat is 0 before the first one). The bed is up only then, so that what
+    the tests read of a TaskManager is complete."""
     try:
         tms = rest("/taskmanagers")["taskmanagers"]
     except (OSError, ValueError):
         return []
-    return [tm["path"].split("@", 1)[1].split(":", 1)[0] for tm in tms]
+    return [tm["path"].split("@", 1)[1].split(":", 1)[0] for tm in tms
+            if not heartbeat or (tm.get("timeSinceLastHeartbeat") or 0) > 0]
 
 
 def daemon_pid(home, kind):
@@ -283,7 +287,7 @@ def start_taskmanager(host, dist=None):
         log("starting TaskManager %s" % host)
         run([os.path.join(home, "bin", "taskmanager.sh"), "start"], env=flink_env(),
             stdout=subprocess.DEVNULL)
-    wait_for("TaskManager %s to register" % host, lambda: host in registered_hosts())
+    wait_for("TaskManager %s to register and send a heartbeat" % host, lambda: host in registered_hosts(heartbeat=True))
 
 
 def stop_taskmanager(host):
@@ -623,7 +627,8 @@ def main(argv):
     elif cmd == "jm-start":
         start_jobmanager(flink_dist())
         for host in TASKMANAGERS:
-            wait_for("TaskManager %s to register again" % host, lambda h=host: h in registered_hosts())
+            wait_for("TaskManager %s to register again and send a heartbeat" % host,
+                     lambda h=host: h in registered_hosts(heartbeat=True))
     elif cmd == "tm-start":
         start_taskmanager(args[0])
     elif cmd == "job-start":
