@@ -125,11 +125,15 @@ class FlinkRestClient:
 
     def get(self, path):
         """GET ``path`` and return the decoded JSON body."""
+        return self.request("GET", path)
+
+    def request(self, method, path):
+        """Send ``method`` to ``path`` and return the decoded JSON body (``{}`` for an empty one)."""
         url = self.base_url + path
         where = self._where(path)
         try:
             resp = open_url(
-                url, method="GET", headers={"Accept": "application/json"},
+                url, method=method, headers={"Accept": "application/json"},
                 timeout=self.timeout, validate_certs=self._validate_certs,
                 url_username=self._username, url_password=self._password,
                 force_basic_auth=bool(self._username), ca_path=self._ca_path,
@@ -173,6 +177,8 @@ class FlinkRestClient:
                               url=self.display_url + path, status=status)
 
     def _decode(self, body, ctype, path, where):
+        if not body.strip():
+            return {}  # PATCH /jobs/:jobid answers 202 with no body on some versions
         try:
             data = json.loads(body.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
@@ -183,7 +189,7 @@ class FlinkRestClient:
                 % (self.display_url, where, kind), url=self.display_url + path, not_flink=True)
         return data
 
-    # The endpoints this collection reads (FACTS.md, "Flink runtime / REST endpoints").
+    # The endpoints this collection reads (apache/flink docs/content/docs/ops/rest_api.md).
 
     def overview(self):
         data = self.get("/overview")
@@ -205,6 +211,28 @@ class FlinkRestClient:
             raise FlinkRestError("unexpected body from %s: expected a list of {key, value}"
                                  % self._where("/jobmanager/config"))
         return data
+
+    def job(self, job_id):
+        """``/jobs/:jobid``: state, timestamps and each vertex with its I/O metrics."""
+        path = "/jobs/%s" % job_id
+        data = self.get(path)
+        if not isinstance(data, dict) or "state" not in data:
+            raise FlinkRestError("unexpected body from %s: no job state" % self._where(path))
+        return data
+
+    def job_exceptions(self, job_id):
+        """``/jobs/:jobid/exceptions``: the root exception and the exception history."""
+        data = self.get("/jobs/%s/exceptions" % job_id)
+        return data if isinstance(data, dict) else {}
+
+    def vertex_taskmanagers(self, job_id, vertex_id):
+        """``/jobs/:jobid/vertices/:vertexid/taskmanagers``: where each vertex's subtasks ran."""
+        data = self.get("/jobs/%s/vertices/%s/taskmanagers" % (job_id, vertex_id))
+        return data.get("taskmanagers") or [] if isinstance(data, dict) else []
+
+    def cancel_job(self, job_id):
+        """``PATCH /jobs/:jobid?mode=cancel`` (Flink REST API, "jobs/:jobid" PATCH)."""
+        return self.request("PATCH", "/jobs/%s?mode=cancel" % job_id)
 
     def _expect(self, data, key, path):
         if not isinstance(data, dict) or not isinstance(data.get(key), list):
