@@ -126,12 +126,16 @@ def match_hosts(expected, taskmanagers, resolve=socket.getaddrinfo):
     return {"matched": matched, "missing": missing, "unexpected": unexpected}
 
 
-def snapshot(client, now_ms=None):
-    """Read everything flink_cluster_info returns, in one pass."""
+def snapshot(client, now_ms=None, classpath=False):
+    """Read everything flink_cluster_info returns, in one pass.
+
+    With ``classpath``, also the JobManager's JVM classpath (``/jobmanager/environment``): the jars it
+    loaded when it started, which is what tells whether it has been restarted since a jar landed in lib/.
+    """
     overview = client.overview()
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     taskmanagers = [parse_taskmanager(tm, now_ms) for tm in client.taskmanagers()]
-    return {
+    snap = {
         "flink_version": overview.get("flink-version"),
         "flink_commit": overview.get("flink-commit"),
         "overview": overview,
@@ -139,6 +143,15 @@ def snapshot(client, now_ms=None):
         "jobs": parse_jobs(client.jobs()),
         "jobmanager_config": parse_config(client.jobmanager_config()),
     }
+    if classpath:
+        snap["jobmanager_classpath"] = client.jobmanager_classpath()
+    return snap
+
+
+def missing_jars(classpath, jars):
+    """File names in ``jars`` that no entry of ``classpath`` ends with."""
+    names = {entry.replace("\\", "/").rsplit("/", 1)[-1] for entry in classpath or ()}
+    return [jar for jar in jars if jar not in names]
 
 
 class WaitTimeout(Exception):
@@ -150,8 +163,9 @@ class WaitTimeout(Exception):
 
 def wait_for_cluster(read, want_taskmanagers=0, min_free_slots=0, timeout=0.0, ignore_ids=(),
                      where="", clock=time.monotonic, sleep=time.sleep, first_delay=0.5,
-                     max_delay=5.0):
-    """Poll ``read()`` with backoff until the cluster is big enough.
+                     max_delay=5.0, want_jars=()):
+    """Poll ``read()`` with backoff until the cluster is big enough (and, with ``want_jars``, until the
+    JobManager's classpath holds those jar file names).
 
     ``read`` returns a snapshot (see ``snapshot``) or raises FlinkRestError.
     With ``timeout`` 0 it reads once and never waits. Errors while waiting are
@@ -169,7 +183,8 @@ def wait_for_cluster(read, want_taskmanagers=0, min_free_slots=0, timeout=0.0, i
             snap, error = None, exc
         if snap is not None:
             registered, free = counts(snap["taskmanagers"], ignore_ids)
-            if timeout <= 0 or (registered >= want_taskmanagers and free >= min_free_slots):
+            lacking = missing_jars(snap.get("jobmanager_classpath"), want_jars)
+            if timeout <= 0 or (registered >= want_taskmanagers and free >= min_free_slots and not lacking):
                 return snap
         remaining = deadline - clock()
         if remaining <= 0:
@@ -178,11 +193,13 @@ def wait_for_cluster(read, want_taskmanagers=0, min_free_slots=0, timeout=0.0, i
                                   % (_secs(timeout), where, error.message))
             ignored = " (not counting %d TaskManager(s) being replaced)" % len(ignore_ids) \
                 if ignore_ids else ""
+            jars = ("; the JobManager's classpath lacks %s: it has not been restarted since they landed "
+                    "in its lib/" % ", ".join(lacking)) if lacking else ""
             raise WaitTimeout(
                 "gave up after %ss waiting for the Flink cluster at %s: %d TaskManager(s) "
-                "registered, %d wanted; %d free slot(s), %d wanted%s"
+                "registered, %d wanted; %d free slot(s), %d wanted%s%s"
                 % (_secs(timeout), where, registered, want_taskmanagers, free, min_free_slots,
-                   ignored), last=snap)
+                   ignored, jars), last=snap)
         sleep(min(delay, remaining))
         delay = min(delay * 2, max_delay)
 

@@ -212,6 +212,14 @@ class FlinkRestClient:
                                  % self._where("/jobmanager/config"))
         return data
 
+    def jobmanager_classpath(self):
+        """``/jobmanager/environment``'s ``classpath``: the jars the JobManager loaded at start."""
+        data = self.get("/jobmanager/environment")
+        if not isinstance(data, dict) or not isinstance(data.get("classpath"), list):
+            raise FlinkRestError("unexpected body from %s: no classpath list"
+                                 % self._where("/jobmanager/environment"))
+        return data["classpath"]
+
     def job(self, job_id):
         """``/jobs/:jobid``: state, timestamps and each vertex with its I/O metrics."""
         path = "/jobs/%s" % job_id

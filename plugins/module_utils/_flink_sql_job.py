@@ -220,10 +220,12 @@ def new_jobs(before: t.Iterable[t.Mapping[str, t.Any]], after: t.Iterable[t.Mapp
 
 
 def wait_for_job(client: t.Any, job_id: str, timeout: float, clock: t.Callable[[], float] = time.monotonic,
-                 sleep: t.Callable[[float], None] = time.sleep, cancel_on_timeout: bool = True) -> t.Dict[str, t.Any]:
+                 sleep: t.Callable[[float], None] = time.sleep, cancel_on_timeout: bool = True,
+                 budget: t.Optional[float] = None) -> t.Dict[str, t.Any]:
     """Poll ``/jobs/:jobid`` until the job ends; at the deadline cancel it and raise ``SqlJobError``.
 
-    A REST error while waiting is retried until the deadline (the JobManager may be busy).
+    A REST error while waiting is retried until the deadline (the JobManager may be busy). ``budget`` is the
+    deadline as the user set it, for the message, when ``timeout`` is what is left of it.
     """
     deadline = clock() + max(0.0, timeout)
     delay = 0.5
@@ -254,7 +256,8 @@ def wait_for_job(client: t.Any, job_id: str, timeout: float, clock: t.Callable[[
     raise SqlJobError(
         "job %s did not end within %ss: it is %s%s.%s A bounded job that runs this long reads more than "
         "expected, waits for slots, or is not bounded at all; raise the deadline, or check that the source "
-        "is bounded." % (job_id, _secs(timeout), state, why, cancelled), job=last, state=state)
+        "is bounded." % (job_id, _secs(timeout if budget is None else budget), state, why, cancelled),
+        job=last, state=state)
 
 
 def _secs(value: float) -> t.Union[int, float]:

@@ -53,6 +53,17 @@ options:
       - V(0) reads once and does not wait or judge the counts.
     type: float
     default: 0
+  wait_for_jobmanager_jars:
+    description:
+      - Jar file names, for example V(flink-sql-connector-postgres-cdc-3.5.0.jar), that must be on the
+        JobManager's classpath (C(/jobmanager/environment)). Used with O(wait_timeout), for example to wait
+        until a restarted JobManager runs with the jars that landed in its C(lib/).
+      - Flink reads C(lib/) only when a process starts, so a JobManager whose classpath lacks a jar in its
+        C(lib/) has not been restarted since the jar landed.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
   ignore_taskmanager_ids:
     description:
       - TaskManager IDs not to count while waiting, for example the ID a TaskManager had before a
@@ -189,6 +200,12 @@ jobmanager_config:
   returned: success
   type: dict
   sample: {"rest.port": "8081", "jobmanager.rpc.address": "jobmanager"}
+jobmanager_classpath:
+  description: The JobManager's classpath, from C(/jobmanager/environment).
+  returned: when O(wait_for_jobmanager_jars) is set
+  type: list
+  elements: str
+  version_added: 0.2.0
 host_matches:
   description: Inventory hosts matched to registered TaskManagers.
   returned: when O(expected_taskmanagers) is set
@@ -229,6 +246,7 @@ def main():
         min_free_slots=dict(type="int", default=0),
         wait_timeout=dict(type="float", default=0.0),
         ignore_taskmanager_ids=dict(type="list", elements="str", default=[]),
+        wait_for_jobmanager_jars=dict(type="list", elements="str", default=[]),
         expected_taskmanagers=dict(type="dict"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
@@ -240,12 +258,13 @@ def main():
     try:
         client = FlinkRestClient.from_params(params)
         result = wait_for_cluster(
-            lambda: snapshot(client),
+            lambda: snapshot(client, classpath=bool(params["wait_for_jobmanager_jars"])),
             want_taskmanagers=params["wait_for_taskmanagers"],
             min_free_slots=params["min_free_slots"],
             timeout=params["wait_timeout"],
             ignore_ids=tuple(params["ignore_taskmanager_ids"]),
-            where=client.endpoint)
+            where=client.endpoint,
+            want_jars=tuple(params["wait_for_jobmanager_jars"]))
     except FlinkRestError as exc:
         module.fail_json(msg=exc.message, url=exc.url, status=exc.status)
     except WaitTimeout as exc:

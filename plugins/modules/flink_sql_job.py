@@ -81,8 +81,9 @@ options:
     default: true
   wait_timeout:
     description:
-      - Seconds to wait for the SQL client and then for each job to end. A job still running at the deadline
-        is cancelled and the module fails.
+      - Seconds to wait, from their submission, for the jobs to end. A job still running at the deadline is
+        cancelled and the module fails.
+      - The SQL client itself may take this long, or 120 seconds when that is more, to plan and submit.
     type: float
     default: 300
   expected_source_records:
@@ -246,6 +247,10 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_sql_job im
 )
 
 
+# Seconds the SQL client may take to plan and submit (it starts a JVM), when wait_timeout is shorter.
+CLIENT_TIMEOUT = 120.0
+
+
 class FlinkSqlJob:
     """Submit the script, follow its jobs, judge them."""
 
@@ -302,14 +307,13 @@ class FlinkSqlJob:
                 params["job_name"], self.flink_home, self._here(), rest.display_url)
             self.module.exit_json(**self.result)
 
-        deadline = time.monotonic() + params["wait_timeout"]
         try:
             before = rest.get("/jobs/overview").get("jobs") or []
         except FlinkRestError as exc:
             self.fail(exc.message)
         script = render_script(params["sql"], settings, params["sql_secrets"])
         try:
-            client = run_client(self.flink_home, script, self.secrets, params["wait_timeout"],
+            client = run_client(self.flink_home, script, self.secrets, max(CLIENT_TIMEOUT, params["wait_timeout"]),
                                 java_home=params["java_home"])
         except SqlJobError as exc:
             self.fail(exc.message)
@@ -326,7 +330,8 @@ class FlinkSqlJob:
         if job_ids:
             self.result["changed"] = True
         if client.timed_out and not job_ids:
-            self.fail("the SQL client did not end within %ss and submitted no job" % params["wait_timeout"])
+            self.fail("the SQL client did not end within %ss and submitted no job" % max(
+                CLIENT_TIMEOUT, params["wait_timeout"]))
         if not job_ids:
             cause = parsed["errors"][-1] if parsed["errors"] else "the SQL client submitted no job"
             self.fail("the SQL script of %s failed before any job ran: %s" % (params["job_name"], cause),
@@ -335,10 +340,13 @@ class FlinkSqlJob:
             self._report([rest.job(j) for j in job_ids], rest)
             self.module.exit_json(**self.result)
 
+        # The deadline counts from the submission: the client's own start (a JVM) is not the job's time.
+        deadline = time.monotonic() + params["wait_timeout"]
         finished = []
         for job_id in job_ids:
             try:
-                finished.append(wait_for_job(rest, job_id, max(1.0, deadline - time.monotonic())))
+                finished.append(wait_for_job(rest, job_id, max(1.0, deadline - time.monotonic()),
+                                             budget=params["wait_timeout"]))
             except SqlJobError as exc:
                 self._report(finished + ([exc.details["job"]] if exc.details.get("job") else []), rest)
                 self.fail(exc.message)
