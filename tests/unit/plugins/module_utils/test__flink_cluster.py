@@ -186,3 +186,39 @@ def test_no_wait_reads_once_and_raises_errors():
         fc.wait_for_cluster(raise_down, timeout=0)
     snap = fc.wait_for_cluster(lambda: {"taskmanagers": []}, want_taskmanagers=5, timeout=0)
     assert snap == {"taskmanagers": []}
+
+
+def test_missing_jars_compares_file_names_of_the_classpath():
+    classpath = ["/opt/flink/lib/flink-dist-1.20.3.jar", "/opt/flink/lib/flink-sql-connector-postgres-cdc-3.3.0.jar"]
+    assert fc.missing_jars(classpath, ["flink-sql-connector-postgres-cdc-3.5.0.jar", "flink-dist-1.20.3.jar"]) == \
+        ["flink-sql-connector-postgres-cdc-3.5.0.jar"]
+    assert fc.missing_jars(None, ["a.jar"]) == ["a.jar"]
+
+
+def test_wait_for_jobmanager_jars_until_the_restarted_classpath_has_them():
+    clock = Clock()
+    old = ["/opt/flink/lib/flink-dist-1.20.3.jar"]
+    new = old + ["/opt/flink/lib/flink-sql-connector-postgres-cdc-3.5.0.jar"]
+    reads = iter([{"taskmanagers": tms(), "jobmanager_classpath": old}] * 2
+                 + [{"taskmanagers": tms(), "jobmanager_classpath": new}])
+    snap = fc.wait_for_cluster(lambda: next(reads), want_taskmanagers=2, timeout=30, clock=clock.clock,
+                               sleep=clock.sleep, want_jars=("flink-sql-connector-postgres-cdc-3.5.0.jar",))
+    assert snap["jobmanager_classpath"] == new and len(clock.sleeps) == 2
+
+
+def test_wait_for_jobmanager_jars_names_what_the_classpath_lacks():
+    clock = Clock()
+    with pytest.raises(fc.WaitTimeout) as err:
+        fc.wait_for_cluster(lambda: {"taskmanagers": tms(), "jobmanager_classpath": []}, want_taskmanagers=2,
+                            timeout=5, where="jm:8081", clock=clock.clock, sleep=clock.sleep,
+                            want_jars=("flink-sql-connector-postgres-cdc-3.5.0.jar",))
+    assert err.value.message.endswith("the JobManager's classpath lacks flink-sql-connector-postgres-cdc-3.5.0.jar: "
+                                      "it has not been restarted since they landed in its lib/")
+
+
+def test_snapshot_reads_the_classpath_when_asked():
+    class WithEnvironment(Replay):
+        def jobmanager_classpath(self):
+            return ["/opt/flink/lib/flink-dist-1.20.3.jar"]
+    assert "jobmanager_classpath" not in fc.snapshot(WithEnvironment())
+    assert fc.snapshot(WithEnvironment(), classpath=True)["jobmanager_classpath"] == ["/opt/flink/lib/flink-dist-1.20.3.jar"]
