@@ -45,6 +45,12 @@ if ! command -v javac >/dev/null 2>&1; then
     apt_install openjdk-17-jdk-headless
 fi
 
+# The bed and the tests fetch the real connector jars (and the SQL gateway jar) from Maven
+# Central with mvn, once, into ~/.m2 (tests/bed/artifacts.py).
+if ! command -v mvn >/dev/null 2>&1; then
+    apt_install maven
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
     log "creating venv $VENV"
     "$PYTHON" -m venv "$VENV"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The README's demo: start the local sandbox and run the collection's main job, the
-# cdcops.flink_cdc.deploy playbook, against it. It prints the readiness report.
+# cdcops.flink_cdc.deploy playbook, against it: preflight, deploy of the real connector jars from the
+# sandbox's Maven repository, rolling restart (TaskManagers, then the JobManager), the smoke job, verify.
+# It prints the readiness report, which ends with the smoke job's rows.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${CDCOPS_VENV:-$ROOT/.venv}"
@@ -15,11 +17,13 @@ echo
 echo "==== ansible-playbook cdcops.flink_cdc.cluster_info -i $inventory   (the cluster: version, TaskManagers, slots, jobs)"
 ansible-playbook cdcops.flink_cdc.cluster_info -i "$inventory"
 echo
-echo "==== ansible-playbook cdcops.flink_cdc.deploy -i $inventory --check --diff   (dry run)"
-ansible-playbook cdcops.flink_cdc.deploy -i "$inventory" --check --diff
+# The demo switches on what a production run opts into: the rolling restart and the smoke job.
+demo_vars=(-e flink_cdc_restart=rolling -e flink_cdc_smoke=true)
+echo "==== ansible-playbook cdcops.flink_cdc.deploy -i $inventory ${demo_vars[*]} --check --diff   (dry run)"
+ansible-playbook cdcops.flink_cdc.deploy -i "$inventory" "${demo_vars[@]}" --check --diff
 echo
-echo "==== ansible-playbook cdcops.flink_cdc.deploy -i $inventory"
-ansible-playbook cdcops.flink_cdc.deploy -i "$inventory"
+echo "==== ansible-playbook cdcops.flink_cdc.deploy -i $inventory ${demo_vars[*]}"
+ansible-playbook cdcops.flink_cdc.deploy -i "$inventory" "${demo_vars[@]}"
 echo
 echo "==== readiness report: $BED/report/flink_cdc_report.md"
 cat "$BED/report/flink_cdc_report.md"

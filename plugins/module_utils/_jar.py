@@ -79,8 +79,8 @@ class Connector(t.NamedTuple):
     artifact_id: str
     factories: t.Tuple[str, ...]  # every factory class the jar registers
     required_factory: str  # must be listed in FACTORY_SERVICE
-    # Entry-name fragments of shaded dependencies the SQL jar must carry; a jar
-    # that registers the factory without them is the thin jar.
+    # Entry-name fragments of dependencies the SQL jar bundles and the thin jar lacks; a jar that registers
+    # the factory without them is the thin jar.
     shaded: t.Tuple[str, ...] = ()
     source: str = ""
 
@@ -90,8 +90,11 @@ class Connector(t.NamedTuple):
 _PG_SOURCE = "FACTS.md 'Flink CDC postgres connector': apache/flink-cdc META-INF/services at 2.4.2, 3.0.1, 3.1.0, 3.5.0, 3.6.0"
 PG_CDC_FACTORY_2X = "com.ververica.cdc.connectors.postgres.table.PostgreSQLTableFactory"
 PG_CDC_FACTORY_3X = "org.apache.flink.cdc.connectors.postgres.table.PostgreSQLTableFactory"
-# FACTS.md: the SQL jar shades Debezium and the PostgreSQL JDBC driver.
-PG_CDC_SHADED = ("io/debezium/", "org/postgresql/")
+# The SQL jar bundles Debezium (its embedded engine included) and the PostgreSQL JDBC driver without relocating
+# them (apache/flink-cdc flink-sql-connector-postgres-cdc/pom.xml, shade includes; confirmed on the published
+# 3.3.0 and 3.5.0 jars, tests/unit/fixtures/jars/real_connectors.json). The thin flink-connector-postgres-cdc
+# jar carries a few patched io/debezium/connector classes of its own, so only these tell the two apart.
+PG_CDC_SHADED = ("io/debezium/embedded/", "org/postgresql/jdbc/")
 PG_CDC_SQL_ARTIFACT = "flink-sql-connector-postgres-cdc"
 PG_CDC_THIN_ARTIFACT = "flink-connector-postgres-cdc"
 
@@ -114,10 +117,11 @@ KNOWN_CONNECTORS = (
 )
 
 # Artifacts that must never go into Flink's lib/, and what to use instead.
-# FACTS.md: the thin flink-connector-postgres-cdc jar lacks Debezium and the JDBC driver.
+# The thin flink-connector-postgres-cdc jar lacks Debezium's engine and the JDBC driver (apache/flink-cdc
+# docs/content/docs/faq/faq.md, General Q2: the SQL jar is the one for lib/).
 WRONG_ARTIFACTS = {
     PG_CDC_THIN_ARTIFACT: (
-        "flink-connector-postgres-cdc is the thin connector jar: it does not shade Debezium or the "
+        "flink-connector-postgres-cdc is the thin connector jar: it bundles neither Debezium's engine nor the "
         "PostgreSQL JDBC driver, so Flink fails at runtime with NoClassDefFoundError. Use the SQL "
         "connector jar instead: artifact_id: flink-sql-connector-postgres-cdc (same group_id and version)."
     ),

@@ -16,6 +16,11 @@ Three layers, so each can be tested on its own:
 * ``check_*()`` and ``evaluate()``: pure functions from facts to checks. Each
   check is a dict with ``name``, ``ok``, ``severity`` (error or warning),
   ``message`` and ``hint`` (the SQL or setting that fixes it).
+* ``table_summaries()``: the facts of each requested table (primary key with
+  column types, optional exact row count) as pg_logical_check returns them.
+* replication slots (module pg_replication_slot): ``managed_slots_sql()`` reads
+  the slots a task may touch, ``plan_slots()`` decides what to drop or create,
+  as a pure function that refuses what must not be touched (``SlotError``).
 
 Domain facts are cited from /work/shared/FACTS.md ("PostgreSQL prerequisites",
 sourced from the Debezium 1.9 and Flink CDC postgres connector docs).
@@ -86,6 +91,11 @@ CAPTURABLE_RELKINDS = ("r", "p")
 RELKIND_NAMES = {"v": "a view", "m": "a materialized view", "f": "a foreign table",
                  "S": "a sequence", "i": "an index", "I": "an index", "c": "a composite type",
                  "t": "a TOAST table"}
+
+# What each pg_class.relkind is, for the ``tables`` result.
+RELKIND_KINDS = {"r": "table", "p": "partitioned table", "v": "view", "m": "materialized view",
+                 "f": "foreign table", "S": "sequence", "i": "index", "I": "index", "c": "composite type",
+                 "t": "TOAST table"}
 
 _SIMPLE_IDENT_RE = re.compile(r"^[a-z_][a-z0-9_$]*$")
 
@@ -368,14 +378,16 @@ def connect_hint(kind, endpoint, user, database, replication=False):
 class PgQueryError(Exception):
     """A catalog query that failed, e.g. because the connection dropped."""
 
-    def __init__(self, message, pgcode=None):
+    def __init__(self, message, pgcode=None, reason=None):
         super(PgQueryError, self).__init__(message)
         self.message = message
         self.pgcode = pgcode
+        # The server's error text alone (no endpoint), for messages that add their own context.
+        self.reason = reason if reason is not None else message
 
 
 class PgClient(object):
-    """One read-only psycopg2 session; records the queries it runs."""
+    """One psycopg2 session (read-only unless asked otherwise); records the queries it runs."""
 
     def __init__(self, conn_kwargs):
         # type: (Dict[str, Any]) -> None
@@ -384,6 +396,7 @@ class PgClient(object):
         self.user = to_text(self.conn_kwargs.get("user") or "")
         self.database = to_text(self.conn_kwargs.get("dbname") or self.user)
         self.conn = None  # type: Any
+        self.readonly = True
         self.executed_queries = []  # type: List[str]
 
     def _secrets(self):
@@ -406,11 +419,13 @@ class PgClient(object):
                 self.user or "?", reason)
             raise PgConnectError(message, kind, reason)
 
-    def connect(self):
-        # type: () -> None
+    def connect(self, readonly=True):
+        # type: (bool) -> None
+        """Open the session. Checks never write, and a read-only session makes that a server-side
+        guarantee; only a module that changes the server (pg_replication_slot) passes False."""
         self.conn = self._open()
-        # Nothing here writes; a read-only session makes that a server-side guarantee.
-        self.conn.set_session(readonly=True, autocommit=True)
+        self.readonly = readonly
+        self.conn.set_session(readonly=readonly, autocommit=True)
 
     def close(self):
         # type: () -> None
@@ -430,9 +445,10 @@ class PgClient(object):
             cursor.execute(sql, params)
             return [dict(row) for row in cursor.fetchall()]
         except psycopg2.Error as exc:
-            raise PgQueryError("a read-only query failed on PostgreSQL at %s: %s"
-                               % (self.endpoint, scrub(to_text(exc).strip(), self._secrets())),
-                               getattr(exc, "pgcode", None))
+            reason = scrub(to_text(exc).strip(), self._secrets())
+            raise PgQueryError("a %squery failed on PostgreSQL at %s: %s"
+                               % ("read-only " if self.readonly else "", self.endpoint, reason),
+                               getattr(exc, "pgcode", None), reason)
         finally:
             cursor.close()
 
@@ -512,9 +528,7 @@ SELECT r.ord::int AS position, r.schema_name AS schema, r.table_name AS table,
        CASE WHEN c.oid IS NOT NULL THEN pg_has_role(c.relowner, 'USAGE') END AS is_owner,
        CASE WHEN c.oid IS NOT NULL THEN pg_get_userbyid(c.relowner) END AS owner,
        c.relreplident::text AS replica_identity,
-       (SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey::int2[], a.attnum))
-          FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-         WHERE i.indrelid = c.oid AND i.indisprimary) AS primary_key,
+       pk.names AS primary_key, pk.types AS primary_key_types,
        r.chunk_key,
        CASE WHEN r.chunk_key IS NOT NULL AND c.oid IS NOT NULL THEN EXISTS (
            SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = r.chunk_key
@@ -529,8 +543,32 @@ FROM unnest(%(schemas)s::text[], %(tables)s::text[], %(chunk_keys)s::text[])
      WITH ORDINALITY AS r(schema_name, table_name, chunk_key, ord)
 LEFT JOIN pg_namespace n ON n.nspname = r.schema_name
 LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = r.table_name
+LEFT JOIN LATERAL (
+    SELECT array_agg(a.attname::text ORDER BY k.ord) AS names,
+           array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.ord) AS types
+      FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+     WHERE i.indrelid = c.oid AND i.indisprimary) pk ON true
 ORDER BY r.ord
 """
+
+
+def count_rows_sql(qualified):
+    # type: (str) -> str
+    """Exact row count of one table (a full scan).
+
+    ``qualified`` is the server's own quote_ident(schema) || '.' || quote_ident(table) from
+    TABLES_SQL, never user input: identifiers cannot be bound parameters.
+    """
+    return "SELECT count(*) AS row_count FROM %s" % qualified
+
+
+def countable(table):
+    # type: (Dict[str, Any]) -> bool
+    """Whether an exact count runs on a TABLES_SQL row: an existing table the role can read."""
+    return bool(table.get("exists") and table.get("relkind") in CAPTURABLE_RELKINDS and table.get("qualified")
+                and table.get("schema_usage") and table.get("can_select"))
+
 
 PUBLICATION_SQL = """
 SELECT p.pubname AS name, quote_ident(p.pubname) AS quoted, p.puballtables AS all_tables,
@@ -555,6 +593,11 @@ WHERE p.pubname = %(name)s
 def slots_sql(version_num):
     # type: (int) -> str
     """pg_replication_slots with the WAL each slot holds back (FACTS.md, "Slot hygiene")."""
+    return _slots_query(version_num, "")
+
+
+def _slots_query(version_num, where):
+    # type: (int, str) -> str
     if version_num >= 100000:
         current_lsn = ("CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
                        "ELSE pg_current_wal_lsn() END")
@@ -575,14 +618,19 @@ SELECT s.slot_name::text AS slot_name, s.plugin::text AS plugin, s.slot_type AS 
             THEN {diff}({current_lsn}, s.restart_lsn)::bigint END AS retained_bytes,
        a.usename::text AS active_user, a.application_name AS active_application,
        host(a.client_addr) AS active_client_addr
-FROM pg_replication_slots s LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid
+FROM pg_replication_slots s LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid{where}
 ORDER BY s.slot_name
-""".format(temporary=temporary, wal_status=wal_status, diff=diff, current_lsn=current_lsn)
+""".format(temporary=temporary, wal_status=wal_status, diff=diff, current_lsn=current_lsn, where=where)
 
 
-def collect(client, tables=(), publication=None, chunk_key_columns=None, replication_connection=True):
-    # type: (PgClient, Iterable[Tuple[str, str]], Optional[str], Optional[Dict[Tuple[str, str], str]], bool) -> Dict[str, Any]
-    """Read everything the checks need. ``client`` must be connected."""
+def collect(client, tables=(), publication=None, chunk_key_columns=None, replication_connection=True,
+            count_rows=False):
+    # type: (PgClient, Iterable[Tuple[str, str]], Optional[str], Optional[Dict[Tuple[str, str], str]], bool, bool) -> Dict[str, Any]
+    """Read everything the checks need. ``client`` must be connected.
+
+    With ``count_rows``, each table that ``countable()`` admits also gets ``rows``, an exact
+    ``count(*)``: one query (a full scan) per table.
+    """
     chunk_key_columns = chunk_key_columns or {}
     tables = list(tables)
     facts = {"endpoint": client.endpoint, "user": client.user}  # type: Dict[str, Any]
@@ -610,6 +658,10 @@ def collect(client, tables=(), publication=None, chunk_key_columns=None, replica
             "tables": [table for _schema, table in tables],
             "chunk_keys": [chunk_key_columns.get(key) for key in tables],
         })
+        if count_rows:
+            for table in facts["tables"]:
+                if countable(table):
+                    table["rows"] = client.query(count_rows_sql(table["qualified"]))[0]["row_count"]
 
     facts["publication"] = None
     if publication is not None and version_num >= PGOUTPUT_MIN_VERSION_NUM:
@@ -1049,13 +1101,19 @@ def suggest_slot_name(name):
     return (suggestion or "flink_cdc_slot")[:MAX_NAME_BYTES]
 
 
-def check_slot_name(slot_name):
-    # type: (str) -> Check
+def slot_name_problems(slot_name):
+    # type: (str) -> List[str]
     problems = []
     if not SLOT_NAME_RE.match(slot_name):
         problems.append("Flink CDC's slot.name allows only lowercase letters, digits and _")
     if len(slot_name.encode("utf-8")) > MAX_NAME_BYTES:
         problems.append("PostgreSQL names are at most %d bytes" % MAX_NAME_BYTES)
+    return problems
+
+
+def check_slot_name(slot_name):
+    # type: (str) -> Check
+    problems = slot_name_problems(slot_name)
     if problems:
         return make_check("slot_name", False, ERROR,
                           "slot name %r is invalid: %s" % (slot_name, "; ".join(problems)),
@@ -1221,3 +1279,243 @@ def not_ready_message(endpoint, database, checks):
         endpoint, " (database %s)" % database if database else "", len(errors),
         "" if len(errors) == 1 else "s",
         "; ".join("%s: %s" % (check_label(c), c["message"]) for c in errors))
+
+
+# --------------------------------------------------------------------------- table facts
+
+
+def table_summaries(tables):
+    # type: (List[Dict[str, Any]]) -> List[Dict[str, Any]]
+    """The ``tables`` result of pg_logical_check: one entry per TABLES_SQL row, in request order.
+
+    ``primary_key`` lists the key columns in key order with their ``format_type()`` text, which
+    is what a Flink DDL for the table is built from.
+    """
+    summaries = []
+    for table in tables:
+        exists = bool(table.get("exists"))
+        names = table.get("primary_key") or []
+        types = table.get("primary_key_types") or [None] * len(names)
+        summary = {
+            "name": display_table(table["schema"], table["table"]),
+            "schema": table["schema"],
+            "table": table["table"],
+            "exists": exists,
+            "kind": RELKIND_KINDS.get(table.get("relkind") or "") if exists else None,
+            "primary_key": [{"name": name, "type": type_} for name, type_ in zip(names, types)],
+        }  # type: Dict[str, Any]
+        if table.get("rows") is not None:
+            summary["rows"] = int(table["rows"])
+        summaries.append(summary)
+    return summaries
+
+
+# --------------------------------------------------------------------------- replication slots
+#
+# Flink CDC's incremental snapshot gives each source subtask a backfill slot named
+# "<slot.name>_<subtask index>": apache/flink-cdc PostgresSourceConfig.getSlotNameForBackfillTask()
+# (the same at release-2.4.2, 3.0.1, 3.1.0, 3.5.0 and 3.6.0), used by
+# PostgresSourceFetchTaskContext.configure() and PostgresScanFetchTask
+# .maybeCreateSlotForBackFillReadTask(). The main slot outlives a snapshot-mode job before 3.5.0
+# (FLINK-38277).
+
+# SQLSTATEs (PostgreSQL "Errcodes" appendix) the slot functions raise.
+SQLSTATE_INSUFFICIENT_PRIVILEGE = "42501"
+SQLSTATE_OBJECT_IN_USE = "55006"
+SQLSTATE_UNDEFINED_OBJECT = "42704"
+SQLSTATE_DUPLICATE_OBJECT = "42710"
+SQLSTATE_PREREQUISITE_STATE = "55000"
+SQLSTATE_CONFIGURATION_LIMIT = "53400"
+SQLSTATE_UNDEFINED_FILE = "58P01"
+
+_SUBTASK_SUFFIX_RE = re.compile(r"_[0-9]+")
+
+CREATE_SLOT_SQL = ("SELECT slot_name::text AS slot_name, lsn::text AS lsn "
+                   "FROM pg_create_logical_replication_slot(%(name)s, %(plugin)s)")
+DROP_SLOT_SQL = "SELECT pg_drop_replication_slot(%(name)s)"
+
+
+class SlotError(Exception):
+    """A slot change that must not, or cannot, be made; ``hint`` says what to do."""
+
+    def __init__(self, message, hint=""):
+        super(SlotError, self).__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self):
+        return "%s. %s" % (self.message, self.hint) if self.hint else self.message
+
+
+def managed_slots_sql(version_num):
+    # type: (int) -> str
+    """The slots named ``%(name)s`` and, when ``%(subtasks)s``, ``%(subtask_pattern)s``, of any type
+    and database: the plan refuses foreign ones rather than not seeing them."""
+    return _slots_query(version_num, "\nWHERE s.slot_name = %(name)s OR (%(subtasks)s AND s.slot_name ~ %(subtask_pattern)s)")
+
+
+def subtask_slot_pattern(name):
+    # type: (str) -> str
+    """POSIX regex for ``<name>_<digits>``; ``name`` passed slot_name_problems(), so it has no metacharacters."""
+    return "^%s_[0-9]+$" % name
+
+
+def is_subtask_slot(slot_name, name):
+    # type: (str, str) -> bool
+    return slot_name.startswith(name) and bool(_SUBTASK_SUFFIX_RE.fullmatch(slot_name[len(name):]))
+
+
+def _subtask_index(slot_name, name):
+    # type: (str, str) -> int
+    return int(slot_name[len(name) + 1:])
+
+
+def slot_is_managed(slot, database):
+    # type: (Dict[str, Any], str) -> bool
+    """Only logical slots of the connected database are ever touched."""
+    return slot.get("slot_type") == "logical" and slot.get("database") == database
+
+
+def slot_summary(slot):
+    # type: (Dict[str, Any]) -> Dict[str, Any]
+    return {"name": slot["slot_name"], "slot_type": slot.get("slot_type"), "database": slot.get("database"),
+            "plugin": slot.get("plugin"), "temporary": bool(slot.get("temporary")),
+            "active": bool(slot.get("active")), "active_pid": slot.get("active_pid"),
+            "retained_bytes": slot.get("retained_bytes")}
+
+
+def slot_consumer(slot):
+    # type: (Dict[str, Any]) -> Dict[str, Any]
+    """Who holds an active slot, from pg_stat_activity."""
+    return {"name": slot["slot_name"], "active_pid": slot.get("active_pid"),
+            "user": slot.get("active_user"), "application_name": slot.get("active_application"),
+            "client_addr": slot.get("active_client_addr")}
+
+
+def describe_consumer(slot):
+    # type: (Dict[str, Any]) -> str
+    details = ", ".join("%s %s" % (label, slot[key]) for key, label in (
+        ("active_client_addr", "client"), ("active_application", "application"), ("active_user", "user"))
+        if slot.get(key))
+    return "PID %s%s" % (slot.get("active_pid"), " (%s)" % details if details else "")
+
+
+def _drop_sql_text(name):
+    # type: (str) -> str
+    return "SELECT pg_drop_replication_slot('%s');" % name.replace("'", "''")
+
+
+def foreign_slot_error(slot, database, state):
+    # type: (Dict[str, Any], str, str) -> SlotError
+    name = slot["slot_name"]
+    if state == "absent":
+        consequence = "this module never drops it"
+    else:
+        consequence = ("this module does not reuse it, and no logical slot of that name can be created "
+                       "(slot names are unique across the server)")
+    if slot.get("slot_type") != "logical":
+        return SlotError(
+            "replication slot %s is a %s slot, not a logical slot of database %s: %s; a standby or a base "
+            "backup may stream from it" % (name, slot.get("slot_type") or "non-logical", database, consequence),
+            "Give the Flink CDC job another slot.name. Drop the physical slot yourself only when no standby "
+            "uses it: %s" % _drop_sql_text(name))
+    return SlotError(
+        "replication slot %s is a logical slot of database %s, not of %s (login_db): %s"
+        % (name, slot.get("database"), database, consequence),
+        "Run the task with login_db=%s to manage it, or give the job another slot.name."
+        % slot.get("database"))
+
+
+def active_slots_error(active):
+    # type: (List[Dict[str, Any]]) -> SlotError
+    listed = "; ".join("replication slot %s is active for %s" % (s["slot_name"], describe_consumer(s))
+                       for s in active)
+    pids = " ".join("SELECT pg_terminate_backend(%s);" % s.get("active_pid") for s in active)
+    return SlotError(
+        "%s: an active slot is not dropped, so nothing was dropped" % listed,
+        "Stop the consumer first (cancel the Flink job that reads the slot, or stop pg_recvlogical), then "
+        "run the task again. To end the session instead: %s Or set fail_on_active=false to drop only the "
+        "inactive slots and leave the active ones." % pids)
+
+
+def plan_slots(slots, name, database, state="present", plugin="pgoutput", include_subtask_slots=False,
+               fail_on_active=True):
+    # type: (List[Dict[str, Any]], str, str, str, str, bool, bool) -> Dict[str, Any]
+    """What pg_replication_slot does with the slots ``managed_slots_sql()`` returned.
+
+    Returns ``drop`` (slot names, the main slot first, then subtask slots by index),
+    ``create`` (bool), ``active`` (slots left because they are active), ``foreign`` (subtask-named
+    slots of another type or database, left alone) and ``before``/``after`` (names of this
+    database's matching logical slots). Raises SlotError for what must not be done.
+    """
+    main = find_slot(slots, name)
+    if main is not None and not slot_is_managed(main, database):
+        raise foreign_slot_error(main, database, state)
+    plan = {"drop": [], "create": False, "active": [], "foreign": []}  # type: Dict[str, Any]
+    if state == "present":
+        before = [name] if main is not None else []
+        if main is None:
+            plan["create"] = True
+        elif main.get("plugin") != plugin:
+            raise SlotError(
+                "replication slot %s exists in database %s with plugin %s, not %s; a slot's plugin cannot be "
+                "changed" % (name, database, main.get("plugin"), plugin),
+                "Set plugin=%s (and 'decoding.plugin.name' = '%s' in the job), or drop the slot with "
+                "state=absent and create it again (the job then needs a new snapshot)."
+                % (main.get("plugin"), main.get("plugin")))
+        plan.update(before=before, after=[name])
+        return plan
+
+    candidates = [main] if main is not None else []
+    if include_subtask_slots:
+        subtasks = [s for s in slots if is_subtask_slot(s["slot_name"], name)]
+        subtasks.sort(key=lambda s: (_subtask_index(s["slot_name"], name), s["slot_name"]))
+        plan["foreign"] = [s for s in subtasks if not slot_is_managed(s, database)]
+        candidates += [s for s in subtasks if slot_is_managed(s, database)]
+    active = [s for s in candidates if s.get("active")]
+    if active and fail_on_active:
+        raise active_slots_error(active)
+    plan["active"] = active
+    plan["drop"] = [s["slot_name"] for s in candidates if not s.get("active")]
+    plan["before"] = [s["slot_name"] for s in candidates]
+    plan["after"] = [s["slot_name"] for s in active]
+    return plan
+
+
+def slot_privilege_hint(user):
+    # type: (str) -> str
+    quoted = quote_ident(user or "<role>")
+    return ("ALTER ROLE %s WITH REPLICATION;  (on Amazon RDS or Aurora: GRANT rds_replication TO %s;) "
+            "Or run the task as a superuser." % (quoted, quoted))
+
+
+def can_use_slots(role):
+    # type: (Dict[str, Any]) -> bool
+    """REPLICATION, superuser or rds_replication: what the slot functions require."""
+    return bool(role.get("superuser") or role.get("replication") or role.get("rds_replication"))
+
+
+def slot_call_error(exc, action, name, endpoint, user, plugin="pgoutput"):
+    # type: (PgQueryError, str, str, str, str, str) -> SlotError
+    """A failed pg_create/pg_drop_replication_slot call, with what to do about it."""
+    what = "cannot %s replication slot %s on %s: %s" % (action, name, endpoint, exc.reason)
+    code = exc.pgcode
+    if code == SQLSTATE_INSUFFICIENT_PRIVILEGE:
+        return SlotError("%s (role %s needs REPLICATION or superuser)" % (what, user or "?"),
+                         slot_privilege_hint(user))
+    if code == SQLSTATE_OBJECT_IN_USE:
+        return SlotError(what, "Stop the consumer that streams from it (a Flink job or pg_recvlogical) and run "
+                               "the task again, or set fail_on_active=false to leave it.")
+    if code == SQLSTATE_DUPLICATE_OBJECT:
+        return SlotError(what, "Another session created it while this task ran; run the task again.")
+    if code == SQLSTATE_CONFIGURATION_LIMIT:
+        return SlotError(what, "ALTER SYSTEM SET max_replication_slots = <more>; then restart PostgreSQL, or drop "
+                               "slots no consumer uses.")
+    if code == SQLSTATE_UNDEFINED_FILE:
+        return SlotError(what, "The output plugin %s is not installed on the server; use pgoutput (built in since "
+                               "PostgreSQL 10) or install the plugin." % plugin)
+    if code == SQLSTATE_PREREQUISITE_STATE and "wal_level" in to_text(exc.reason):
+        return SlotError(what, wal_level_hint())
+    if code == SQLSTATE_PREREQUISITE_STATE and "recovery" in to_text(exc.reason):
+        return SlotError(what, "Point login_host at the primary (logical slots on a standby need PostgreSQL 16).")
+    return SlotError(what + (" (SQLSTATE %s)" % code if code else ""))

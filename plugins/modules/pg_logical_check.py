@@ -23,6 +23,9 @@ description:
     slots that hold back WAL, and a real logical replication connection.'
   - Each check returns the SQL or setting that fixes it. RV(ready) is true when no check of severity
     C(error) failed; failed C(warning) checks are also shown as Ansible warnings.
+  - RV(tables) returns the facts of each table in O(tables) (whether it exists, its primary key columns with
+    their types, and with O(count_rows) its exact row count), for building the Flink DDL of a source table
+    and checking what a job read.
   - The module is read-only. Its session is read-only, it never changes the server and never reports
     C(changed).
 author:
@@ -102,6 +105,17 @@ options:
       - Accepts a size such as V(512MB) or V(2GB).
     type: bytes
     default: 1GB
+  count_rows:
+    description:
+      - Also count the rows of each table in O(tables) that exists (a table or partitioned table) and that
+        O(login_user) can read, with an exact C(count) query (SELECT count(*) FROM the table), and return the count as C(rows) in RV(tables).
+      - Each count is a full scan of the table (of all partitions of a partitioned table); on a large table it
+        takes time and I/O. Meant for small tables, such as the table of a bounded smoke job whose record count
+        is compared with it.
+      - The count does not change the checks or the verdict.
+    type: bool
+    default: false
+    version_added: 0.2.0
   fail_on_not_ready:
     description:
       - Fail the task when RV(ready) is false, with a message that names every failed check.
@@ -158,6 +172,24 @@ EXAMPLES = r"""
   loop: "{{ pg_ready.checks }}"
   loop_control:
     label: "{{ item.name }}"
+
+- name: Key columns and exact row count of the smoke job's table (count_rows scans the table)
+  cdcops.flink_cdc.pg_logical_check:
+    login_host: db.example.com
+    login_user: flink_cdc
+    login_password: "{{ vault_flink_cdc_password }}"
+    login_db: shop
+    tables: [public.products]
+    publication: flink_cdc_pub
+    count_rows: true
+  register: pg_smoke_table
+
+- name: Show them
+  ansible.builtin.debug:
+    msg: >-
+      {{ pg_smoke_table.tables[0].name }}: primary key
+      {{ pg_smoke_table.tables[0].primary_key | map(attribute='name') | join(', ') }},
+      {{ pg_smoke_table.tables[0].rows }} rows
 
 - name: A table without a primary key that the job splits on a column, read with decoderbufs
   cdcops.flink_cdc.pg_logical_check:
@@ -302,6 +334,57 @@ slots:
     retained_bytes:
       description: WAL held back by the slot, in bytes, from C(restart_lsn) to the current position.
       type: int
+tables:
+  description: The facts of each table in O(tables), in the order given (duplicates once).
+  returned: when connected (PostgreSQL 9.6 or later)
+  type: list
+  elements: dict
+  version_added: 0.2.0
+  contains:
+    name:
+      description: The table as C(schema.table), each part quoted only when it needs quotes, as in the table
+        checks' C(table).
+      type: str
+      sample: public.orders
+    schema:
+      description: The schema name as stored (unquoted), for Flink CDC's C(schema-name).
+      type: str
+      sample: public
+    table:
+      description: The table name as stored (unquoted), for Flink CDC's C(table-name).
+      type: str
+      sample: orders
+    exists:
+      description: Whether a relation of that name exists. It may be a view or another relation that is
+        not a table (see C(kind)); the C(table_exists) check fails for those.
+      type: bool
+      sample: true
+    kind:
+      description: C(table), C(partitioned table), C(view), C(materialized view), C(foreign table) and so on;
+        null when it does not exist.
+      type: str
+      sample: table
+    primary_key:
+      description: The primary key columns in key order; empty when there is no primary key (or no table).
+      type: list
+      elements: dict
+      contains:
+        name:
+          description: Column name.
+          type: str
+          sample: id
+        type:
+          description: >-
+            The column type as PostgreSQL's format_type(atttypid, atttypmod) gives it, for example
+            C(bigint), "numeric(10,2)", C(timestamp with time zone), "character varying(20)" or C(uuid).
+          type: str
+          sample: bigint
+      sample: [{"name": "id", "type": "bigint"}]
+    rows:
+      description: Exact row count, from SELECT count(*) FROM the table.
+      type: int
+      returned: with O(count_rows), for tables that exist and O(login_user) can read
+      sample: 4
 queries:
   description: The SQL the module ran, with parameters bound, and C(IDENTIFY_SYSTEM).
   returned: always
@@ -325,6 +408,7 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._pg import (
     is_ready,
     not_ready_message,
     parse_table_name,
+    table_summaries,
     version_major,
 )
 
@@ -377,7 +461,8 @@ class PgLogicalCheck(object):
         else:
             try:
                 facts = collect(client, tables=tables, publication=publication, chunk_key_columns=chunk_keys,
-                                replication_connection=self.params["replication_connection"])
+                                replication_connection=self.params["replication_connection"],
+                                count_rows=self.params["count_rows"])
             except PgQueryError as exc:
                 client.fail(exc.message, **result)
             finally:
@@ -396,7 +481,7 @@ class PgLogicalCheck(object):
                           database=server["database"], user=(facts.get("role") or {}).get("name") or client.user)
         if server and server["version_num"] >= TESTED_MIN_VERSION_NUM:
             result.update(settings=facts["settings"], pending_restart=facts["pending_restart"],
-                          slots=facts["slots"])
+                          slots=facts["slots"], tables=table_summaries(facts["tables"]))
         for check in failing(checks, WARNING):
             self.module.warn("%s: %s" % (check_label(check), check["message"]))
         if not ready and self.params["fail_on_not_ready"]:
@@ -416,6 +501,7 @@ def main():
             replication_connection=dict(type="bool", default=True),
             chunk_key_columns=dict(type="dict", default={}, no_log=False),
             max_inactive_slot_retained_bytes=dict(type="bytes", default="1GB"),
+            count_rows=dict(type="bool", default=False),
             fail_on_not_ready=dict(type="bool", default=True),
         ),
         supports_check_mode=True,

@@ -13,7 +13,13 @@ Usage: bed.py up [--fresh] | down | status | tm-stop HOST | tm-start HOST | jm-s
 * PostgreSQL from Debian's server packages: a ``logical`` cluster and a
   ``replica`` cluster (wal_level), scram password auth on TCP, run as the
   ``postgres`` OS user when started by root (initdb refuses root).
-* A Maven-layout HTTP repository (maven_repo.py) with a request log.
+* A Maven-layout HTTP repository (maven_repo.py) with a request log, serving
+  the REAL published connector jars of artifacts.py (postgres-cdc, StarRocks),
+  each with the ``.sha1`` Maven Central published. They are fetched once with
+  ``mvn`` into ``~/.m2`` (artifacts.fetch) and hard-linked into the repository.
+  The built jars of jars.py are for fault injection in the tests only.
+* The SQL client's ``opt/flink-sql-gateway-<version>.jar``, which the PyPI
+  distribution lacks (FACTS.md), also comes from Maven Central.
 
 ``up`` and ``down`` are idempotent. ``up`` writes ``state.json`` and an
 Ansible ``inventory.ini`` into the bed directory (``$CDCOPS_BED_DIR``, by
@@ -38,6 +44,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+import artifacts  # noqa: E402
 import jars  # noqa: E402
 import maven_repo  # noqa: E402
 import pg_seed  # noqa: E402
@@ -56,11 +63,6 @@ PORTS = {
 }
 TASKMANAGERS = ("127.0.0.2", "127.0.0.3")
 SLOTS_PER_TM = 2
-# The demo's connector versions: real published coordinates compatible with
-# Flink 1.20 (FACTS.md matrices), built locally because Maven Central is
-# unreachable from the bed.
-DEMO_PG_CDC = "3.5.0"
-DEMO_STARROCKS = "1.2.11_flink-1.20"
 
 
 def log(msg):
@@ -93,9 +95,14 @@ def wait_for(what, predicate, timeout=90.0, interval=0.5):
 
 
 def flink_dist():
-    """Assemble (once, cached) a complete Flink distribution from the PyPI packages."""
+    """Assemble (once, cached) a complete Flink distribution from the PyPI packages.
+
+    Every call also makes sure ``opt/`` has the SQL gateway jar (a cheap stat once it is there), so a
+    distribution cached before that jar was added gets it too.
+    """
     dist = os.path.join(CACHE, "flink-%s" % FLINK_VERSION)
     if os.path.exists(os.path.join(dist, ".complete")):
+        add_sql_gateway(dist)
         return dist
     downloads = os.path.join(CACHE, "pypi")
     os.makedirs(downloads, exist_ok=True)
@@ -138,7 +145,29 @@ def flink_dist():
     open(os.path.join(tmp, ".complete"), "w").close()
     shutil.rmtree(dist, ignore_errors=True)
     os.rename(tmp, dist)
+    add_sql_gateway(dist)
     return dist
+
+
+def add_sql_gateway(dist):
+    """``opt/flink-sql-gateway-<v>.jar``, which ``bin/sql-client.sh`` puts on its classpath: the official
+    tarball ships it, the PyPI packages do not (FACTS.md, "The SQL client needs the SQL gateway jar").
+    A copy (1 MB), not a link into ~/.m2, so the cached distribution stands alone; written atomically,
+    since other beds on this machine share the cache."""
+    gateway = artifacts.sql_gateway(FLINK_VERSION)
+    target = os.path.join(dist, "opt", "%s-%s.jar" % (gateway.artifact_id, gateway.version))
+    if os.path.exists(target):
+        return target
+    src = artifacts.fetch(gateway.group_id, gateway.artifact_id, gateway.version)
+    tmp = "%s.%d.tmp" % (target, os.getpid())
+    shutil.copyfile(src, tmp)
+    if jars.sha_hex(tmp, "sha1") != artifacts.published_sha1(src):
+        os.unlink(tmp)
+        raise SystemExit("[bed] %s does not match its published .sha1; delete it from ~/.m2 and rerun" % src)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
+    log("added %s to the cached distribution's opt/" % os.path.basename(target))
+    return target
 
 
 def _link_tree(src, dst):
@@ -166,6 +195,14 @@ def make_home(dist, home, settings):
             os.makedirs(os.path.join(tmp, part))
         shutil.rmtree(home, ignore_errors=True)
         os.rename(tmp, home)
+    # A home made before the distribution's opt/ gained a jar (the SQL gateway) gets it now.
+    for name in os.listdir(os.path.join(dist, "opt")):
+        target = os.path.join(home, "opt", name)
+        if not os.path.lexists(target):
+            try:
+                os.link(os.path.join(dist, "opt", name), target)
+            except OSError:
+                shutil.copy2(os.path.join(dist, "opt", name), target)
     with open(os.path.join(dist, "conf", "config.yaml")) as f:
         conf = yaml.safe_load(f)
     for dotted, value in settings.items():
@@ -195,6 +232,10 @@ def common_settings(home):
         "rest.port": PORTS["rest"],
         "env.pid.dir": os.path.join(home, "run"),
         "env.log.dir": os.path.join(home, "log"),
+        # A standalone TaskManager notices a restarted JobManager only when its heartbeat times out (there is
+        # no leader change to tell it; default 50 s). 20 s keeps the role's JobManager restart short in the
+        # tests and still leaves a loaded 2-core machine room for GC pauses.
+        "heartbeat.timeout": 20000,
     }
 
 
@@ -456,16 +497,27 @@ def maven_log():
     return os.path.join(BED, "maven", "requests.log")
 
 
+def publish_connectors(root):
+    """Every real connector jar of artifacts.CONNECTORS, with its published .sha1, into ``root``.
+
+    A jar a bed from before the real jars built under the same coordinates is replaced; one under a
+    coordinate Maven Central refuses (the old demo's 1.2.11_flink-1.20) can only be built, and goes.
+    """
+    for name, versions in artifacts.REFUSED.items():
+        known = artifacts.connector(name, "current")
+        for version in versions:
+            stale = os.path.dirname(os.path.join(root, jars.maven_path(known.group_id, known.artifact_id, version)))
+            if os.path.isdir(stale):
+                log("removing %s: Maven Central serves no such version, so it was built" % stale)
+                shutil.rmtree(stale)
+    return [artifacts.publish_real(root, a.group_id, a.artifact_id, a.version) for a in artifacts.CONNECTORS]
+
+
 def start_maven():
     root = maven_root()
     os.makedirs(root, exist_ok=True)
-    # The demo's connectors, published once into the sandbox repository.
-    demo = (("org.apache.flink", "flink-sql-connector-postgres-cdc", DEMO_PG_CDC,
-             jars.publish_postgres_cdc),
-            ("com.starrocks", "flink-connector-starrocks", DEMO_STARROCKS, jars.publish_starrocks))
-    for group, artifact, version, publish in demo:
-        if not os.path.exists(os.path.join(root, jars.maven_path(group, artifact, version))):
-            publish(root, version)
+    # The real connectors (current and older builds), published into the sandbox repository.
+    publish_connectors(root)
     pidfile = os.path.join(BED, "maven", "server.pid")
     if not port_open("127.0.0.1", PORTS["maven"]):
         log("starting Maven repository on http://127.0.0.1:%d" % PORTS["maven"])
@@ -497,10 +549,31 @@ def state():
         return json.load(f)
 
 
-def sandbox_role_vars(pg, maven_url, cache_dir, report_dir):
-    """The flink_cdc role's settings for this sandbox: its repository, its PostgreSQL source, and
-    the real Flink scripts of each host's FLINK_HOME as the TaskManager restart command."""
+def demo_connectors():
+    """The role-style list of the real connectors that fit the bed's Flink (artifacts.demo_connectors)."""
+    return artifacts.demo_connectors(FLINK_VERSION)
+
+
+def connectors_state():
+    """state.json "connectors": per connector its coordinates, current and older build, whether the current
+    build fits the bed's Flink minor, and the coordinates Maven Central refused."""
+    out = {}
+    for name in artifacts.connector_names():
+        current, older = artifacts.connector(name, "current"), artifacts.connector(name, "older")
+        out[name] = {"group_id": current.group_id, "artifact_id": current.artifact_id,
+                     "current": current.version, "older": older.version,
+                     "fits_bed": artifacts.fits(current, FLINK_VERSION),
+                     "refused": list(artifacts.REFUSED.get(name, ()))}
+    return out
+
+
+def sandbox_role_vars(pg, maven_url, cache_dir, report_dir, connectors=None):
+    """The flink_cdc role's settings for this sandbox: its repository, its PostgreSQL source, the real
+    connectors that fit its Flink (``connectors``, by default ``demo_connectors()``), the smoke table, and
+    the real Flink scripts of each host's FLINK_HOME as the TaskManager and JobManager restart commands."""
     demo = pg["logical"]["demo"]
+    if connectors is None:
+        connectors = demo_connectors()
     return {
         "flink_cdc_maven_repository": maven_url,
         "flink_cdc_controller_cache_dir": cache_dir,
@@ -515,6 +588,10 @@ def sandbox_role_vars(pg, maven_url, cache_dir, report_dir):
         "flink_cdc_pg_slot_name": demo["slot_name"],
         "flink_cdc_taskmanager_restart_command":
             "{{ flink_cdc_flink_home }}/bin/taskmanager.sh stop && {{ flink_cdc_flink_home }}/bin/taskmanager.sh start",
+        "flink_cdc_connectors": [dict(c) for c in connectors],
+        "flink_cdc_jobmanager_restart_command":
+            "{{ flink_cdc_flink_home }}/bin/jobmanager.sh stop && {{ flink_cdc_flink_home }}/bin/jobmanager.sh start",
+        "flink_cdc_smoke_table": pg_seed.DEMO_SMOKE_TABLE,
     }
 
 
@@ -529,7 +606,8 @@ def write_state(pg):
         "postgres": pg,
         "maven": {"url": "http://127.0.0.1:%d" % PORTS["maven"], "root": maven_root(),
                   "log": maven_log()},
-        "demo_connectors": {"postgres_cdc": DEMO_PG_CDC, "starrocks": DEMO_STARROCKS},
+        "connectors": connectors_state(),
+        "demo_connectors": demo_connectors(),
         "python": python,
     }
     with open(state_path(), "w") as f:

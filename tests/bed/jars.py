@@ -1,10 +1,19 @@
-"""Build real connector jars and publish them into a Maven-layout directory.
+"""Build jars shaped like the connectors, for FAULT INJECTION only, and the Maven-layout helpers.
 
-Maven Central cannot be reached from the test machines, so the tests, the
-demo and the benchmark build jars with the same shape as the published
-connectors: a manifest, the Flink table-factory service file with the
-factory classes the real jars register (FACTS.md, "Flink CDC postgres
+The bed, the demo and every test about a valid connector use the REAL
+published jars (tests/bed/artifacts.py: fetched from Maven Central into
+~/.m2, served with their published .sha1). The jars built here exist for
+what no published jar can give: a corrupt entry, a thin jar, a
+``com.ververica`` 2.x/3.0 jar whose factory clashes with the 3.1+ one, a
+truncated or padded body, a file small enough for a 1 MB filesystem, or a
+version the registry does not serve. They have the same shape as the
+published connectors: a manifest, the Flink table-factory service file with
+the factory classes the real jars register (FACTS.md, "Flink CDC postgres
 connector" and "StarRocks Flink connector"), and class entries.
+``bench/bench.py`` builds its jars here too, to size them at will.
+
+``maven_path``, ``sha_hex``, ``snapshot_dir`` and ``install_copy`` serve both
+kinds of jar.
 """
 
 import hashlib
@@ -105,11 +114,13 @@ def publish_postgres_cdc(repo_root, version, thin=False, **kw):
     factory = PG_CDC_FACTORY_2X if group == "com.ververica" else PG_CDC_FACTORY_3X
     base = factory.rsplit(".", 3)[0]
     if thin:
-        return publish(repo_root, group, "flink-connector-postgres-cdc", version,
-                       factories=(factory,), classes=(base + ".PostgreSQLSource",), **kw)
-    # The SQL jar shades Debezium and the PostgreSQL JDBC driver.
+        # Like the real thin jar: connector code plus a few patched Debezium connector classes, no engine, no driver.
+        return publish(repo_root, group, "flink-connector-postgres-cdc", version, factories=(factory,),
+                       classes=(base + ".PostgreSQLSource", "io.debezium.connector.postgresql.PostgresStreamingChangeEventSource"),
+                       **kw)
+    # Like the real SQL jar: Debezium (with its embedded engine) and the PostgreSQL JDBC driver, not relocated.
     shaded = (base + ".PostgreSQLSource", "io.debezium.connector.postgresql.PostgresConnector",
-              "org.postgresql.Driver")
+              "io.debezium.embedded.EmbeddedEngine", "org.postgresql.Driver", "org.postgresql.jdbc.PgConnection")
     return publish(repo_root, group, "flink-sql-connector-postgres-cdc", version,
                    factories=(factory,), classes=shaded, **kw)
 
@@ -133,8 +144,15 @@ def corrupt_entry(path, entry=None):
     The zip structure (headers, central directory, sizes) stays intact, so the
     file still opens as a zip: only reading the entry reveals the damage.
     Prefers a stored entry (``size`` padding) so the failure is a clean CRC
-    mismatch rather than a deflate error. Returns the entry name.
+    mismatch rather than a deflate error. Returns the entry name. A file with
+    other hard links (a real jar linked from ~/.m2) is first replaced by a
+    private copy, so the damage never reaches the other names.
     """
+    if os.stat(path).st_nlink > 1:
+        tmp = path + ".unshared"
+        shutil.copyfile(path, tmp)
+        shutil.copymode(path, tmp)
+        os.replace(tmp, path)
     with zipfile.ZipFile(path) as jar:
         infos = [i for i in jar.infolist() if i.file_size > 0 and not i.is_dir()]
         if entry is not None:

@@ -31,7 +31,10 @@ DEMO_DATABASE = "shop"
 DEMO_USER = "flink_cdc"
 DEMO_PUBLICATION = "flink_cdc_pub"
 DEMO_SLOT = "flink_cdc_shop"
-DEMO_TABLES = ("public.customers", "public.orders")
+# The smoke job's table: a bounded snapshot of it must read exactly DEMO_SMOKE_ROWS rows.
+DEMO_SMOKE_TABLE = "public.products"
+DEMO_SMOKE_ROWS = 300
+DEMO_TABLES = ("public.customers", "public.orders", DEMO_SMOKE_TABLE)
 
 
 def admin_connect(pg, dbname="postgres"):
@@ -88,10 +91,12 @@ def _stable_password(pg, user):
 
 
 def seed_demo(pg):
-    """Create (or bring back) the demo source: shop.public.{customers,orders} for Flink CDC.
+    """Create (or bring back) the demo source: shop.public.{customers,orders,products} for Flink CDC.
 
     Tables have primary keys and REPLICA IDENTITY FULL, the login role has
-    REPLICATION and SELECT, and the publication covers both tables. The slot
+    REPLICATION and SELECT, and the publication covers all three tables.
+    ``public.products`` (DEMO_SMOKE_TABLE) holds exactly DEMO_SMOKE_ROWS rows,
+    for a bounded snapshot-mode smoke job. The slot
     is not created: Flink CDC creates it when the job starts. The password
     is generated once and kept in the bed directory, so running this again
     does not change it under a running job.
@@ -118,9 +123,16 @@ def seed_demo(pg):
                    amount numeric(12, 2) NOT NULL,
                    status text NOT NULL DEFAULT 'new',
                    created_at timestamptz NOT NULL DEFAULT now())""",
+            # The incremental snapshot splits on the primary key (FACTS.md, "A bounded smoke job").
+            """CREATE TABLE IF NOT EXISTS public.products (
+                   id bigint PRIMARY KEY,
+                   name text NOT NULL,
+                   price numeric(10, 2) NOT NULL,
+                   updated_at timestamptz NOT NULL DEFAULT now())""",
             # UPDATE and DELETE then carry the whole old row (FACTS.md, "Replica identity and keys").
             "ALTER TABLE public.customers REPLICA IDENTITY FULL",
             "ALTER TABLE public.orders REPLICA IDENTITY FULL",
+            "ALTER TABLE public.products REPLICA IDENTITY FULL",
             """INSERT INTO public.customers (id, name, email) VALUES
                    (1, 'Ada Lovelace', 'ada@example.com'),
                    (2, 'Grace Hopper', 'grace@example.com'),
@@ -132,15 +144,20 @@ def seed_demo(pg):
                    (1003, 1, 99.90, 'shipped'),
                    (1004, 3, 5.25, 'new')
                ON CONFLICT (id) DO NOTHING""",
+            ("""INSERT INTO public.products (id, name, price)
+                    SELECT g, 'product ' || g, (g %% 97) + 0.99 FROM generate_series(1, %s) g
+                ON CONFLICT (id) DO NOTHING""", (DEMO_SMOKE_ROWS,)),
             sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(sql.Identifier(DEMO_USER)),
-            sql.SQL("GRANT SELECT ON public.customers, public.orders TO {}").format(sql.Identifier(DEMO_USER)),
+            sql.SQL("GRANT SELECT ON public.customers, public.orders, public.products TO {}")
+            .format(sql.Identifier(DEMO_USER)),
         )
+        tables = sql.SQL(", ").join(sql.SQL(t) for t in DEMO_TABLES)
         if _scalar(conn, "SELECT 1 FROM pg_publication WHERE pubname = %s", (DEMO_PUBLICATION,)):
-            _execute(conn, sql.SQL("ALTER PUBLICATION {} SET TABLE public.customers, public.orders")
-                     .format(sql.Identifier(DEMO_PUBLICATION)))
+            _execute(conn, sql.SQL("ALTER PUBLICATION {} SET TABLE {}")
+                     .format(sql.Identifier(DEMO_PUBLICATION), tables))
         else:
-            _execute(conn, sql.SQL("CREATE PUBLICATION {} FOR TABLE public.customers, public.orders")
-                     .format(sql.Identifier(DEMO_PUBLICATION)))
+            _execute(conn, sql.SQL("CREATE PUBLICATION {} FOR TABLE {}")
+                     .format(sql.Identifier(DEMO_PUBLICATION), tables))
     finally:
         conn.close()
     return {"database": DEMO_DATABASE, "user": DEMO_USER, "password": password,

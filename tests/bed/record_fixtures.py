@@ -5,7 +5,7 @@ with two TaskManagers and one running job. Run with the bed up:
 ``.venv/bin/python tests/bed/record_fixtures.py``.
 
 ``record_fixtures.py job <job id> <name>`` records one ended job for the
-flink_sql_job unit tests (``fixtures/flink/sql_job/<name>.json``): its
+flink_sql_job unit tests (``fixtures/sql_job/<name>.json``): its
 ``/jobs/:jobid``, each vertex's ``/taskmanagers`` and ``/exceptions``, with
 the bed's passwords masked.
 """
@@ -42,7 +42,7 @@ def record_job(job_id, name):
     text = json.dumps(data, indent=1, sort_keys=True)
     for secret in secrets:
         text = text.replace(secret, "REDACTED-PW")
-    path = os.path.join(OUT, "sql_job", "%s.json" % name)
+    path = os.path.join(os.path.dirname(OUT), "sql_job", "%s.json" % name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         f.write(text + "\n")

@@ -4,10 +4,19 @@ The bed (tests/bed/bed.py) is brought up fresh once per pytest session and
 torn down at the end, so nothing stays running. Set ``CDCOPS_BED_KEEP=1`` to
 reuse an already running bed and leave it up (for developing several test
 files side by side).
+
+Private repositories (``maven_repo``) serve the REAL published connector jars
+(``publish_real``: tests/bed/artifacts.py, hard links into ~/.m2 with the
+published ``.sha1``) for every case about a valid connector, and jars built
+by tests/bed/jars.py (``publish``, ``publish_postgres_cdc``, ...) only for
+fault injection. At the end of the session every real jar in ~/.m2 is checked
+against its published SHA-1, so a test that damaged one through a hard link
+fails loudly instead of poisoning later runs.
 """
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,12 +27,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "bed"))
 
+import artifacts  # noqa: E402
 import bed as bed_mod  # noqa: E402
 import jars  # noqa: E402
 import maven_repo as maven_repo_server  # noqa: E402
 
 VENV_BIN = os.path.dirname(sys.executable)
 COLLECTIONS = os.path.join(os.path.dirname(VENV_BIN), "collections")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def real_jars_stay_intact():
+    """The real jars in ~/.m2 still have their published SHA-1 after the session (hard links are shared)."""
+    yield
+    damaged = [problem for problem in (artifacts.verify_m2(a) for a in artifacts.CONNECTORS) if problem]
+    assert not damaged, "a test altered a real jar through a hard link: %s" % damaged
 
 
 @pytest.fixture(scope="session")
@@ -165,6 +183,20 @@ class MavenRepo:
 
     def publish_starrocks(self, version, **kw):
         return jars.publish_starrocks(self.root, version, **kw)
+
+    def publish_real(self, group_id, artifact_id, version, copy=False):
+        """The published jar (a hard link into ~/.m2; a private copy with ``copy``, for a test that alters
+        its bytes) and its published .sha1 (always a copy) at the Maven path; returns the rel path."""
+        return artifacts.publish_real(self.root, group_id, artifact_id, version, copy=copy)
+
+    def unshare(self, rel):
+        """Make a published jar a private copy before a test alters it in place."""
+        full = os.path.join(self.root, rel)
+        if os.stat(full).st_nlink > 1:
+            tmp = full + ".unshared"
+            shutil.copyfile(full, tmp)
+            os.replace(tmp, full)
+        return rel
 
     def set_fault(self, rel_path, **fault):
         """Make requests for ``rel_path`` fail; see maven_repo.py for modes."""

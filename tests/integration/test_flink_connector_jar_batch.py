@@ -1,7 +1,10 @@
 """cdcops.flink_cdc.flink_connector_jar with several jars, and fetch_mode=controller.
 
-Real HTTP against a private tests/bed/maven_repo.py server with real jars
-(tests/bed/jars.py); nothing is mocked. Controller mode runs a real playbook
+Real HTTP against a private tests/bed/maven_repo.py server with the REAL
+published jars (tests/bed/artifacts.py: postgres-cdc 3.3.0 and 3.5.0, StarRocks
+1.2.10_flink-1.18 and 1.2.10_flink-1.19, from Maven Central via ~/.m2 with
+their published .sha1); jars built by tests/bed/jars.py only where a fault
+needs one (a com.ververica 2.4.2 jar, which is not served). Nothing is mocked. Controller mode runs a real playbook
 over an inventory of local hosts, each with its own lib/ and its own Python
 interpreter wrapper that logs every launch: that is the count of module
 executions per host (any stat or checksum module would be counted too).
@@ -17,14 +20,17 @@ import tempfile
 
 import pytest
 
+import artifacts
 import jars
 
-PG = "flink-sql-connector-postgres-cdc"
-SR = "flink-connector-starrocks"
-SR_OLD, SR_NEW = "1.2.10_flink-1.20", "1.2.11_flink-1.20"
+PG = artifacts.PG_CDC[1]
+SR = artifacts.STARROCKS[1]
+# The real published versions: an upgrade goes from the older to the current build of each.
+PG_OLD, PG_NEW = (artifacts.connector("postgres_cdc", role).version for role in ("older", "current"))  # 3.3.0, 3.5.0
+SR_OLD, SR_NEW = (artifacts.connector("starrocks", role).version for role in ("older", "current"))
 
 
-def pg(version="3.1.0", **extra):
+def pg(version=PG_NEW, **extra):
     return dict(dict(group_id="org.apache.flink", artifact_id=PG, version=version), **extra)
 
 
@@ -58,12 +64,13 @@ def lib(tmp_path):
 
 @pytest.fixture
 def published(maven_repo):
-    """Two versions of both connectors: rel paths by (artifact, version)."""
+    """The real older and current builds of both connectors (hard links into ~/.m2): rel paths by
+    (artifact, version). A test that alters a jar's bytes calls ``maven_repo.unshare(rel)`` first."""
     rels = {}
-    for v in ("3.1.0", "3.2.0"):
-        rels[(PG, v)] = maven_repo.publish_postgres_cdc(v)
-    for v in (SR_OLD, SR_NEW):
-        rels[(SR, v)] = maven_repo.publish_starrocks(v)
+    for group, artifact in (artifacts.PG_CDC, artifacts.STARROCKS):
+        for role in ("older", "current"):
+            version = artifacts.connector("postgres_cdc" if artifact == PG else "starrocks", role).version
+            rels[(artifact, version)] = maven_repo.publish_real(group, artifact, version)
     return rels
 
 
@@ -82,10 +89,10 @@ def test_two_connectors_check_install_rerun(maven_repo, published, ansible, lib)
     assert not check.failed, check
     res = check.result
     assert res["changed"] is True and res["removed"] == []
-    assert [j["path"] for j in res["jars"]] == [str(lib / name(PG, "3.1.0")), str(lib / name(SR, SR_NEW))]
+    assert [j["path"] for j in res["jars"]] == [str(lib / name(PG, PG_NEW)), str(lib / name(SR, SR_NEW))]
     assert all(j["changed"] and not j["downloaded"] and j["msg"].startswith("would install") for j in res["jars"])
     assert res["diff"]["after"] == "".join(
-        n + "\n" for n in sorted(["flink-dist-1.20.3.jar", name(PG, "3.1.0"), name(SR, SR_NEW)]))
+        n + "\n" for n in sorted(["flink-dist-1.20.3.jar", name(PG, PG_NEW), name(SR, SR_NEW)]))
     assert bodies(maven_repo, mark) == {}
     assert jars.snapshot_dir(lib) == before
 
@@ -94,14 +101,14 @@ def test_two_connectors_check_install_rerun(maven_repo, published, ansible, lib)
     assert not run.failed, run
     res = run.result
     assert res["changed"] is True
-    for entry, key in zip(res["jars"], [(PG, "3.1.0"), (SR, SR_NEW)]):
+    for entry, key in zip(res["jars"], [(PG, PG_NEW), (SR, SR_NEW)]):
         assert entry["changed"] and entry["downloaded"]
         assert entry["checksum"] == jars.sha256_file(entry["path"]) == jars.sha256_file(os.path.join(maven_repo.root, published[key]))
         assert entry["size"] == os.path.getsize(entry["path"])
         assert entry["url"] == "%s/%s" % (maven_repo.url, published[key])
     # One body request per jar, nothing twice.
-    assert bodies(maven_repo, mark) == {"/" + published[(PG, "3.1.0")]: 1, "/" + published[(SR, SR_NEW)]: 1}
-    assert sorted(os.listdir(str(lib))) == sorted(["flink-dist-1.20.3.jar", name(PG, "3.1.0"), name(SR, SR_NEW)])
+    assert bodies(maven_repo, mark) == {"/" + published[(PG, PG_NEW)]: 1, "/" + published[(SR, SR_NEW)]: 1}
+    assert sorted(os.listdir(str(lib))) == sorted(["flink-dist-1.20.3.jar", name(PG, PG_NEW), name(SR, SR_NEW)])
 
     mark = maven_repo.mark()
     again = ansible.module("flink_connector_jar", args)
@@ -109,7 +116,7 @@ def test_two_connectors_check_install_rerun(maven_repo, published, ansible, lib)
     assert again.result["changed"] is False
     assert all(not j["changed"] and not j["downloaded"] for j in again.result["jars"])
     assert bodies(maven_repo, mark) == {}
-    assert sidecars(maven_repo, mark) == {"/%s.sha1" % published[(PG, "3.1.0")]: 1, "/%s.sha1" % published[(SR, SR_NEW)]: 1}
+    assert sidecars(maven_repo, mark) == {"/%s.sha1" % published[(PG, PG_NEW)]: 1, "/%s.sha1" % published[(SR, SR_NEW)]: 1}
 
     after = jars.snapshot_dir(lib)
     recheck = ansible.module("flink_connector_jar", args, check=True)
@@ -118,9 +125,9 @@ def test_two_connectors_check_install_rerun(maven_repo, published, ansible, lib)
 
 
 def test_upgrade_removes_the_old_versions_after_both_installs(maven_repo, published, ansible, lib):
-    old_pg = jars.install_copy(maven_repo.root, published[(PG, "3.1.0")], lib)
+    old_pg = jars.install_copy(maven_repo.root, published[(PG, PG_OLD)], lib)
     old_sr = jars.install_copy(maven_repo.root, published[(SR, SR_OLD)], lib)
-    args = jar_args(maven_repo, lib, [pg("3.2.0"), sr(SR_NEW)])
+    args = jar_args(maven_repo, lib, [pg(PG_NEW), sr(SR_NEW)])
     before = jars.snapshot_dir(lib)
 
     check = ansible.module("flink_connector_jar", args, check=True)
@@ -133,10 +140,10 @@ def test_upgrade_removes_the_old_versions_after_both_installs(maven_repo, publis
     assert not run.failed, run
     assert run.result["removed"] == sorted([old_pg, old_sr])
     assert [j["removed"] for j in run.result["jars"]] == [[old_pg], [old_sr]]
-    assert sorted(os.listdir(str(lib))) == sorted(["flink-dist-1.20.3.jar", name(PG, "3.2.0"), name(SR, SR_NEW)])
+    assert sorted(os.listdir(str(lib))) == sorted(["flink-dist-1.20.3.jar", name(PG, PG_NEW), name(SR, SR_NEW)])
     assert run.result["diff"]["before"] == "".join(n + "\n" for n in sorted(
-        ["flink-dist-1.20.3.jar", name(PG, "3.1.0"), name(SR, SR_OLD)]))
-    assert "-%s" % name(SR, SR_OLD) in run.output and "+%s" % name(PG, "3.2.0") in run.output
+        ["flink-dist-1.20.3.jar", name(PG, PG_OLD), name(SR, SR_OLD)]))
+    assert "-%s" % name(SR, SR_OLD) in run.output and "+%s" % name(PG, PG_NEW) in run.output
     assert ansible.module("flink_connector_jar", args).result["changed"] is False
 
 
@@ -146,23 +153,23 @@ def test_present_and_absent_in_one_call(maven_repo, published, ansible, lib):
     args = jar_args(maven_repo, lib, [pg(), dict(group_id="com.starrocks", artifact_id=SR, state="absent")])
     run = ansible.module("flink_connector_jar", args)
     assert not run.failed, run
-    assert sorted(os.listdir(str(lib))) == ["flink-dist-1.20.3.jar", name(PG, "3.1.0")]
+    assert sorted(os.listdir(str(lib))) == ["flink-dist-1.20.3.jar", name(PG, PG_NEW)]
     assert sorted(run.result["jars"][1]["removed"]) == sorted(
         [str(lib / name(SR, SR_OLD)), str(lib / name(SR, SR_NEW))])
     # The top-level state is the default for entries without their own.
     gone = ansible.module("flink_connector_jar", jar_args(maven_repo, lib, [pg()], state="absent"))
-    assert not gone.failed and gone.result["removed"] == [str(lib / name(PG, "3.1.0"))]
+    assert not gone.failed and gone.result["removed"] == [str(lib / name(PG, PG_NEW))]
 
 
 def test_url_and_src_entries(maven_repo, published, ansible, lib, tmp_path):
-    staged = tmp_path / "staging" / name(PG, "3.1.0")
+    staged = tmp_path / "staging" / name(PG, PG_NEW)
     staged.parent.mkdir()
-    shutil.copyfile(os.path.join(maven_repo.root, published[(PG, "3.1.0")]), str(staged))
+    os.link(os.path.join(maven_repo.root, published[(PG, PG_NEW)]), str(staged))  # src is only read
     entries = [dict(src=str(staged), checksum="sha256:" + jars.sha256_file(str(staged))),
                dict(url="%s/%s" % (maven_repo.url, published[(SR, SR_NEW)]))]
     run = ansible.module("flink_connector_jar", dict(jars=entries, dest=str(lib)))
     assert not run.failed, run
-    assert jars.sha256_file(str(lib / name(PG, "3.1.0"))) == jars.sha256_file(str(staged)) and os.path.exists(str(staged))
+    assert jars.sha256_file(str(lib / name(PG, PG_NEW))) == jars.sha256_file(str(staged)) and os.path.exists(str(staged))
     assert run.result["jars"][1]["downloaded"] is True
     assert ansible.module("flink_connector_jar", dict(jars=entries, dest=str(lib))).result["changed"] is False
 
@@ -181,6 +188,7 @@ def _html(repo, rel):
 
 
 def _bad_crc(repo, rel):
+    repo.unshare(rel)  # a private copy of the real jar: the damage must not reach ~/.m2
     jars.corrupt_entry(os.path.join(repo.root, rel))
     jars.write_sidecars(os.path.join(repo.root, rel))
 
@@ -192,45 +200,45 @@ BREAK = {"sidecar-mismatch": (_sidecar_mismatch, "Checksum mismatch"), "truncate
 @pytest.mark.parametrize("case", sorted(BREAK))
 def test_one_bad_jar_leaves_dest_unchanged_for_every_jar(maven_repo, published, ansible, lib, case):
     """The good jar is downloaded and verified first, yet not installed: all or nothing."""
-    jars.install_copy(maven_repo.root, published[(PG, "3.1.0")], lib)
+    jars.install_copy(maven_repo.root, published[(PG, PG_OLD)], lib)
     jars.install_copy(maven_repo.root, published[(SR, SR_OLD)], lib)
     break_it, message = BREAK[case]
     break_it(maven_repo, published[(SR, SR_NEW)])
     before = jars.snapshot_dir(lib)
 
     mark = maven_repo.mark()
-    run = ansible.module("flink_connector_jar", jar_args(maven_repo, lib, [pg("3.2.0"), sr(SR_NEW)]))
+    run = ansible.module("flink_connector_jar", jar_args(maven_repo, lib, [pg(PG_NEW), sr(SR_NEW)]))
     assert run.failed, run
     assert message in run.result["msg"] and name(SR, SR_NEW) in run.result["msg"], run.result["msg"]
     assert jars.snapshot_dir(lib) == before
     # Both bodies were fetched: the good one sat verified in a temp file, and went with the failure.
-    assert bodies(maven_repo, mark) == {"/" + published[(PG, "3.2.0")]: 1, "/" + published[(SR, SR_NEW)]: 1}
+    assert bodies(maven_repo, mark) == {"/" + published[(PG, PG_NEW)]: 1, "/" + published[(SR, SR_NEW)]: 1}
 
 
 def test_failed_rename_puts_back_the_jars_already_renamed(maven_repo, published, ansible, lib):
     """An immutable target makes the second rename fail (EPERM): the first jar's rename is undone."""
-    old_pg = jars.install_copy(maven_repo.root, published[(PG, "3.1.0")], lib)
+    old_pg = jars.install_copy(maven_repo.root, published[(PG, PG_OLD)], lib)
     # A stale, different file under the new StarRocks name, which the call must replace.
     stale = jars.install_copy(maven_repo.root, published[(SR, SR_OLD)], lib, name=name(SR, SR_NEW))
     subprocess.run(["chattr", "+i", stale], check=True)
     try:
         before = jars.snapshot_dir(lib)
-        run = ansible.module("flink_connector_jar", jar_args(maven_repo, lib, [pg("3.2.0"), sr(SR_NEW)]))
+        run = ansible.module("flink_connector_jar", jar_args(maven_repo, lib, [pg(PG_NEW), sr(SR_NEW)]))
         assert run.failed, run
         msg = run.result["msg"]
         assert "Operation not permitted" in msg and "were put back" in msg, msg
         assert run.result["changed"] is False
         assert jars.snapshot_dir(lib) == before
-        assert os.path.exists(old_pg) and not os.path.exists(str(lib / name(PG, "3.2.0")))
+        assert os.path.exists(old_pg) and not os.path.exists(str(lib / name(PG, PG_NEW)))
     finally:
         subprocess.run(["chattr", "-i", stale], check=True)
 
 
 @pytest.mark.parametrize("entries, why", [
-    ([pg("3.1.0"), pg("3.2.0")], "two versions of one artifact"),
-    ([pg("3.1.0"), pg("3.1.0", checksum="sha256:" + "0" * 64)], "name the same file"),
-    ([pg("3.1.0"), pg("2.4.2", group_id="com.ververica")], "two versions of one artifact"),
-    ([pg("3.1.0"), dict(group_id="org.apache.flink", artifact_id=PG, state="absent")],
+    ([pg(PG_NEW), pg(PG_OLD)], "two versions of one artifact"),
+    ([pg(PG_NEW), pg(PG_NEW, checksum="sha256:" + "0" * 64)], "name the same file"),
+    ([pg(PG_NEW), pg("2.4.2", group_id="com.ververica")], "two versions of one artifact"),
+    ([pg(PG_NEW), dict(group_id="org.apache.flink", artifact_id=PG, state="absent")],
      "ask to remove and to install the same connector"),
 ])
 def test_a_list_that_contradicts_itself_is_refused_before_any_request(maven_repo, published, ansible, lib,
@@ -246,7 +254,7 @@ def test_a_list_that_contradicts_itself_is_refused_before_any_request(maven_repo
 
 def test_two_jars_registering_one_identifier_are_refused(maven_repo, published, ansible, lib, tmp_path):
     """A renamed 2.x jar beside the 3.x one: Flink would fail with 'Multiple factories for identifier'."""
-    old_rel = maven_repo.publish_postgres_cdc("2.4.2")
+    old_rel = maven_repo.publish_postgres_cdc("2.4.2")  # built: no com.ververica jar is served here
     renamed = tmp_path / "staging" / "pg-cdc-legacy.jar"
     renamed.parent.mkdir()
     shutil.copyfile(os.path.join(maven_repo.root, old_rel), str(renamed))
@@ -394,7 +402,7 @@ def fleet(tmp_path):
 
 def test_controller_mode_fetches_each_body_once_and_reruns_in_one_execution(maven_repo, published, ansible, fleet):
     connectors = [pg(), sr()]
-    paths = ["/" + published[(PG, "3.1.0")], "/" + published[(SR, SR_NEW)]]
+    paths = ["/" + published[(PG, PG_NEW)], "/" + published[(SR, SR_NEW)]]
     before = fleet.snapshots()
 
     # Check mode on a cold cache: no body fetched, nothing written on the hosts or in the cache.
@@ -404,7 +412,7 @@ def test_controller_mode_fetches_each_body_once_and_reruns_in_one_execution(mave
     for host, record in fleet.results(check).items():
         assert record["status"] == "ok" and record["result"]["changed"] is True
         assert [j["msg"] for j in record["result"]["jars"]] == [
-            "would install %s (not present)" % name(PG, "3.1.0"), "would install %s (not present)" % name(SR, SR_NEW)]
+            "would install %s (not present)" % name(PG, PG_NEW), "would install %s (not present)" % name(SR, SR_NEW)]
         assert not any(j["downloaded"] or j["transferred"] for j in record["result"]["jars"])
     assert bodies(maven_repo, mark) == {}
     assert fleet.snapshots() == before
@@ -423,11 +431,11 @@ def test_controller_mode_fetches_each_body_once_and_reruns_in_one_execution(mave
     assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
     downloads = collections.Counter(j["path"].rsplit("/", 1)[1] for r in results.values()
                                     for j in r["result"]["jars"] if j["downloaded"])
-    assert downloads == {name(PG, "3.1.0"): 1, name(SR, SR_NEW): 1}
+    assert downloads == {name(PG, PG_NEW): 1, name(SR, SR_NEW): 1}
     assert all(j["transferred"] for r in results.values() for j in r["result"]["jars"])
     snaps = fleet.snapshots()
     assert {h: s for h, s in snaps.items() if s != snaps[fleet.hosts[0]]} == {}, snaps[fleet.hosts[0]]
-    for artifact, version in ((PG, "3.1.0"), (SR, SR_NEW)):
+    for artifact, version in ((PG, PG_NEW), (SR, SR_NEW)):
         assert snaps[fleet.hosts[0]][name(artifact, version)] == (
             jars.sha256_file(os.path.join(maven_repo.root, published[(artifact, version)])), 0o644, 0)
 
@@ -451,13 +459,13 @@ def test_controller_mode_fetches_each_body_once_and_reruns_in_one_execution(mave
 
 
 def test_controller_mode_pushes_only_what_each_host_lacks(maven_repo, published, ansible, fleet):
-    connectors = [pg("3.2.0"), sr()]
+    connectors = [pg(PG_NEW), sr()]
     assert not fleet.play(ansible, maven_repo, connectors).failed
     fleet.executions()
     tm2, tm3 = fleet.hosts[1], fleet.hosts[2]
     os.unlink(str(fleet.lib(tm2) / name(SR, SR_NEW)))  # lost a jar
-    jars.install_copy(maven_repo.root, published[(PG, "3.1.0")], fleet.lib(tm3))  # someone added an old version
-    os.chmod(str(fleet.lib(tm3) / name(PG, "3.2.0")), 0o600)  # and changed a mode
+    jars.install_copy(maven_repo.root, published[(PG, PG_OLD)], fleet.lib(tm3))  # someone added an old version
+    os.chmod(str(fleet.lib(tm3) / name(PG, PG_NEW)), 0o600)  # and changed a mode
 
     check = fleet.play(ansible, maven_repo, connectors, check=True)
     changed = {h: r["result"]["changed"] for h, r in fleet.results(check).items()}
@@ -474,7 +482,7 @@ def test_controller_mode_pushes_only_what_each_host_lacks(maven_repo, published,
     assert fleet.probes() == dict.fromkeys(fleet.hosts, 1)
     assert fleet.executions() == {h: 2 if h in (tm2, tm3) else 1 for h in fleet.hosts}
     assert [j["transferred"] for j in results[tm2]["result"]["jars"]] == [False, True]
-    assert results[tm3]["result"]["removed"] == [str(fleet.lib(tm3) / name(PG, "3.1.0"))]
+    assert results[tm3]["result"]["removed"] == [str(fleet.lib(tm3) / name(PG, PG_OLD))]
     assert {h: r["result"]["changed"] for h, r in results.items()} == changed
     snaps = fleet.snapshots()
     assert {h: s for h, s in snaps.items() if s != snaps[fleet.hosts[0]]} == {}, snaps[fleet.hosts[0]]
@@ -511,7 +519,7 @@ def published_sha256(repo, published, keys):
 
 def test_controller_mode_first_deploy_is_one_execution_per_host(maven_repo, published, ansible, fleet):
     """No memory of the hosts: the controller pushes both jars first, then runs the module once per host."""
-    want = published_sha256(maven_repo, published, [(PG, "3.1.0"), (SR, SR_NEW)])
+    want = published_sha256(maven_repo, published, [(PG, PG_NEW), (SR, SR_NEW)])
     run = fleet.play(ansible, maven_repo, [pg(), sr()], verbosity=3)
     assert not run.failed, run
     assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
@@ -529,7 +537,7 @@ def test_controller_mode_first_deploy_is_one_execution_per_host(maven_repo, publ
 
 def test_controller_mode_moves_the_pushed_jars_into_dest(maven_repo, published, ansible, tmp_path):
     """The copy pushed into the host's temp dir is moved into dest, or copied when they are on two filesystems."""
-    want = published_sha256(maven_repo, published, [(PG, "3.1.0"), (SR, SR_NEW)])
+    want = published_sha256(maven_repo, published, [(PG, PG_NEW), (SR, SR_NEW)])
     cases = [("same filesystem", str(tmp_path / "kept-tmp"), True)]
     if os.path.isdir("/dev/shm") and os.stat("/dev/shm").st_dev != os.stat(str(tmp_path)).st_dev:
         cases.append(("another filesystem", tempfile.mkdtemp(prefix="cdcops-kept-tmp-", dir="/dev/shm"), False))
@@ -562,7 +570,7 @@ def test_controller_mode_a_wrong_memory_still_ends_correct(maven_repo, published
     remembered = memories(fleet)
     tm1, tm2, tm3, tm4 = fleet.hosts
     os.unlink(str(fleet.lib(tm1) / name(SR, SR_NEW)))  # deleted behind the memory's back
-    jars.install_copy(maven_repo.root, published[(PG, "3.2.0")], fleet.lib(tm2), name=name(PG, "3.1.0"))  # other bytes
+    jars.install_copy(maven_repo.root, published[(PG, PG_OLD)], fleet.lib(tm2), name=name(PG, PG_NEW))  # other bytes
     os.unlink(memory_file(fleet, tm3))  # the controller forgot tm3 (tm3 is up to date)
 
     mark = maven_repo.mark()
@@ -600,7 +608,7 @@ def test_controller_mode_check_mode_pushes_nothing_and_remembers_nothing(maven_r
     assert not fleet.play(ansible, maven_repo, connectors).failed
     fleet.executions()
     tm1, tm2 = fleet.hosts[:2]
-    os.unlink(str(fleet.lib(tm1) / name(PG, "3.1.0")))
+    os.unlink(str(fleet.lib(tm1) / name(PG, PG_NEW)))
     os.unlink(memory_file(fleet, tm2))
     snaps, remembered = fleet.snapshots(), dict(memories(fleet))
     mark = maven_repo.mark()
@@ -624,7 +632,7 @@ def test_controller_mode_with_pipelining(maven_repo, published, ansible, fleet):
     # Each jar was put into a temp dir under remote_tmp once per host (and the temp dirs are gone: see play()).
     puts = [line for line in run.output.splitlines() if " PUT " in line and str(fleet.remote_tmp) in line]
     assert collections.Counter(line.rsplit("/", 1)[1].strip() for line in puts) == {
-        name(PG, "3.1.0"): len(fleet.hosts), name(SR, SR_NEW): len(fleet.hosts)}, puts
+        name(PG, PG_NEW): len(fleet.hosts), name(SR, SR_NEW): len(fleet.hosts)}, puts
     # The module on an up-to-date host (its recorded answer forgotten): one pipelined execution.
     fleet.forget_reruns()
     again = fleet.play(ansible, maven_repo, [pg(), sr()], env=env, verbosity=3)
@@ -668,9 +676,9 @@ def test_controller_mode_rerun_without_the_module_answers_as_the_module(maven_re
     assert without_invocation(fleet.results(replayed)) == without_invocation(fleet.results(executed))
     for host, result in without_invocation(fleet.results(replayed)).items():
         assert result["changed"] is False and ("diff" in result) is diff
-        assert [j["msg"] for j in result["jars"]] == ["%s is up to date" % name(PG, "3.1.0"),
+        assert [j["msg"] for j in result["jars"]] == ["%s is up to date" % name(PG, PG_NEW),
                                                       "%s is up to date" % name(SR, SR_NEW)]
-        assert [j["path"] for j in result["jars"]] == [str(fleet.lib(host) / name(PG, "3.1.0")),
+        assert [j["path"] for j in result["jars"]] == [str(fleet.lib(host) / name(PG, PG_NEW)),
                                                        str(fleet.lib(host) / name(SR, SR_NEW))]
 
 
@@ -682,7 +690,7 @@ def test_controller_mode_rerun_sees_every_change_behind_its_back(maven_repo, pub
     snaps = fleet.snapshots()
     tm1, tm2, tm3, tm4 = fleet.hosts
     # tm1: the postgres-cdc jar rewritten in place, same size, same mtime (only its ctime and bytes tell).
-    target = str(fleet.lib(tm1) / name(PG, "3.1.0"))
+    target = str(fleet.lib(tm1) / name(PG, PG_NEW))
     st = os.stat(target)
     with open(target, "r+b") as f:
         f.seek(st.st_size // 2)
@@ -703,7 +711,7 @@ def test_controller_mode_rerun_sees_every_change_behind_its_back(maven_repo, pub
     assert fleet.executions() == {tm1: 2, tm2: 2, tm3: 2, tm4: 1}
     assert {h: r["changed"] for h, r in results.items()} == {tm1: True, tm2: True, tm3: True, tm4: False}
     assert [j["transferred"] for j in results[tm1]["jars"]] == [True, False]  # only the damaged one, pushed first
-    assert results[tm1]["jars"][0]["msg"] == "install %s (replaces a file with other content)" % name(PG, "3.1.0")
+    assert results[tm1]["jars"][0]["msg"] == "install %s (replaces a file with other content)" % name(PG, PG_NEW)
     assert results[tm2]["jars"][1]["msg"] == "fix mode/owner of %s" % name(SR, SR_NEW)
     assert results[tm3]["removed"] == [dup]
     assert fleet.snapshots() == snaps  # every host ends exactly as after the first deploy
@@ -725,7 +733,7 @@ def test_controller_mode_another_option_runs_the_module(maven_repo, published, a
     assert fleet.probes() == dict.fromkeys(fleet.hosts, 0)
     assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
     assert all(r["result"]["changed"] is True for r in fleet.results(run).values())
-    assert all(s[name(PG, "3.1.0")][1] == 0o640 for s in fleet.snapshots().values())
+    assert all(s[name(PG, PG_NEW)][1] == 0o640 for s in fleet.snapshots().values())
 
 
 SINGLE = """
@@ -737,12 +745,12 @@ SINGLE = """
       cdcops.flink_cdc.flink_connector_jar:
         group_id: org.apache.flink
         artifact_id: %s
-        version: "3.1.0"
+        version: "%s"
         dest: "{{ jar_dest }}"
         repository_url: "{{ repo_url }}"
         fetch_mode: controller
         controller_cache_dir: "{{ cache_dir }}"
-""" % PG
+""" % (PG, PG_NEW)
 
 
 def test_controller_mode_single_jar_form(maven_repo, published, ansible, tmp_path):
@@ -754,9 +762,9 @@ def test_controller_mode_single_jar_form(maven_repo, published, ansible, tmp_pat
     assert not run.failed, run
     results = [r["result"] for r in fleet.results(run).values()]
     assert all("jars" not in r and r["changed"] and r["transferred"] for r in results)
-    assert all(r["path"].endswith(name(PG, "3.1.0")) and r["checksum"] == jars.sha256_file(r["path"]) for r in results)
+    assert all(r["path"].endswith(name(PG, PG_NEW)) and r["checksum"] == jars.sha256_file(r["path"]) for r in results)
     assert sum(r["downloaded"] for r in results) == 1
-    assert bodies(maven_repo, mark) == {"/" + published[(PG, "3.1.0")]: 1}
+    assert bodies(maven_repo, mark) == {"/" + published[(PG, PG_NEW)]: 1}
     assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
     again = ansible.playbook(SINGLE, inventory=str(fleet.inventory), forks=3, extra_vars=extra_vars, env=env)
     assert not again.failed
@@ -791,16 +799,16 @@ def test_hosts_need_no_access_to_the_repository(maven_repo, published, ansible, 
 
     run = fleet.play(ansible, maven_repo, [pg(), sr()], extra=airgap)
     assert not run.failed, run
-    assert all(os.path.exists(str(fleet.lib(h) / name(PG, "3.1.0"))) for h in fleet.hosts)
+    assert all(os.path.exists(str(fleet.lib(h) / name(PG, PG_NEW))) for h in fleet.hosts)
 
 
 def test_controller_mode_bad_jar_fails_every_host_once_and_changes_nothing(maven_repo, published, ansible, fleet):
     for host in fleet.hosts:
-        jars.install_copy(maven_repo.root, published[(PG, "3.1.0")], fleet.lib(host))
+        jars.install_copy(maven_repo.root, published[(PG, PG_OLD)], fleet.lib(host))
     _sidecar_mismatch(maven_repo, published[(SR, SR_NEW)])
     before = fleet.snapshots()
     mark = maven_repo.mark()
-    run = fleet.play(ansible, maven_repo, [pg("3.2.0"), sr()])
+    run = fleet.play(ansible, maven_repo, [pg(PG_NEW), sr()])
     assert run.failed
     for record in fleet.results(run).values():
         assert record["status"] == "failed" and record["result"]["changed"] is False
@@ -813,20 +821,20 @@ def test_controller_mode_bad_jar_fails_every_host_once_and_changes_nothing(maven
 
     # Fixed in the repository: the next run fetches it again and deploys.
     jars.write_sidecars(os.path.join(maven_repo.root, published[(SR, SR_NEW)]))
-    ok = fleet.play(ansible, maven_repo, [pg("3.2.0"), sr()])
+    ok = fleet.play(ansible, maven_repo, [pg(PG_NEW), sr()])
     assert not ok.failed, ok
 
 
 def test_controller_mode_src_is_a_file_on_the_controller(maven_repo, published, ansible, fleet, tmp_path):
-    staged = tmp_path / "on-controller" / name(PG, "3.1.0")
+    staged = tmp_path / "on-controller" / name(PG, PG_NEW)
     staged.parent.mkdir()
-    shutil.copyfile(os.path.join(maven_repo.root, published[(PG, "3.1.0")]), str(staged))
+    os.link(os.path.join(maven_repo.root, published[(PG, PG_NEW)]), str(staged))  # src is only read
     mark = maven_repo.mark()
     run = fleet.play(ansible, maven_repo, [dict(src=str(staged))])
     assert not run.failed, run
     assert maven_repo.requests_since(mark) == []
-    assert all(jars.sha256_file(str(fleet.lib(h) / name(PG, "3.1.0"))) == jars.sha256_file(str(staged)) for h in fleet.hosts)
-    missing = fleet.play(ansible, maven_repo, [dict(src=str(tmp_path / "nowhere" / name(PG, "3.2.0")))])
+    assert all(jars.sha256_file(str(fleet.lib(h) / name(PG, PG_NEW))) == jars.sha256_file(str(staged)) for h in fleet.hosts)
+    missing = fleet.play(ansible, maven_repo, [dict(src=str(tmp_path / "nowhere" / name(PG, PG_OLD)))])
     assert missing.failed
     assert all("is not a file on the controller" in r["result"]["msg"] for r in fleet.results(missing).values())
 

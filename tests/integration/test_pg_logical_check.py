@@ -6,6 +6,7 @@ broken variant the checks must catch; it is dropped afterwards. Slots the
 tests create carry the same prefix and are dropped with it.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -185,7 +186,8 @@ def test_demo_source_is_ready_and_seeding_is_idempotent(ansible, logical):
     assert first == second
     assert first["database"] == "shop" and first["user"] == "flink_cdc"
     assert first["publication"] == "flink_cdc_pub" and first["slot_name"] == "flink_cdc_shop"
-    assert first["tables"] == ["public.customers", "public.orders"]
+    assert first["tables"] == list(pg_seed.DEMO_TABLES)
+    assert first["tables"][:2] == ["public.customers", "public.orders"]
     run = ansible.module(MODULE, login(logical, first["user"], first["password"], first["database"],
                                        tables=first["tables"], publication=first["publication"],
                                        slot_name=first["slot_name"], slots_needed=2))
@@ -582,8 +584,9 @@ def test_inactive_slot_retaining_wal_is_a_warning(ansible, logical, scenario):
 
 def _shape(value):
     if isinstance(value, dict):
+        # primary_key_types came after the fixtures pg_seed.py records; tables.json (below) covers it.
         return {key: _shape(item) for key, item in value.items()
-                if key not in ("similar", "chunk_key", "chunk_key_exists", "primary_key")}
+                if key not in ("similar", "chunk_key", "chunk_key_exists", "primary_key", "primary_key_types")}
     if isinstance(value, list):
         return [_shape(value[0])] if value and isinstance(value[0], dict) else "list"
     return "value"
@@ -610,3 +613,177 @@ def test_recorded_unit_fixtures_match_live_facts(bed, logical, scenario):
                 == [(c["name"], c.get("table"), c["ok"]) for c in recorded_checks if c["name"] != "free_wal_senders"]
     finally:
         drop_slot(logical, name)
+
+
+# --------------------------------------------------------------------------- table facts and row counts
+
+
+def table_entry(result, name):
+    found = [t for t in result["tables"] if t["name"] == name]
+    assert len(found) == 1, (name, result["tables"])
+    return found[0]
+
+
+def count_queries(result):
+    return [q for q in result["queries"] if q.startswith("SELECT count(*) AS row_count FROM ")]
+
+
+def verdict(result):
+    return [(c["name"], c.get("table"), c["ok"], c["severity"], c["message"]) for c in result["checks"]]
+
+
+def test_tables_with_row_counts_on_the_demo_source(ansible, logical):
+    demo = pg_seed.seed_demo(logical)
+    tables = list(demo["tables"]) + ["public.no_such_table"]
+    args = login(logical, demo["user"], demo["password"], demo["database"], tables=tables,
+                 publication=demo["publication"], fail_on_not_ready=False)
+    plain = ansible.module(MODULE, args)
+    counted = ansible.module(MODULE, dict(args, count_rows=True))
+    for run in (plain, counted):
+        assert not run.failed, run
+        assert run.result["changed"] is False
+        assert [t["name"] for t in run.result["tables"]] == tables
+        for name in demo["tables"]:
+            entry = table_entry(run.result, name)
+            assert entry["exists"] is True and entry["kind"] == "table"
+            assert entry["primary_key"] == [{"name": "id", "type": "bigint"}]
+            assert (entry["schema"], entry["table"]) == tuple(name.split("."))
+        missing = table_entry(run.result, "public.no_such_table")
+        assert missing == {"name": "public.no_such_table", "schema": "public", "table": "no_such_table",
+                           "exists": False, "kind": None, "primary_key": []}
+    # The counts are exact, and only count_rows runs them: one full scan per existing table.
+    assert count_queries(plain.result) == []
+    assert all("rows" not in t for t in plain.result["tables"])
+    assert count_queries(counted.result) == ["SELECT count(*) AS row_count FROM %s" % name for name in demo["tables"]]
+    for name in demo["tables"]:
+        expected = sql(logical, demo["database"], "SELECT count(*) FROM %s" % name)[0][0]
+        assert table_entry(counted.result, name)["rows"] == expected
+    assert table_entry(counted.result, "public.customers")["rows"] == 3
+    assert table_entry(counted.result, "public.orders")["rows"] == 4
+    smoke_table = getattr(pg_seed, "DEMO_SMOKE_TABLE", None)
+    if smoke_table:
+        assert table_entry(counted.result, smoke_table)["rows"] == pg_seed.DEMO_SMOKE_ROWS
+    assert "rows" not in table_entry(counted.result, "public.no_such_table")
+    # The checks and the verdict do not change.
+    assert verdict(counted.result) == verdict(plain.result)
+    assert counted.result["failed_checks"] == plain.result["failed_checks"] == ["table_exists (public.no_such_table)"]
+    assert demo["password"] not in counted.output
+
+
+@contextlib.contextmanager
+def typed_tables(pg, names):
+    """Tables whose keys have the types a Flink DDL must map, and a name that needs quoting, in the scenario."""
+    user = '"%s"' % names["cdc_user"]
+    statements = (
+        # Key order (uid, region, at, amount) differs from column order on purpose.
+        """CREATE TABLE public.typed_keys (region varchar(20), amount numeric(10,2), at timestamptz,
+               uid uuid, note text, PRIMARY KEY (uid, region, at, amount))""",
+        """INSERT INTO public.typed_keys VALUES
+               ('eu', 1.50, '2024-01-01 00:00+00', '00000000-0000-0000-0000-000000000001', 'a'),
+               ('us', 2.25, '2024-01-02 00:00+00', '00000000-0000-0000-0000-000000000002', NULL)""",
+        # %s and quotes in a name: the count must use the server's quote_ident, never formatting.
+        'CREATE TABLE public."odd%s ""name""" (id int PRIMARY KEY)',
+        'INSERT INTO public."odd%s ""name""" SELECT generate_series(1, 5)',
+        'GRANT SELECT ON public.typed_keys, public."odd%s ""name""" TO ' + user,
+    )
+    conn = admin(pg, names["database"])
+    try:
+        with conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)  # no parameters: psycopg2 leaves % alone
+        yield
+    finally:
+        with conn.cursor() as cur:
+            cur.execute('DROP TABLE IF EXISTS public.typed_keys, public."odd%s ""name"""')
+        conn.close()
+
+
+def test_tables_primary_key_types_no_key_and_unreadable(ansible, logical, scenario):
+    odd = 'odd%s "name"'
+    tables = ["public.typed_keys", '"Sales.EU"."Orders"', "public.events_nopk", '"%s"' % odd.replace('"', '""'),
+              "public.orders_view", "public.secret", "hidden.t"]
+    with typed_tables(logical, scenario):
+        run = ansible.module(MODULE, as_cdc(logical, scenario, tables=tables, publication=scenario["all_publication"],
+                                            count_rows=True, fail_on_not_ready=False))
+        assert not run.failed, run
+        result = run.result
+        assert table_entry(result, "public.typed_keys") == {
+            "name": "public.typed_keys", "schema": "public", "table": "typed_keys", "exists": True, "kind": "table",
+            "primary_key": [{"name": "uid", "type": "uuid"}, {"name": "region", "type": "character varying(20)"},
+                            {"name": "at", "type": "timestamp with time zone"},
+                            {"name": "amount", "type": "numeric(10,2)"}],
+            "rows": 2}
+        sales = table_entry(result, '"Sales.EU"."Orders"')
+        assert (sales["schema"], sales["table"], sales["rows"]) == ("Sales.EU", "Orders", 0)
+        assert sales["primary_key"] == [{"name": "Id", "type": "bigint"}]
+        nopk = table_entry(result, "public.events_nopk")
+        assert nopk["exists"] is True and nopk["primary_key"] == [] and nopk["rows"] == 0
+        quoted = table_entry(result, 'public."odd%s ""name"""')
+        assert (quoted["table"], quoted["rows"], quoted["primary_key"]) == (odd, 5, [{"name": "id", "type": "integer"}])
+        assert 'SELECT count(*) AS row_count FROM public."odd%s ""name"""' in result["queries"]
+        # A view exists but is not a table; tables the role cannot read are not counted.
+        view = table_entry(result, "public.orders_view")
+        assert (view["exists"], view["kind"], view["primary_key"]) == (True, "view", [])
+        for name in ("public.orders_view", "public.secret", "hidden.t"):
+            assert "rows" not in table_entry(result, name), name
+        assert table_entry(result, "public.secret")["primary_key"] == [{"name": "id", "type": "bigint"}]
+        assert len(count_queries(result)) == 4
+        # Same checks as without count_rows.
+        plain = ansible.module(MODULE, as_cdc(logical, scenario, tables=tables, publication=scenario["all_publication"],
+                                              fail_on_not_ready=False))
+        assert verdict(plain.result) == verdict(result)
+        assert [dict(t, rows=None) for t in plain.result["tables"]] == \
+            [dict(t, rows=None) for t in result["tables"]]
+
+
+def test_tables_in_check_mode_and_count_rows_failure_message(ansible, logical, scenario):
+    run = ansible.module(MODULE, ready_args(logical, scenario, count_rows=True), check=True)
+    assert not run.failed, run
+    assert run.result["changed"] is False
+    assert [t["name"] for t in run.result["tables"]] == ["public.orders", "public.customers", '"Sales.EU"."Orders"']
+    assert table_entry(run.result, "public.orders")["rows"] == 100
+    # Not connected: no table facts.
+    wrong = ansible.module(MODULE, as_cdc(logical, scenario, login_password="not-it", tables=["public.orders"],
+                                          count_rows=True))
+    assert wrong.failed and "tables" not in wrong.result
+
+
+# --------------------------------------------------------------------------- tables.json stays truthful
+
+TABLES_FIXTURE = os.path.join(ROOT, "tests", "unit", "fixtures", "pg", "tables.json")
+FIXTURE_TABLES = ["public.typed_keys", "public.events_nopk", "public.orders_view", "public.secret", "hidden.t",
+                  '"Sales.EU"."Orders"', "public.missing"]
+
+
+def _stable(text, names):
+    return text.replace(names["prefix"], "plc_fx").replace(names["password"], "********")
+
+
+def test_recorded_tables_fixture_matches_live_facts(logical, scenario):
+    """tests/unit/fixtures/pg/tables.json is what collect(count_rows=True) returns on the bed.
+
+    Set CDCOPS_RECORD_FIXTURES=1 to write it again.
+    """
+    _pg = pg_seed._collection_import()
+    params = {"login_host": logical["host"], "login_port": logical["port"], "login_user": scenario["cdc_user"],
+              "login_password": scenario["password"], "login_db": scenario["database"]}
+    with typed_tables(logical, scenario):
+        client = _pg.PgClient(_pg.connection_kwargs(dict(params, connect_timeout=10)))
+        client.connect()
+        try:
+            facts = _pg.collect(client, tables=[_pg.parse_table_name(t) for t in FIXTURE_TABLES], publication=None,
+                                replication_connection=False, count_rows=True)
+        finally:
+            client.close()
+    live = json.loads(_stable(json.dumps({"tables": FIXTURE_TABLES, "facts_tables": facts["tables"],
+                                          "queries": client.executed_queries}, default=str), scenario))
+    if os.environ.get("CDCOPS_RECORD_FIXTURES") == "1":
+        live["recorded_from"] = ("PostgreSQL %s, tests/integration/test_pg_logical_check.py "
+                                 "(CDCOPS_RECORD_FIXTURES=1)" % facts["server"]["version"])
+        with open(TABLES_FIXTURE, "w") as f:
+            f.write(json.dumps(live, indent=2, sort_keys=True) + "\n")
+    with open(TABLES_FIXTURE) as f:
+        recorded = json.load(f)
+    assert recorded["tables"] == FIXTURE_TABLES
+    assert recorded["facts_tables"] == live["facts_tables"]
+    assert [q for q in recorded["queries"] if "row_count" in q] == [q for q in live["queries"] if "row_count" in q]

@@ -35,9 +35,8 @@ def all_libs(state):
 
 
 def connector_names(state):
-    demo = state["demo_connectors"]
-    return ["flink-sql-connector-postgres-cdc-%s.jar" % demo["postgres_cdc"],
-            "flink-connector-starrocks-%s.jar" % demo["starrocks"]]
+    """The jar names of the bed's real connectors that fit its Flink (tests/bed/artifacts.py)."""
+    return ["%s-%s.jar" % (c["artifact_id"], c["version"]) for c in state["demo_connectors"]]
 
 
 def reset_libs(state):
@@ -67,12 +66,7 @@ class Inventory:
                                               self.report_dir)
         self.vars.update({
             "flink_cdc_rest_url": bed["rest_url"],
-            "flink_cdc_connectors": [
-                {"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-postgres-cdc",
-                 "version": bed["demo_connectors"]["postgres_cdc"]},
-                {"group_id": "com.starrocks", "artifact_id": "flink-connector-starrocks",
-                 "version": bed["demo_connectors"]["starrocks"]},
-            ],
+            "flink_cdc_connectors": [dict(c) for c in bed["demo_connectors"]],
         })
         self.vars.update(vars_)
         lines = ["[flink_jobmanager]",
@@ -136,10 +130,8 @@ def test_deploy_installs_then_rerun_changes_nothing(bed, ansible, tmp_path, pris
     repo = bed["maven"]["root"]
     for home, files in all_libs(bed).items():
         for name in connector_names(bed):
-            rel = [p for p in (jars.maven_path("org.apache.flink", "flink-sql-connector-postgres-cdc",
-                                               bed["demo_connectors"]["postgres_cdc"]),
-                               jars.maven_path("com.starrocks", "flink-connector-starrocks",
-                                               bed["demo_connectors"]["starrocks"])) if p.endswith(name)][0]
+            rel = [p for p in (jars.maven_path(c["group_id"], c["artifact_id"], c["version"])
+                               for c in bed["demo_connectors"]) if p.endswith(name)][0]
             with open(os.path.join(repo, rel), "rb") as f:
                 assert files[name] == hashlib.sha256(f.read()).hexdigest(), (home, name)
     report = inv.report()
@@ -194,7 +186,9 @@ def test_preflight_fails_on_wal_level_replica(bed, ansible, tmp_path, pristine_l
 
 def test_preflight_fails_on_starrocks_jar_for_other_flink_minor(bed, ansible, tmp_path, pristine_libs):
     inv = Inventory(bed, tmp_path)
-    inv.vars["flink_cdc_connectors"][1]["version"] = "1.2.11_flink-1.19"
+    # Refused from its coordinates before any download: no jar of this version is needed.
+    inv.vars["flink_cdc_connectors"].append({"group_id": "com.starrocks", "artifact_id": "flink-connector-starrocks",
+                                             "version": "1.2.11_flink-1.19"})
     before = all_libs(bed)
     run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
     assert_stopped_before_writing(run, bed, before)
@@ -234,10 +228,12 @@ def taskmanager_ids():
 
 
 def test_rolling_restart_replaces_taskmanagers_and_rerun_restarts_nothing(bed, ansible, tmp_path, pristine_libs):
-    # A connector upgrade changes every host's lib/, so both TaskManagers must be restarted.
-    jars.publish_postgres_cdc(bed["maven"]["root"], "3.4.0")
+    # A connector change (to the real older postgres-cdc) changes every host's lib/, so both TaskManagers and
+    # the JobManager must be restarted.
+    older = bed["connectors"]["postgres_cdc"]["older"]
     inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling")
-    inv.vars["flink_cdc_connectors"][0]["version"] = "3.4.0"
+    inv.vars["flink_cdc_connectors"] = [{"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-postgres-cdc",
+                                         "version": older}]
     before_ids = taskmanager_ids()
     run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
     assert run.rc == 0, run
@@ -247,11 +243,17 @@ def test_rolling_restart_replaces_taskmanagers_and_rerun_restarts_nothing(bed, a
         assert after_ids[host] != old, "TaskManager %s was not replaced" % host
     for tm in bed["taskmanagers"]:
         names = lib_state(tm["home"])
-        assert "flink-sql-connector-postgres-cdc-3.4.0.jar" in names
+        assert "flink-sql-connector-postgres-cdc-%s.jar" % older in names
         assert "flink-sql-connector-postgres-cdc-3.5.0.jar" not in names
-    restarts = [r for r in inv.report()["rows"] if r["check"] == "restart"]
+    restarts = [r for r in inv.report()["rows"] if r["check"] == "restart" and r["area"] == "TaskManager"]
     assert sorted(r["host"] for r in restarts) == ["tm1", "tm2"]
     assert all(r["status"] == "changed" and "->" in r["detail"] for r in restarts)
+    # Then the JobManager, whose lib/ changed too: it runs with the new jar and both TaskManagers came back.
+    (jm_restart,) = [r for r in inv.report()["rows"] if r["check"] == "restart" and r["area"] == "JobManager"]
+    assert jm_restart["host"] == "jobmanager" and jm_restart["status"] == "changed"
+    assert jm_restart["detail"] == "restarted; its classpath holds the new jars, 2 TaskManager(s) registered again"
+    classpath = bed_mod.rest("/jobmanager/environment")["classpath"]
+    assert os.path.join(bed["jobmanager"]["home"], "lib", "flink-sql-connector-postgres-cdc-%s.jar" % older) in classpath
 
     rerun = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
     assert rerun.rc == 0, rerun
@@ -261,9 +263,9 @@ def test_rolling_restart_replaces_taskmanagers_and_rerun_restarts_nothing(bed, a
 
 
 def test_rolling_restart_refused_while_jobs_run(bed, ansible, tmp_path, pristine_libs):
-    jars.publish_postgres_cdc(bed["maven"]["root"], "3.3.0")
     inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling")
-    inv.vars["flink_cdc_connectors"][0]["version"] = "3.3.0"
+    inv.vars["flink_cdc_connectors"] = [{"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-postgres-cdc",
+                                         "version": bed["connectors"]["postgres_cdc"]["older"]}]
     before_ids = taskmanager_ids()
     bed_mod.job_start("cdcops-restart-guard")
     try:
@@ -272,5 +274,38 @@ def test_rolling_restart_refused_while_jobs_run(bed, ansible, tmp_path, pristine
         bed_mod.jobs_cancel()
     assert run.rc != 0
     assert "Refusing to restart TaskManagers (tm1, tm2) while 1 job(s) run: cdcops-restart-guard" in run.output
+    assert "The JobManager jobmanager would be restarted after them" in run.output
     assert "flink_cdc_allow_restart_with_running_jobs=true" in run.output
     assert taskmanager_ids() == before_ids
+
+
+def test_preflight_accepts_restart_methods_set_per_host(bed, ansible, tmp_path, pristine_libs):
+    # Inventories set the restart command per host; the check reads each host's own variables.
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling")
+    commands = {name: inv.vars.pop(name) for name in ("flink_cdc_taskmanager_restart_command",
+                                                      "flink_cdc_jobmanager_restart_command")}
+    with open(inv.path) as f:
+        lines = f.read().splitlines()
+    per_host = []
+    for line in lines:
+        if line.startswith("tm"):
+            line += " flink_cdc_taskmanager_restart_command='%s'" % commands["flink_cdc_taskmanager_restart_command"]
+        elif line.startswith("jobmanager "):
+            line += " flink_cdc_jobmanager_restart_command='%s'" % commands["flink_cdc_jobmanager_restart_command"]
+        per_host.append(line)
+    with open(inv.path, "w") as f:
+        f.write("\n".join(per_host) + "\n")
+    run = ansible.playbook(PREFLIGHT, inventory=inv.path, extra_vars=inv.vars)
+    assert run.rc == 0, run
+    methods = {r["area"]: r for r in inv.report()["rows"] if r["check"] == "restart method"}
+    assert methods["TaskManager"]["status"] == "ok" and methods["JobManager"]["status"] == "ok", methods
+    assert "taskmanager.sh stop" in methods["TaskManager"]["detail"]
+
+    # Without it on one host, the message names that host.
+    with open(inv.path, "w") as f:
+        f.write("\n".join(l.split(" flink_cdc_taskmanager_restart_command")[0] if l.startswith("tm2") else l
+                          for l in per_host) + "\n")
+    run = ansible.playbook(PREFLIGHT, inventory=inv.path, extra_vars=inv.vars)
+    assert run.rc != 0
+    assert "flink_cdc_restart=rolling needs flink_cdc_taskmanager_restart_command" in run.output
+    assert "not set for tm2" in run.output

@@ -1,6 +1,6 @@
 """_flink_sql_job: the script, the SQL client's output, job reports and diagnoses.
 
-The client outputs and REST bodies in fixtures/flink/sql_job/ were recorded on the bed (Flink 1.20.3 with the
+The client outputs and REST bodies in fixtures/sql_job/ were recorded on the bed (Flink 1.20.3 with the
 real flink-sql-connector-postgres-cdc 3.5.0): a finished bounded job, a JobManager and a TaskManager started
 before the jar landed in lib/, and a client without the jar (tests/bed/record_fixtures.py job ...).
 """
@@ -17,7 +17,7 @@ from conftest import FIXTURES
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _flink_sql_job as sj
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest import FlinkRestError
 
-HERE = os.path.join(FIXTURES, "flink", "sql_job")
+HERE = os.path.join(FIXTURES, "sql_job")
 
 
 def text(name):

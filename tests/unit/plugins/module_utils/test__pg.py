@@ -607,3 +607,299 @@ def test_module_utils_import_without_psycopg2(monkeypatch):
         monkeypatch.undo()
         importlib.reload(_pg)
     assert _pg.HAS_PSYCOPG2 is True
+
+
+# --------------------------------------------------------------------------- table facts (pg_logical_check tables)
+
+# tests/unit/fixtures/pg/tables.json: collect(count_rows=True) on the bed, written by
+# tests/integration/test_pg_logical_check.py with CDCOPS_RECORD_FIXTURES=1.
+
+
+def recorded_tables():
+    data = recorded("tables")
+    return data, {(_pg.display_table(t["schema"], t["table"])): t for t in data["facts_tables"]}
+
+
+def test_table_summaries_from_recorded_facts():
+    data, _by_name = recorded_tables()
+    summaries = _pg.table_summaries(data["facts_tables"])
+    assert [s["name"] for s in summaries] == ["public.typed_keys", "public.events_nopk", "public.orders_view",
+                                              "public.secret", "hidden.t", '"Sales.EU"."Orders"', "public.missing"]
+    by_name = {s["name"]: s for s in summaries}
+    # Key order, not column order, with format_type() text.
+    assert by_name["public.typed_keys"] == {
+        "name": "public.typed_keys", "schema": "public", "table": "typed_keys", "exists": True, "kind": "table",
+        "primary_key": [{"name": "uid", "type": "uuid"}, {"name": "region", "type": "character varying(20)"},
+                        {"name": "at", "type": "timestamp with time zone"},
+                        {"name": "amount", "type": "numeric(10,2)"}],
+        "rows": 2}
+    assert by_name["public.events_nopk"]["primary_key"] == [] and by_name["public.events_nopk"]["rows"] == 0
+    assert (by_name["public.orders_view"]["kind"], by_name["public.orders_view"]["exists"]) == ("view", True)
+    sales = by_name['"Sales.EU"."Orders"']
+    assert (sales["schema"], sales["table"], sales["primary_key"]) == ("Sales.EU", "Orders",
+                                                                        [{"name": "Id", "type": "bigint"}])
+    assert by_name["public.missing"] == {"name": "public.missing", "schema": "public", "table": "missing",
+                                         "exists": False, "kind": None, "primary_key": []}
+    # Not counted: a view, a table without SELECT, a schema without USAGE, a missing table.
+    assert [s["name"] for s in summaries if "rows" not in s] == ["public.orders_view", "public.secret", "hidden.t",
+                                                                 "public.missing"]
+
+
+def test_table_summaries_of_facts_recorded_before_key_types():
+    # ready.json predates primary_key_types: names still come through, types are unknown.
+    summaries = _pg.table_summaries(recorded("ready")["facts"]["tables"])
+    assert summaries[0]["primary_key"] == [{"name": "id", "type": None}]
+    assert all("rows" not in s for s in summaries)
+
+
+@pytest.mark.parametrize("overrides, counted", [
+    ({}, True),
+    ({"relkind": "p"}, True),
+    ({"relkind": "v"}, False),
+    ({"relkind": "m"}, False),
+    ({"exists": False, "qualified": None, "relkind": None}, False),
+    ({"can_select": False}, False),
+    ({"schema_usage": False}, False),
+])
+def test_countable(overrides, counted):
+    assert _pg.countable(table(**overrides)) is counted
+
+
+def test_count_rows_sql_takes_the_servers_quoting():
+    assert _pg.count_rows_sql('public."odd%s ""name"""') == 'SELECT count(*) AS row_count FROM public."odd%s ""name"""'
+
+
+def test_tables_sql_reads_key_names_and_types_in_key_order():
+    text = " ".join(_pg.TABLES_SQL.split())
+    assert "pk.names AS primary_key, pk.types AS primary_key_types" in text
+    assert "format_type(a.atttypid, a.atttypmod) ORDER BY k.ord" in text
+    assert "unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)" in text
+
+
+class ReplayClient(object):
+    """Answers collect()'s queries from recorded facts, and records them as PgClient does."""
+
+    def __init__(self, facts_tables, counts):
+        self.endpoint = "127.0.0.1:15432"
+        self.user = "plc_fx_cdc"
+        self.executed_queries = []
+        self.facts_tables = facts_tables
+        self.counts = counts
+
+    def query(self, sql, params=None, record=True):
+        self.executed_queries.append(" ".join(sql.split()))
+        if sql == _pg.SERVER_SQL:
+            return [{"version_num": 150018, "version": "15.18", "in_recovery": False, "database": "plc_fx"}]
+        if sql == _pg.ROLE_SQL:
+            return [{"name": "plc_fx_cdc", "replication": True, "can_login": True}]
+        if sql == _pg.SETTINGS_SQL:
+            return []
+        if sql == _pg.WAL_SENDERS_SQL:
+            return [{"active": 0}]
+        if sql == _pg.TABLES_SQL:
+            assert params["tables"] == [t["table"] for t in self.facts_tables]
+            return [{k: v for k, v in t.items() if k != "rows"} for t in self.facts_tables]
+        if sql.startswith("SELECT count(*) AS row_count FROM "):
+            return [{"row_count": self.counts[sql[len("SELECT count(*) AS row_count FROM "):]]}]
+        if sql == _pg.slots_sql(150018):
+            return []
+        raise AssertionError("unexpected query %s" % sql)
+
+
+@pytest.mark.parametrize("count_rows", [False, True])
+def test_collect_counts_only_when_asked_one_query_per_countable_table(count_rows):
+    data, by_name = recorded_tables()
+    counts = {t["qualified"]: t["rows"] for t in data["facts_tables"] if "rows" in t}
+    client = ReplayClient(data["facts_tables"], counts)
+    keys = [_pg.parse_table_name(t) for t in data["tables"]]
+    facts = _pg.collect(client, tables=keys, replication_connection=False, count_rows=count_rows)
+    table_queries = [q for q in client.executed_queries if "FROM unnest(" in q]
+    assert len(table_queries) == 1  # one catalog query for every table
+    count_queries = [q for q in client.executed_queries if "row_count" in q]
+    if not count_rows:
+        assert count_queries == []
+        assert all("rows" not in t for t in facts["tables"])
+        return
+    assert count_queries == [q for q in data["queries"] if "row_count" in q]
+    assert count_queries == ["SELECT count(*) AS row_count FROM public.typed_keys",
+                             "SELECT count(*) AS row_count FROM public.events_nopk",
+                             'SELECT count(*) AS row_count FROM "Sales.EU"."Orders"']
+    assert [t.get("rows") for t in facts["tables"]] == [t.get("rows") for t in data["facts_tables"]]
+
+
+def test_counts_do_not_change_the_verdict():
+    data, _by_name = recorded_tables()
+    without = [dict((k, v) for k, v in t.items() if k != "rows") for t in data["facts_tables"]]
+    ready = recorded("ready")
+    facts = dict(ready["facts"])
+    options = dict(ready["options"])
+    options.pop("tables")
+    with_counts = _pg.evaluate(dict(facts, tables=data["facts_tables"]), **options)
+    without_counts = _pg.evaluate(dict(facts, tables=without), **options)
+    assert with_counts == without_counts
+
+
+# --------------------------------------------------------------------------- replication slots (pg_replication_slot)
+
+# tests/unit/fixtures/pg/slots.json: managed_slots_sql() rows for name prs_fx_job from the bed: the slot
+# (active, held by pg_recvlogical), prs_fx_job_0 and _10 (inactive), _1 (a logical slot of database
+# postgres) and _2 (physical). prs_fx_job_x existed too; the query did not return it.
+
+
+def recorded_slots():
+    data = recorded("slots")
+    return data["rows"], data["name"], data["database"]
+
+
+def inactive(rows):
+    return [dict(r, active=False, active_pid=None, active_user=None, active_application=None,
+                 active_client_addr=None) for r in rows]
+
+
+@pytest.mark.parametrize("slot_name, subtask", [
+    ("job_0", True), ("job_1", True), ("job_10", True), ("job_007", True),
+    ("job", False), ("job_", False), ("job_x", False), ("job_0a", False), ("job__0", False),
+    ("job_0_1", False), ("jobs_0", False), ("other_0", False), ("job_0\n", False), ("job_\u0661", False),
+])
+def test_is_subtask_slot(slot_name, subtask):
+    assert _pg.is_subtask_slot(slot_name, "job") is subtask
+
+
+def test_subtask_pattern_and_query_bind_the_name():
+    assert _pg.subtask_slot_pattern("flink_job") == "^flink_job_[0-9]+$"
+    text = _pg.managed_slots_sql(150018)
+    assert "WHERE s.slot_name = %(name)s OR (%(subtasks)s AND s.slot_name ~ %(subtask_pattern)s)" in text
+    assert "FROM pg_replication_slots s LEFT JOIN pg_stat_activity a" in text
+    # The checks' query is unchanged: every slot, no filter.
+    assert "WHERE" not in _pg.slots_sql(150018)
+
+
+def test_recorded_slots_are_what_the_query_selects():
+    rows, name, _database = recorded_slots()
+    assert [r["slot_name"] for r in rows] == [name, name + "_0", name + "_1", name + "_10", name + "_2"]
+    assert all(r["slot_name"] == name or _pg.is_subtask_slot(r["slot_name"], name) for r in rows)
+
+
+def test_plan_absent_with_subtasks_drops_this_databases_logical_slots_in_order():
+    rows, name, database = recorded_slots()
+    plan = _pg.plan_slots(inactive(rows), name, database, state="absent", include_subtask_slots=True)
+    assert plan["drop"] == [name, name + "_0", name + "_10"]
+    assert plan["create"] is False and plan["active"] == []
+    # _1 (database postgres) and _2 (physical) are named like subtask slots but are not ours.
+    assert [s["slot_name"] for s in plan["foreign"]] == [name + "_1", name + "_2"]
+    assert plan["before"] == [name, name + "_0", name + "_10"] and plan["after"] == []
+
+
+def test_plan_absent_without_subtasks_ignores_them():
+    rows, name, database = recorded_slots()
+    plan = _pg.plan_slots(inactive(rows), name, database, state="absent")
+    assert plan["drop"] == [name] and plan["foreign"] == []
+
+
+def test_plan_absent_refuses_an_active_slot_before_dropping_anything():
+    rows, name, database = recorded_slots()
+    with pytest.raises(_pg.SlotError) as caught:
+        _pg.plan_slots(rows, name, database, state="absent", include_subtask_slots=True)
+    error = caught.value
+    assert ("replication slot prs_fx_job is active for PID 4242 (client 127.0.0.1, application pg_recvlogical, "
+            "user prs_fx_cdc)") in error.message
+    assert "nothing was dropped" in error.message
+    assert "Stop the consumer" in error.hint and "SELECT pg_terminate_backend(4242);" in error.hint
+    assert "fail_on_active=false" in error.hint
+    assert str(error) == "%s. %s" % (error.message, error.hint)
+
+
+def test_plan_absent_leaves_active_slots_when_told():
+    rows, name, database = recorded_slots()
+    plan = _pg.plan_slots(rows, name, database, state="absent", include_subtask_slots=True, fail_on_active=False)
+    assert plan["drop"] == [name + "_0", name + "_10"]
+    assert [s["slot_name"] for s in plan["active"]] == [name]
+    assert _pg.slot_consumer(plan["active"][0]) == {"name": name, "active_pid": 4242, "user": "prs_fx_cdc",
+                                                    "application_name": "pg_recvlogical", "client_addr": "127.0.0.1"}
+    assert plan["before"] == [name, name + "_0", name + "_10"] and plan["after"] == [name]
+
+
+@pytest.mark.parametrize("state", ["absent", "present"])
+def test_plan_refuses_a_physical_slot_or_one_of_another_database(state):
+    rows, name, database = recorded_slots()
+    with pytest.raises(_pg.SlotError) as physical:
+        _pg.plan_slots(rows, name + "_2", database, state=state)
+    assert "replication slot prs_fx_job_2 is a physical slot, not a logical slot of database prs_fx" \
+        in physical.value.message
+    assert "another slot.name" in physical.value.hint
+    with pytest.raises(_pg.SlotError) as elsewhere:
+        _pg.plan_slots(rows, name + "_1", database, state=state)
+    assert "replication slot prs_fx_job_1 is a logical slot of database postgres, not of prs_fx" \
+        in elsewhere.value.message
+    assert "login_db=postgres" in elsewhere.value.hint
+    assert ("never drops it" if state == "absent" else "does not reuse it") in elsewhere.value.message
+
+
+def test_plan_present():
+    rows, name, database = recorded_slots()
+    assert _pg.plan_slots([], name, database)["create"] is True
+    existing = _pg.plan_slots(rows, name, database)  # active or not, it is there
+    assert (existing["create"], existing["drop"], existing["before"], existing["after"]) == (False, [], [name], [name])
+    with pytest.raises(_pg.SlotError) as caught:
+        _pg.plan_slots(rows, name, database, plugin="test_decoding")
+    assert "exists in database prs_fx with plugin pgoutput, not test_decoding" in caught.value.message
+    assert "state=absent" in caught.value.hint
+    # Subtask slots do not matter for present.
+    assert _pg.plan_slots(inactive(rows[1:]), name, database, include_subtask_slots=True)["drop"] == []
+
+
+def test_slot_summary_keeps_what_the_module_returns():
+    rows, name, _database = recorded_slots()
+    assert _pg.slot_summary(rows[0]) == {"name": name, "slot_type": "logical", "database": "prs_fx",
+                                         "plugin": "pgoutput", "temporary": False, "active": True,
+                                         "active_pid": 4242, "retained_bytes": rows[0]["retained_bytes"]}
+    assert _pg.slot_summary(rows[4])["slot_type"] == "physical"
+
+
+# Errors as PostgreSQL 15 raised them on the bed.
+@pytest.mark.parametrize("code, reason, hint_parts", [
+    ("42501", "must be superuser or replication role to use replication slots",
+     ["ALTER ROLE flink_cdc WITH REPLICATION;", "GRANT rds_replication TO flink_cdc;"]),
+    ("55006", 'replication slot "s" is active for PID 4242', ["Stop the consumer", "fail_on_active=false"]),
+    ("58P01", 'could not access file "no_such_plugin": No such file or directory', ["not installed", "pgoutput"]),
+    ("55000", "logical decoding requires wal_level >= logical", ["ALTER SYSTEM SET wal_level = logical;"]),
+    ("55000", "logical decoding cannot be used while in recovery", ["primary"]),
+    ("53400", "all replication slots are in use", ["max_replication_slots"]),
+    ("42710", 'replication slot "s" already exists', ["run the task again"]),
+])
+def test_slot_call_errors_say_what_to_do(code, reason, hint_parts):
+    exc = _pg.PgQueryError("a query failed on PostgreSQL at db:5432: " + reason, code, reason)
+    error = _pg.slot_call_error(exc, "create", "s", "db:5432", "flink_cdc", "no_such_plugin")
+    assert error.message.startswith("cannot create replication slot s on db:5432: " + reason)
+    for part in hint_parts:
+        assert part in error.hint, (part, error.hint)
+
+
+def test_unknown_slot_call_error_names_the_sqlstate():
+    exc = _pg.PgQueryError("x", "XX000", "something odd")
+    error = _pg.slot_call_error(exc, "drop", "s", "db:5432", "u")
+    assert error.message == "cannot drop replication slot s on db:5432: something odd (SQLSTATE XX000)"
+    assert str(error) == error.message
+
+
+@pytest.mark.parametrize("role, allowed", [
+    ({"superuser": True}, True), ({"replication": True}, True), ({"rds_replication": True}, True),
+    ({"superuser": False, "replication": False, "rds_replication": False}, False),
+])
+def test_can_use_slots(role, allowed):
+    assert _pg.can_use_slots(role) is allowed
+
+
+def test_slot_name_problems_match_the_check():
+    assert _pg.slot_name_problems("flink_cdc_shop") == []
+    assert _pg.slot_name_problems("Flink-Slot") == ["Flink CDC's slot.name allows only lowercase letters, digits and _"]
+    assert _pg.slot_name_problems("x" * 64) == ["PostgreSQL names are at most 63 bytes"]
+    check = _pg.check_slot_name("Flink-Slot")
+    assert check["message"] == "slot name 'Flink-Slot' is invalid: Flink CDC's slot.name allows only lowercase " \
+                               "letters, digits and _"
+
+
+def test_query_error_keeps_the_reason_apart():
+    exc = _pg.PgQueryError("a read-only query failed on PostgreSQL at h:5432: boom", "XX000")
+    assert exc.reason == exc.message
+    assert _pg.PgQueryError("m", "XX000", "boom").reason == "boom"

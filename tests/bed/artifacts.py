@@ -1,0 +1,213 @@
+"""The real, published artifacts the test bed uses: one table, fetched once into ``~/.m2``.
+
+The jars come from Maven Central through ``mvn`` (``scripts/bootstrap.sh`` installs
+Debian's ``maven``). ``fetch`` runs ``mvn`` only when the jar or its published ``.sha1``
+is missing from ``~/.m2``, so reruns are instant and work offline. ``publish_real`` puts a
+jar and that published ``.sha1`` (never one computed here) into a Maven-layout directory,
+such as the bed's loopback repository or a test's private one.
+
+Coordinates and what they are (FACTS.md, "Flink CDC postgres connector" and "StarRocks
+Flink connector"):
+
+* ``org.apache.flink:flink-sql-connector-postgres-cdc`` — apache/flink-cdc
+  ``flink-connector/flink-cdc-source-connectors/flink-sql-connector-postgres-cdc/pom.xml``;
+  https://repo.maven.apache.org/maven2/org/apache/flink/flink-sql-connector-postgres-cdc/
+  (served here: 3.1.1, 3.2.0, 3.2.1, 3.3.0, 3.5.0).
+* ``com.starrocks:flink-connector-starrocks`` — StarRocks/starrocks-connector-for-apache-flink
+  (``docs/content/connector-sink.md``, ``common.sh`` ``SUPPORTED_MINOR_VERSION``);
+  https://repo.maven.apache.org/maven2/com/starrocks/flink-connector-starrocks/
+  (newest served builds: 1.2.10_flink-1.19, 1.2.10_flink-1.18, 1.2.9_flink-1.18, ...).
+* ``org.apache.flink:flink-sql-gateway:<Flink version>`` — apache/flink ``flink-table/flink-sql-gateway``;
+  https://repo.maven.apache.org/maven2/org/apache/flink/flink-sql-gateway/ (FACTS.md, "The SQL client
+  needs the SQL gateway jar").
+
+Plain Python 3 standard library; ``jars.maven_path`` gives the Maven layout.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from typing import NamedTuple, Optional, Tuple
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import jars  # noqa: E402
+
+MAVEN_CENTRAL = "https://repo.maven.apache.org/maven2"
+M2 = os.path.join(os.path.expanduser("~"), ".m2", "repository")
+
+
+class Artifact(NamedTuple):
+    """One published connector jar the bed uses."""
+
+    connector: str  # key in state.json "connectors": postgres_cdc, starrocks
+    role: str  # "current" (what the demo deploys) or "older" (the upgrade path's start)
+    group_id: str
+    artifact_id: str
+    version: str
+    # Flink minors the jar supports when its version carries no Flink suffix (FACTS.md matrices).
+    flink: Tuple[str, ...] = ()
+
+    @property
+    def coordinates(self) -> str:
+        return "%s:%s:%s" % (self.group_id, self.artifact_id, self.version)
+
+
+PG_CDC = ("org.apache.flink", "flink-sql-connector-postgres-cdc")
+STARROCKS = ("com.starrocks", "flink-connector-starrocks")
+SQL_GATEWAY = ("org.apache.flink", "flink-sql-gateway")
+
+# The real connectors. Flink CDC 3.3 and 3.5 support Flink 1.19 and 1.20 (FACTS.md, flink-cdc
+# docs connectors/flink-sources/overview.md); a StarRocks build's suffix is its Flink minor.
+CONNECTORS = (
+    Artifact("postgres_cdc", "current", *PG_CDC, "3.5.0", flink=("1.19", "1.20")),
+    Artifact("postgres_cdc", "older", *PG_CDC, "3.3.0", flink=("1.19", "1.20")),
+    Artifact("starrocks", "current", *STARROCKS, "1.2.10_flink-1.19"),
+    Artifact("starrocks", "older", *STARROCKS, "1.2.10_flink-1.18"),
+)
+
+# The thin postgres-cdc jar, which never belongs in lib/ (FACTS.md, "Where jars go"). Not served by the
+# bed: record_jars.py records its layout so the unit tests replay the module's thin-jar rule on it.
+THIN_PG_CDC = Artifact("postgres_cdc_thin", "wrong", "org.apache.flink", "flink-connector-postgres-cdc", "3.5.0",
+                       flink=("1.19", "1.20"))
+
+# Coordinates Maven Central refused ("Could not find artifact"), checked with
+# `mvn -B -q dependency:get -Dartifact=G:A:V -Dtransitive=false`. No StarRocks build for Flink 1.20 is
+# served, so no StarRocks jar fits the bed's Flink 1.20.3 cluster; nothing is built in its place.
+REFUSED = {
+    "postgres_cdc": ("3.4.0",),
+    "starrocks": ("1.2.11_flink-1.20", "1.2.12_flink-1.20", "1.2.13_flink-1.20", "1.2.14_flink-1.20",
+                  "1.2.15_flink-1.20"),
+}
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_FLINK_SUFFIX = re.compile(r"(?:_flink)?-(\d+\.\d+)$")  # 1.2.10_flink-1.19; flink-cdc 3.6's 3.6.0-1.20
+
+
+def flink_minor(flink_version: str) -> str:
+    """``1.20.3`` -> ``1.20``."""
+    return ".".join(flink_version.split(".")[:2])
+
+
+def fits(artifact: Artifact, flink_version: str) -> bool:
+    """Whether a jar was built for the Flink minor of ``flink_version``: its version's Flink suffix
+    (``_flink-1.19``) when it has one, else the supported minors recorded in the table."""
+    suffix = _FLINK_SUFFIX.search(artifact.version)
+    minor = flink_minor(flink_version)
+    return suffix.group(1) == minor if suffix else minor in artifact.flink
+
+
+def connector(name: str, role: str) -> Artifact:
+    return next(a for a in CONNECTORS if a.connector == name and a.role == role)
+
+
+def connector_names() -> Tuple[str, ...]:
+    return tuple(dict.fromkeys(a.connector for a in CONNECTORS))
+
+
+def demo_connectors(flink_version: str) -> list:
+    """The role-style ``flink_cdc_connectors`` list: per connector, its current build when that fits the
+    cluster, else another that fits; a connector with no fitting build is left out (never built instead)."""
+    out = []
+    for name in connector_names():
+        for role in ("current", "older"):
+            artifact = connector(name, role)
+            if fits(artifact, flink_version):
+                out.append({"group_id": artifact.group_id, "artifact_id": artifact.artifact_id,
+                            "version": artifact.version})
+                break
+    return out
+
+
+def sql_gateway(flink_version: str) -> Artifact:
+    return Artifact("sql_gateway", "current", *SQL_GATEWAY, flink_version, flink=(flink_minor(flink_version),))
+
+
+def m2_path(group_id: str, artifact_id: str, version: str) -> str:
+    return os.path.join(M2, jars.maven_path(group_id, artifact_id, version))
+
+
+def fetch(group_id: str, artifact_id: str, version: str, timeout: float = 600) -> str:
+    """The jar's path in ``~/.m2``; runs ``mvn dependency:get`` only when the jar or its ``.sha1`` is missing.
+
+    Raises SystemExit naming the coordinates and the tail of mvn's output when Maven cannot get it.
+    """
+    path = m2_path(group_id, artifact_id, version)
+    if os.path.isfile(path) and os.path.isfile(path + ".sha1"):
+        return path
+    coordinates = "%s:%s:%s" % (group_id, artifact_id, version)
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise SystemExit("[bed] mvn is not on PATH, needed to fetch %s from Maven Central; "
+                         "run scripts/bootstrap.sh (it installs Debian's maven)" % coordinates)
+    sys.stderr.write("[bed] fetching %s from Maven Central into %s (once)\n" % (coordinates, M2))
+    try:
+        # -U: retry what Maven cached as missing ("not reattempted until the update interval"), for this only
+        # runs when the jar is not in ~/.m2.
+        proc = subprocess.run([mvn, "-B", "-q", "-U", "dependency:get", "-Dartifact=" + coordinates,
+                               "-Dtransitive=false"], capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL, check=False)
+        output, failed = proc.stdout + proc.stderr, proc.returncode != 0
+    except subprocess.TimeoutExpired as exc:
+        output, failed = "%s\n(timed out after %ss)" % (exc.output or "", timeout), True
+    if failed or not (os.path.isfile(path) and os.path.isfile(path + ".sha1")):
+        lines = [_ANSI.sub("", line) for line in output.strip().splitlines()]
+        # mvn's first [ERROR] line says what was refused; the rest is boilerplate, so show it, then the tail.
+        first = [line for line in lines if line.startswith("[ERROR]") and len(line) > 8][:1]
+        tail = first + [line for line in lines[-10:] if line not in first]
+        raise SystemExit("[bed] Maven could not fetch %s (no %s%s); mvn said:\n%s" % (
+            coordinates, path, "'s .sha1" if os.path.isfile(path) else "", "\n".join(tail)))
+    return path
+
+
+def published_sha1(path: str) -> str:
+    """The checksum Maven Central published for a jar in ~/.m2 (the ``.sha1`` it downloaded beside it)."""
+    with open(path + ".sha1") as f:
+        return f.read().split()[0].strip().lower()
+
+
+def _place(src: str, dst: str, link: bool) -> None:
+    """``dst`` becomes ``src``'s bytes (a hard link when ``link`` and possible), atomically."""
+    if os.path.exists(dst) and link and os.path.samefile(src, dst):
+        return
+    tmp = "%s.%d.tmp" % (dst, os.getpid())
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    try:
+        if not link:
+            raise OSError("copy wanted")
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+        os.chmod(tmp, 0o644)
+    os.replace(tmp, dst)
+
+
+def publish_real(repo_root: str, group_id: str, artifact_id: str, version: str,
+                 copy: bool = False) -> str:
+    """Put a real jar (from ``fetch``) and its published ``.sha1`` into ``repo_root`` at the Maven path.
+
+    The jar is a hard link into ~/.m2 (a copy across filesystems, or with ``copy`` for a test that alters
+    the bytes); the small ``.sha1`` is always a copy, so rewriting it never touches ~/.m2. Returns the
+    path relative to ``repo_root``.
+    """
+    src = fetch(group_id, artifact_id, version)
+    rel = jars.maven_path(group_id, artifact_id, version)
+    full = os.path.join(repo_root, rel)
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    _place(src, full, link=not copy)
+    _place(src + ".sha1", full + ".sha1", link=False)
+    return rel
+
+
+def verify_m2(artifact: Artifact) -> Optional[str]:
+    """None when the jar in ~/.m2 still has its published SHA-1, else what is wrong."""
+    path = m2_path(artifact.group_id, artifact.artifact_id, artifact.version)
+    if not os.path.isfile(path):
+        return None
+    actual = jars.sha_hex(path, "sha1")
+    want = published_sha1(path)
+    return None if actual == want else "%s: sha1 %s, published %s" % (path, actual, want)

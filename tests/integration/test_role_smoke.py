@@ -1,0 +1,184 @@
+"""The role's smoke phase end to end: the real postgres-cdc jar, the real cluster, the real PostgreSQL.
+
+A bounded Flink SQL job reads the bed's public.products (300 rows) through the deployed connector into a
+blackhole sink, with the SQL client of the JobManager host. Each test starts from processes that never had a
+connector jar on their classpath, as on a cluster before its first deploy.
+"""
+
+import glob
+import os
+
+import psycopg2
+import pytest
+
+import bed as bed_mod
+from test_role_flink_cdc import DEPLOY, Inventory, all_libs, pristine_libs, reset_libs  # noqa: F401 (a fixture)
+
+SMOKE_SLOT = "cdcops_smoke"
+
+
+def restart_processes(bed):
+    """Every Flink process restarted with lib/ holding only the distribution's jars."""
+    reset_libs(bed)
+    for tm in bed["taskmanagers"]:
+        bed_mod.stop_taskmanager(tm["host"])
+    bed_mod.stop_jobmanager()
+    bed_mod.start_jobmanager(bed_mod.flink_dist())
+    for tm in bed["taskmanagers"]:
+        bed_mod.start_taskmanager(tm["host"])
+
+
+@pytest.fixture
+def fresh_cluster(bed):
+    restart_processes(bed)
+    yield
+    reset_libs(bed)
+
+
+def pg_admin(bed):
+    pg = bed["postgres"]["logical"]
+    conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"],
+                            dbname=pg["demo"]["database"])
+    conn.autocommit = True
+    return conn
+
+
+def smoke_slots(bed):
+    with pg_admin(bed) as conn, conn.cursor() as cur:
+        cur.execute("SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE %s ORDER BY 1",
+                    (SMOKE_SLOT + "%",))
+        return [r[0] for r in cur.fetchall()]
+
+
+def publications(bed):
+    with pg_admin(bed) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pubname FROM pg_publication ORDER BY 1")
+        return [r[0] for r in cur.fetchall()]
+
+
+def rows(inv, area=None, check=None):
+    return [r for r in inv.report()["rows"] if (area is None or r["area"] == area)
+            and (check is None or r["check"] == check)]
+
+
+def smoke_jobs():
+    return [j for j in bed_mod.rest("/jobs/overview")["jobs"] if j["name"] == "cdcops-smoke"]
+
+
+def test_smoke_job_finishes_after_the_roles_own_restart(bed, ansible, tmp_path, fresh_cluster):
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_smoke=True)
+    pubs = publications(bed)
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, verbosity=3,
+                           env={"TMPDIR": str(tmp_path)})
+    assert run.rc == 0, run
+    # The role restarted both TaskManagers and then the JobManager: nobody restarted anything by hand.
+    assert sorted(r["host"] for r in rows(inv, "TaskManager", "restart") if r["status"] == "changed") == ["tm1", "tm2"]
+    assert [r["status"] for r in rows(inv, "JobManager", "restart")] == ["changed"]
+    (job_row,) = rows(inv, "Smoke", "job")
+    assert job_row["status"] == "ok", job_row
+    assert "FINISHED" in job_row["detail"]
+    assert "read 300 rows of public.products (count(*) 300)" in job_row["detail"]
+    assert "org.apache.flink:flink-sql-connector-postgres-cdc:%s" % bed["connectors"]["postgres_cdc"]["current"] \
+        in job_row["detail"]
+    # The report ends with the smoke job's rows, and the summary has its line.
+    assert [r["area"] for r in inv.report()["rows"]][-2:] == ["Smoke", "Smoke"]
+    assert "Smoke job: OK job " in run.output
+    # It is a real job of the real cluster, and it read every row on the TaskManagers.
+    (smoke,) = [r["result"] for r in run.records if r["action"].endswith("flink_sql_job")]
+    assert smoke["state"] == "FINISHED" and smoke["source_records"] == 300
+    job = bed_mod.rest("/jobs/%s" % smoke["job_id"])
+    assert job["state"] == "FINISHED" and job["name"] == "cdcops-smoke"
+    assert {tm["host"] for tm in smoke["taskmanagers"]} <= {"127.0.0.2", "127.0.0.3"} and smoke["taskmanagers"]
+    # Nothing left behind: no slot, no new publication, no script file.
+    assert smoke_slots(bed) == []
+    assert publications(bed) == pubs
+    assert not glob.glob(str(tmp_path / "cdcops-sql-*"))
+    # The password is never shown, even at -vvv.
+    assert bed["postgres"]["logical"]["demo"]["password"] not in run.output
+
+
+def test_deploy_without_restart_gives_the_diagnosis(bed, ansible, tmp_path, fresh_cluster):
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="none", flink_cdc_smoke=True)
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert run.rc != 0
+    (job_row,) = rows(inv, "Smoke", "job")
+    assert job_row["status"] == "fail"
+    # The JobManager still runs without the connector on its classpath: the job cannot even start.
+    # (The JobManager fails to deserialize the source: ClassNotFoundException or StreamCorruptedException.)
+    assert any(cause in job_row["detail"] for cause in (
+        "java.lang.ClassNotFoundException: org.apache.flink.cdc", "StreamCorruptedException")), job_row
+    assert "Fix: the JobManager cannot load the connector's classes: it was started before the connector jar " \
+        "landed in its lib/" in job_row["detail"]
+    assert "Smoke job failed: jobmanager: Smoke job:" in run.output
+    # The deploy itself went through and the report says the restarts are still needed.
+    assert [r["status"] for r in rows(inv, "JobManager", "restart")] == ["warn"]
+    assert smoke_slots(bed) == []
+
+
+def test_a_jobmanager_host_without_the_jar_gives_the_factory_diagnosis(bed, ansible, tmp_path, pristine_libs):
+    inv = Inventory(bed, tmp_path, flink_cdc_deploy_to_jobmanager=False, flink_cdc_smoke=True)
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert run.rc != 0
+    (job_row,) = rows(inv, "Smoke", "job")
+    assert job_row["status"] == "fail"
+    assert "Could not find any factory for identifier 'postgres-cdc'" in job_row["detail"]
+    assert "Fix: no connector jar for 'postgres-cdc' is in lib/ of %s on this host" % bed["jobmanager"]["home"] \
+        in job_row["detail"]
+    assert not smoke_jobs() or all(j["state"] != "RUNNING" for j in smoke_jobs())
+
+
+def test_check_mode_submits_nothing_and_says_what_it_would_run(bed, ansible, tmp_path, fresh_cluster):
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_smoke=True)
+    before_jobs = smoke_jobs()
+    before_libs = all_libs(bed)
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, check=True)
+    assert run.rc == 0, run
+    assert smoke_jobs() == before_jobs
+    assert all_libs(bed) == before_libs
+    (job_row,) = rows(inv, "Smoke", "job")
+    assert job_row["status"] == "skip"
+    assert ("would run a bounded job (cdcops-smoke) with the SQL client on jobmanager against public.products "
+            "(300 rows)") in job_row["detail"]
+    assert smoke_slots(bed) == []
+
+
+def test_an_older_line_leaves_its_slot_and_the_role_drops_it(bed, ansible, tmp_path, fresh_cluster):
+    older = bed["connectors"]["postgres_cdc"]["older"]
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_smoke=True)
+    inv.vars["flink_cdc_connectors"] = [{"group_id": "org.apache.flink",
+                                         "artifact_id": "flink-sql-connector-postgres-cdc", "version": older}]
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert run.rc == 0, run
+    (job_row,) = rows(inv, "Smoke", "job")
+    assert job_row["status"] == "ok" and "read 300 rows" in job_row["detail"] and ":%s on " % older in job_row["detail"]
+    # Before 3.5 the source keeps its main slot when the snapshot ends (FLINK-38277): the role dropped it.
+    (slots_row,) = rows(inv, "Smoke", "slots")
+    assert slots_row["status"] == "ok" and slots_row["detail"].startswith("dropped ") and SMOKE_SLOT in \
+        slots_row["detail"], slots_row
+    assert smoke_slots(bed) == []
+
+
+SMOKE_ONLY = """
+- hosts: flink_jobmanager:flink_taskmanagers
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role:
+        name: cdcops.flink_cdc.flink_cdc
+        tasks_from: smoke
+"""
+
+
+def test_a_connector_line_without_a_bounded_mode_is_not_started(bed, ansible, tmp_path):
+    inv = Inventory(bed, tmp_path, flink_cdc_smoke=True)
+    inv.vars["flink_cdc_connectors"] = [{"group_id": "com.ververica", "artifact_id": "flink-sql-connector-postgres-cdc",
+                                         "version": "3.0.1"}]
+    before = smoke_jobs()
+    run = ansible.playbook(SMOKE_ONLY, inventory=inv.path, extra_vars=inv.vars)
+    assert run.rc == 0, run
+    assert not [r for r in run.records if r["action"].endswith("flink_sql_job") and r["status"] != "skipped"]
+    assert smoke_jobs() == before
+    facts = [r["result"]["ansible_facts"] for r in run.records if "ansible_facts" in r["result"]
+             and "__flink_cdc_smoke_rows" in r["result"]["ansible_facts"]]
+    (row,) = facts[-1]["__flink_cdc_smoke_rows"]
+    assert row["status"] == "warn"
+    assert row["detail"].startswith("not run: postgres-cdc 3.0.1 has no bounded mode")

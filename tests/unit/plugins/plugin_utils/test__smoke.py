@@ -1,0 +1,185 @@
+"""The smoke job's plan (SQL, refusals) and its report rows; the restart-method rows."""
+
+import pytest
+
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _restart, _smoke
+
+PG = {"host": "pg.example.com", "port": 5432, "database": "shop", "user": "flink_cdc", "ssl_mode": "prefer"}
+PG_CDC = {"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-postgres-cdc", "version": "3.5.0"}
+SR = {"group_id": "com.starrocks", "artifact_id": "flink-connector-starrocks", "version": "1.2.10_flink-1.19"}
+
+
+def source(rows=300, primary_key=None, exists=True, name="public.products"):
+    key = [{"name": "id", "type": "bigint"}] if primary_key is None else primary_key
+    return {"tables": [{"name": name, "exists": exists, "primary_key": key, "rows": rows}]}
+
+
+def plan(connectors=(PG_CDC, SR), src=None, table="public.products", **kw):
+    return _smoke.plan(list(connectors), source() if src is None else src, table, "cdcops_smoke", "flink_cdc_pub",
+                       dict(PG, **kw.pop("pg", {})), **kw)
+
+
+def test_plan_builds_a_bounded_snapshot_job_that_names_the_publication():
+    p = plan()
+    assert p["ok"] and p["expected_rows"] == 300 and p["connector_version"] == "3.5.0" and p["drops_main_slot"]
+    sql = p["sql"]
+    assert "CREATE TEMPORARY TABLE cdcops_smoke_source (`id` BIGINT, PRIMARY KEY (`id`) NOT ENFORCED)" in sql
+    for option in ("'connector' = 'postgres-cdc'", "'scan.incremental.snapshot.enabled' = 'true'",
+                   "'scan.startup.mode' = 'snapshot'", "'slot.name' = 'cdcops_smoke'",
+                   "'debezium.publication.name' = 'flink_cdc_pub'",
+                   "'debezium.publication.autocreate.mode' = 'disabled'", "'decoding.plugin.name' = 'pgoutput'",
+                   "'password' = '${pg_password}'", "'schema-name' = 'public'", "'table-name' = 'products'",
+                   "'hostname' = 'pg.example.com'", "'port' = '5432'"):
+        assert option in sql
+    assert "'connector' = 'blackhole'" in sql
+    assert sql.rstrip().endswith("INSERT INTO cdcops_smoke_sink SELECT `id` FROM cdcops_smoke_source;")
+    assert "sslmode" not in sql  # libpq's prefer has no Debezium 1.9 equivalent
+
+
+def test_plan_passes_ssl_modes_debezium_knows_and_escapes_regex_names():
+    p = plan(table="my.sch.orders$1", src=source(name="my.sch.orders$1"), pg={"ssl_mode": "verify-full"})
+    assert "'debezium.database.sslmode' = 'verify-full'" in p["sql"]
+    assert "'schema-name' = 'my'" in p["sql"] and "'table-name' = 'sch\\.orders\\$1'" in p["sql"]
+
+
+def test_plan_declares_composite_keys_with_flink_types():
+    keys = [{"name": "tenant", "type": "character varying(20)"}, {"name": "day", "type": "date"},
+            {"name": "amount", "type": "numeric(10,2)"}, {"name": "at", "type": "timestamp with time zone"},
+            {"name": "odd`name", "type": "uuid"}]
+    sql = plan(src=source(primary_key=keys))["sql"]
+    assert ("(`tenant` STRING, `day` DATE, `amount` DECIMAL(10, 2), `at` TIMESTAMP_LTZ(6), `odd``name` STRING, "
+            "PRIMARY KEY (`tenant`, `day`, `amount`, `at`, `odd``name`) NOT ENFORCED)") in sql
+
+
+@pytest.mark.parametrize("pg_type, flink", [
+    ("smallint", "SMALLINT"), ("integer", "INT"), ("bigint", "BIGINT"), ("numeric", "DECIMAL(38, 18)"),
+    ("numeric(12)", "DECIMAL(12, 0)"), ("timestamp(3) without time zone", "TIMESTAMP(3)"),
+    ("timestamp without time zone", "TIMESTAMP(6)"), ("text", "STRING"), ("boolean", "BOOLEAN"),
+    ("bytea", "BYTES"), ("double precision", "DOUBLE"), ("inet", "STRING"),
+])
+def test_flink_types(pg_type, flink):
+    assert _smoke.flink_type(pg_type) == flink
+
+
+@pytest.mark.parametrize("kw, reason", [
+    ({"connectors": (SR,)}, "flink_cdc_connectors has no flink-sql-connector-postgres-cdc"),
+    ({"connectors": (dict(PG_CDC, group_id="com.ververica", version="3.0.1"),)},
+     "postgres-cdc 3.0.1 has no bounded mode (scan.startup.mode = 'snapshot' exists from Flink CDC 3.1.0), so a "
+     "smoke job would never end; it was not started"),
+    ({"src": source(primary_key=[])}, "public.products has no primary key"),
+    ({"src": source(exists=False)}, "public.products does not exist in database shop"),
+    ({"src": {"msg": "cannot connect to PostgreSQL at pg:5432"}}, "cannot read public.products: cannot connect"),
+    ({"src": source(rows=None)}, "cannot count the rows of public.products"),
+    ({"table": ""}, "flink_cdc_smoke_table is empty"),
+    ({"jobmanager_host": ""}, "no host in the inventory group flink_jobmanager"),
+    ({"cdc_slot_name": "cdcops_smoke_2"}, "would clash with the CDC job's slot cdcops_smoke_2"),
+    ({"cdc_slot_name": "cdcops_smoke"}, "would clash with the CDC job's slot cdcops_smoke"),
+])
+def test_plan_refuses_what_cannot_run_with_the_reason(kw, reason):
+    p = plan(**kw)
+    assert not p["ok"]
+    assert reason in p["reason"]
+
+
+def test_a_cdc_slot_that_only_starts_alike_is_fine():
+    assert plan(cdc_slot_name="cdcops_smoke_shop")["ok"]
+
+
+def test_older_lines_keep_the_main_slot():
+    assert plan(connectors=(dict(PG_CDC, version="3.3.0"),))["drops_main_slot"] is False
+
+
+FINISHED = {"changed": True, "job_id": "4e40", "state": "FINISHED", "duration_ms": 3054, "source_records": 300,
+            "taskmanagers": [{"host": "127.0.0.2", "id": "a"}, {"host": "127.0.0.3", "id": "b"}]}
+
+
+def test_rows_of_a_finished_job_and_its_cleanup():
+    rows = _smoke.rows(plan(), FINISHED, [{"dropped": []}, {"dropped": ["cdcops_smoke"]}], "jm1")
+    assert [(r["area"], r["check"], r["status"]) for r in rows] == [("Smoke", "job", "ok"), ("Smoke", "slots", "ok")]
+    assert rows[0]["detail"] == ("job 4e40 FINISHED in 3.1 s: read 300 rows of public.products (count(*) 300) with "
+                                 "org.apache.flink:flink-sql-connector-postgres-cdc:3.5.0 on 127.0.0.2, 127.0.0.3")
+    assert rows[1]["detail"] == "dropped cdcops_smoke: nothing of the smoke job is left"
+    assert rows[0]["line"].startswith("jm1: Smoke job: job 4e40")
+    assert _smoke.summary_line(rows).startswith("Smoke job: OK job 4e40 FINISHED")
+
+
+def test_rows_of_a_failed_job_carry_the_fix():
+    job = {"failed": True, "msg": "job 1 (cdcops-smoke) ended FAILED: java.io.StreamCorruptedException",
+           "diagnosis": "the JobManager cannot load the connector's classes"}
+    rows = _smoke.rows(plan(), job, [{}, {"dropped": []}], "jm1")
+    assert rows[0]["status"] == "fail"
+    assert rows[0]["detail"].endswith("StreamCorruptedException. Fix: the JobManager cannot load the connector's classes")
+    assert rows[1] == dict(rows[1], status="ok", detail="the smoke job left no replication slot")
+
+
+def test_a_failure_registered_with_failed_when_false_is_still_a_failure():
+    # failed_when: false resets "failed"; the module's message and the job's state still tell.
+    job = {"failed": False, "changed": True, "msg": "job 1 (cdcops-smoke) ended FAILED: x", "state": "FAILED",
+           "job_id": "1", "diagnosis": "restart"}
+    assert _smoke.rows(plan(), job, [], "jm1")[0]["status"] == "fail"
+    wrong_count = dict(FINISHED, source_records=299)
+    row = _smoke.rows(plan(), wrong_count, [], "jm1")[0]
+    assert row["status"] == "fail" and row["detail"] == "job 4e40 ended FINISHED and read 299 of 300 rows"
+
+
+def test_rows_in_check_mode_say_what_would_run():
+    rows = _smoke.rows(plan(), {"changed": False}, [{"dropped": ["cdcops_smoke"]}], "jm1", check_mode=True)
+    assert rows[0]["status"] == "skip"
+    assert "would run a bounded job (cdcops-smoke) with the SQL client on jm1 against public.products (300 rows)" \
+        in rows[0]["detail"]
+    assert rows[1]["status"] == "skip" and "would drop" in rows[1]["detail"]
+
+
+def test_a_plan_that_cannot_run_is_one_warning_row():
+    rows = _smoke.rows(plan(connectors=(SR,)), {}, [], "jm1")
+    assert [(r["check"], r["status"]) for r in rows] == [("job", "warn")]
+    assert rows[0]["detail"].startswith("not run: flink_cdc_connectors has no")
+
+
+def test_a_failed_cleanup_is_a_failure():
+    rows = _smoke.rows(plan(), FINISHED, [{"failed": True, "msg": "slot cdcops_smoke is active for PID 7"}], "jm1")
+    assert rows[1]["status"] == "fail" and "active for PID 7" in rows[1]["detail"]
+
+
+# --------------------------------------------------------------------------- restart methods
+
+
+class HostVars(dict):
+    """Like Ansible's HostVars: raw_get gives a host's variables untemplated."""
+
+    def raw_get(self, host):
+        return self[host]
+
+
+DEFAULTS = {name: "" for kind in _restart.KINDS.values() for name in kind}
+
+
+def test_per_host_restart_commands_satisfy_the_check():
+    hostvars = HostVars(tm1={"flink_cdc_taskmanager_restart_command": "{{ flink_cdc_flink_home }}/bin/tm restart"},
+                        tm2={"flink_cdc_taskmanager_restart_command": "{{ flink_cdc_flink_home }}/bin/tm restart"},
+                        jm={"flink_cdc_jobmanager_service": "flink-jobmanager"})
+    rows = _restart.method_rows(hostvars, ["tm1", "tm2"], ["jm"], DEFAULTS)
+    assert [(r["area"], r["status"]) for r in rows] == [("TaskManager", "ok"), ("JobManager", "ok")]
+    assert rows[0]["detail"] == "rolling restart with command: {{ flink_cdc_flink_home }}/bin/tm restart"
+    assert rows[1]["detail"] == "rolling restart with systemd unit flink-jobmanager"
+
+
+def test_hosts_without_a_method_are_named():
+    hostvars = HostVars(tm1={"flink_cdc_taskmanager_service": "flink-tm"}, tm2={}, jm={})
+    rows = _restart.method_rows(hostvars, ["tm1", "tm2"], ["jm"], DEFAULTS)
+    assert [r["status"] for r in rows] == ["fail", "fail"]
+    assert rows[0]["detail"].endswith("not set for tm2")
+    assert "flink_cdc_jobmanager_restart_command" in rows[1]["detail"] and rows[1]["detail"].endswith("not set for jm")
+
+
+def test_role_values_are_the_fallback_and_the_jobmanager_is_skipped_without_jars():
+    defaults = dict(DEFAULTS, flink_cdc_taskmanager_restart_command="restart-tm")
+    rows = _restart.method_rows(HostVars(tm1={}, jm={}), ["tm1"], ["jm"], defaults, deploy_to_jobmanager=False)
+    assert [(r["area"], r["status"]) for r in rows] == [("TaskManager", "ok")]
+
+
+def test_different_methods_per_host_are_listed():
+    hostvars = HostVars(tm1={"flink_cdc_taskmanager_restart_command": "a"},
+                        tm2={"flink_cdc_taskmanager_service": "b"})
+    rows = _restart.method_rows(hostvars, ["tm1", "tm2"], [], DEFAULTS)
+    assert rows[0]["detail"] == "rolling restart with tm1: command: a; tm2: systemd unit b"
