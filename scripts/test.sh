@@ -78,13 +78,23 @@ run_integration() {
     python -m pytest -q -p no:cacheprovider tests/integration
 }
 
+# Each stage prints how long it took, and the end repeats them all.
+timings=()
+timed() {
+    local start=$SECONDS
+    "run_$1"
+    timings+=("$(printf '%-12s %4ds' "$1" $((SECONDS - start)))")
+    printf '==== %s took %ds\n' "$1" $((SECONDS - start))
+}
+
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(all)
 for t in "${targets[@]}"; do
     case "$t" in
-        all) run_changelog; run_unit; run_sanity; run_lint; run_integration ;;
-        changelog|unit|sanity|lint|integration) "run_$t" ;;
+        all) for stage in changelog unit sanity lint integration; do timed "$stage"; done ;;
+        changelog|unit|sanity|lint|integration) timed "$t" ;;
         *) echo "unknown target $t" >&2; exit 2 ;;
     esac
 done
 step "all requested checks passed"
+printf '  %s\n' "${timings[@]}"
