@@ -6,13 +6,12 @@ connector jar on their classpath, as on a cluster before its first deploy.
 """
 
 import glob
-import os
 
 import psycopg2
 import pytest
 
 import bed as bed_mod
-from test_role_flink_cdc import DEPLOY, Inventory, all_libs, pristine_libs, reset_libs  # noqa: F401 (a fixture)
+from test_role_flink_cdc import DEPLOY, Inventory, all_libs, reset_libs
 
 SMOKE_SLOT = "cdcops_smoke"
 
@@ -26,6 +25,14 @@ def restart_processes(bed):
     bed_mod.start_jobmanager(bed_mod.flink_dist())
     for tm in bed["taskmanagers"]:
         bed_mod.start_taskmanager(tm["host"])
+
+
+@pytest.fixture
+def pristine_libs(bed):
+    """lib/ holds only the distribution's jars before and after the test (the processes keep running)."""
+    reset_libs(bed)
+    yield
+    reset_libs(bed)
 
 
 @pytest.fixture

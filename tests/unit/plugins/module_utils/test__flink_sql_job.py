@@ -109,8 +109,8 @@ def test_a_chained_source_cannot_be_counted():
 
 
 def test_report_reads_the_2x_endpoint_field():
-    job = {"jid": "j", "state": "FINISHED", "vertices": [{"id": "v", "name": "Source: s[1]",
-                                                           "metrics": {"write-records": 7}}]}
+    vertex = {"id": "v", "name": "Source: s[1]", "metrics": {"write-records": 7}}
+    job = {"jid": "j", "state": "FINISHED", "vertices": [vertex]}
     report = sj.job_report(job, {"v": [{"endpoint": "10.0.0.5:4567", "taskmanager-id": "tm-a"}]})
     assert report["taskmanagers"] == [{"id": "tm-a", "endpoint": "10.0.0.5:4567", "host": "10.0.0.5"}]
     assert report["source_records"] == 7

@@ -636,8 +636,8 @@ def test_table_summaries_from_recorded_facts():
     assert by_name["public.events_nopk"]["primary_key"] == [] and by_name["public.events_nopk"]["rows"] == 0
     assert (by_name["public.orders_view"]["kind"], by_name["public.orders_view"]["exists"]) == ("view", True)
     sales = by_name['"Sales.EU"."Orders"']
-    assert (sales["schema"], sales["table"], sales["primary_key"]) == ("Sales.EU", "Orders",
-                                                                        [{"name": "Id", "type": "bigint"}])
+    expected = ("Sales.EU", "Orders", [{"name": "Id", "type": "bigint"}])
+    assert (sales["schema"], sales["table"], sales["primary_key"]) == expected
     assert by_name["public.missing"] == {"name": "public.missing", "schema": "public", "table": "missing",
                                          "exists": False, "kind": None, "primary_key": []}
     # Not counted: a view, a table without SELECT, a schema without USAGE, a missing table.
