@@ -56,9 +56,11 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 
-# Reinstall only when the requirement files change.
+# Reinstall only when a requirement file changes. requirements-dev.txt (the test tools' pins)
+# includes requirements.txt (what the plugins import, for execution environments); the stamp
+# hashes every requirements*.txt, so a file added beside them is covered too.
 stamp="$VENV/.requirements.sha256"
-want="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" | sha256sum | cut -d' ' -f1)"
+want="$(cat "$ROOT"/requirements*.txt | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     log "installing Python packages into $VENV"
     "$VENV/bin/python" -m pip install -q -r "$ROOT/requirements-dev.txt"

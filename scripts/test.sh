@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: changelog lint, unit tests, ansible-test sanity,
-# ansible-lint (production profile) and integration tests on the real bed.
-# Usage: scripts/test.sh [all|changelog|unit|sanity|lint|integration]...
+# ansible-lint (production profile), the docs lint, the packaging tests (built
+# tarball, execution-environment metadata) and integration tests on the real bed.
+# Usage: scripts/test.sh [all|changelog|unit|sanity|lint|docs|packaging|integration]...
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -73,6 +74,23 @@ run_lint() {
     ansible-lint --profile production --offline
 }
 
+# The docs lint the Ansible docsite and antsibull-nox run on collections: every plugin's and
+# the role's documentation against antsibull-docs' schema, its markup (O(), M(), RV(), ...)
+# and its references to this collection and ansible.builtin, then rstcheck on the RST it renders.
+run_docs() {
+    step "antsibull-docs lint-collection-docs --plugin-docs"
+    antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs dependent .
+}
+
+# The collection as users get it (tests/packaging): the tarball ansible-galaxy builds holds what
+# users need and nothing else, works installed alone into an empty collections path (ansible-doc,
+# a check-mode play), and ansible-builder computes exactly requirements.txt for an execution
+# environment. Needs no cluster and no network.
+run_packaging() {
+    step "packaging tests (built tarball, installed alone; execution environment)"
+    python -m pytest -q -p no:cacheprovider tests/packaging
+}
+
 run_integration() {
     step "integration tests (real Flink, PostgreSQL and Maven repository)"
     python -m pytest -q -p no:cacheprovider tests/integration
@@ -91,8 +109,8 @@ targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(all)
 for t in "${targets[@]}"; do
     case "$t" in
-        all) for stage in changelog unit sanity lint integration; do timed "$stage"; done ;;
-        changelog|unit|sanity|lint|integration) timed "$t" ;;
+        all) for stage in changelog unit sanity lint docs packaging integration; do timed "$stage"; done ;;
+        changelog|unit|sanity|lint|docs|packaging|integration) timed "$t" ;;
         *) echo "unknown target $t" >&2; exit 2 ;;
     esac
 done
