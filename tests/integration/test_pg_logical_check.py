@@ -584,7 +584,7 @@ def test_inactive_slot_retaining_wal_is_a_warning(ansible, logical, scenario):
 
 def _shape(value):
     if isinstance(value, dict):
-        # primary_key_types came after the fixtures pg_seed.py records; tables.json (below) covers it.
+        # primary_key and primary_key_types are a list for a table with a key and null without one.
         return {key: _shape(item) for key, item in value.items()
                 if key not in ("similar", "chunk_key", "chunk_key_exists", "primary_key", "primary_key_types")}
     if isinstance(value, list):

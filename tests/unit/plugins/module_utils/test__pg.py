@@ -645,11 +645,16 @@ def test_table_summaries_from_recorded_facts():
                                                                  "public.missing"]
 
 
-def test_table_summaries_of_facts_recorded_before_key_types():
-    # ready.json predates primary_key_types: names still come through, types are unknown.
+def test_table_summaries_carry_the_recorded_key_types():
     summaries = _pg.table_summaries(recorded("ready")["facts"]["tables"])
-    assert summaries[0]["primary_key"] == [{"name": "id", "type": None}]
+    assert summaries[0]["primary_key"] == [{"name": "id", "type": "bigint"}]
     assert all("rows" not in s for s in summaries)
+
+
+def test_table_summaries_without_key_types_keep_the_names():
+    # Facts without primary_key_types (a catalog row from before the column was read): names, no types.
+    rows = [dict(t, primary_key_types=None) for t in recorded("ready")["facts"]["tables"]]
+    assert _pg.table_summaries(rows)[0]["primary_key"] == [{"name": "id", "type": None}]
 
 
 @pytest.mark.parametrize("overrides, counted", [
