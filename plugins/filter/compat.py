@@ -3,35 +3,53 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
 # the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
-"""Jinja filters over the collection's compatibility data (module_utils/_compat.py)."""
+"""Jinja filters over the collection's support matrix (module_utils/_compat.py) and the role's connector
+choice (plugin_utils/_connectors.py)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._compat import (
     connector_problem,
     java_check,
     java_major,
 )
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _connectors
+
+
+def _connector_list(value, filter_name):
+    if not isinstance(value, (list, tuple)):
+        raise AnsibleFilterError("%s expects a list of connectors, got %s" % (filter_name, type(value).__name__))
+    for connector in value:
+        if not isinstance(connector, dict):
+            raise AnsibleFilterError(
+                "each connector must be a dict with group_id, artifact_id, version; got %r" % (connector,))
+    return value
 
 
 def connector_problems(connectors, flink_version):
     """Problems of a connector list against the cluster's Flink version (empty when all fit)."""
-    if not isinstance(connectors, (list, tuple)):
-        raise AnsibleFilterError(
-            "connector_problems expects a list of connectors, got %s" % type(connectors).__name__)
     problems = []
-    for connector in connectors:
-        if not isinstance(connector, dict):
-            raise AnsibleFilterError(
-                "each connector must be a dict with group_id, artifact_id, version; got %r" % (connector,))
+    for connector in _connector_list(connectors, "connector_problems"):
         problem = connector_problem(connector, flink_version)
         if problem:
             problems.append(problem)
     return problems
+
+
+def default_connectors(flink_version, starrocks=True):
+    """The connectors the role deploys for a Flink version when none are pinned."""
+    return _connectors.default_connectors(str(flink_version or ""), boolean(starrocks, strict=False))
+
+
+def connector_choice(pinned, flink_version, starrocks=True):
+    """The effective connector list (pinned, or chosen for the Flink version) with one report row per connector."""
+    return _connectors.choice(_connector_list(pinned or [], "connector_choice"), flink_version,
+                              boolean(starrocks, strict=False))
 
 
 def java_verdict(version_output, flink_version):
@@ -43,6 +61,8 @@ def java_verdict(version_output, flink_version):
 class FilterModule(object):
     def filters(self):
         return {
+            "connector_choice": connector_choice,
             "connector_problems": connector_problems,
+            "default_connectors": default_connectors,
             "java_verdict": java_verdict,
         }

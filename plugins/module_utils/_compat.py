@@ -3,11 +3,13 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
 # the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
-"""Version compatibility data, in one place (private to this collection).
+"""The support matrix, in one place (private to this collection): which connector release exists for
+which Flink minor, and which Java each Flink runs on.
 
-Every table names its source (see also FACTS.md in the project docs). The
-functions take versions as strings and return problems as text, so the role's
-preflight and the unit tests use the same code.
+Every table names its upstream source. The functions take versions as strings and return problems as
+text, so the role's preflight, its connector choice (plugins/plugin_utils/_connectors.py) and the unit
+tests use the same code. Modules import this file too (plugins/module_utils/_pg.py), so it stays plain
+Python for managed hosts.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,12 +33,37 @@ FLINK_CDC_FLINK = {
     "2.3": ("1.13", "1.14", "1.15", "1.16"),
 }
 
-# StarRocks Flink connector version -> Flink minors. There is no Flink 2.x build.
-# Source: StarRocks/starrocks-connector-for-apache-flink docs/content/connector-sink.md and
-# the StarRocks Flink connector release notes.
+# Flink CDC release versions per line: apache/flink-cdc git tags ``release-<version>`` (release candidates
+# left out), https://github.com/apache/flink-cdc/tags, read at release-3.6.0 (2026-03-25).
+FLINK_CDC_RELEASES = {
+    "3.6": ("3.6.0",),
+    "3.5": ("3.5.0",),
+    "3.4": ("3.4.0",),
+    "3.3": ("3.3.0",),
+    "3.2": ("3.2.0", "3.2.1"),
+    "3.1": ("3.1.0", "3.1.1"),
+    "3.0": ("3.0.0", "3.0.1"),
+    "2.4": ("2.4.0", "2.4.1", "2.4.2"),
+    "2.3": ("2.3.0",),
+}
+# From 3.6 each release is published once per Flink minor, as <release>-<Flink minor> (3.6.0-1.20, 3.6.0-2.2):
+# apache/flink-cdc tools/releasing/deploy_staging_jars.sh at release-3.6.0 (new_version=RELEASE_VERSION-FLINK_VERSION).
+FLINK_CDC_SUFFIXED_FROM = "3.6"
+# Maven groupId: com.ververica up to 3.0, org.apache.flink from 3.1 (apache/flink-cdc root pom.xml at
+# release-3.0.1 and release-3.1.0).
+FLINK_CDC_APACHE_GROUP_FROM = "3.1"
+FLINK_CDC_APACHE_GROUP = "org.apache.flink"
+FLINK_CDC_VERVERICA_GROUP = "com.ververica"
+
+# StarRocks Flink connector release -> Flink minors it has a build for (1.2.15_flink-1.20, ...). There is no
+# Flink 2.x build. Sources: the tags v1.2.8 - v1.2.15 (newest, 2026-06-18) of
+# StarRocks/starrocks-connector-for-apache-flink, with common.sh SUPPORTED_MINOR_VERSION (build.sh at v1.2.8)
+# per tag, and docs/content/connector-sink.md ("Version requirements"). Where they disagree the narrower
+# range is kept: docs for 1.2.12 - 1.2.14 (1.16 - 1.20; common.sh also lists 1.15), build.sh for 1.2.8
+# (1.15 - 1.17; the docs also list 1.13, 1.14, built with a Scala suffix). 1.2.16 is only the HEAD pom's version.
+STARROCKS_GROUP = "com.starrocks"
 _SR_116_120 = ("1.16", "1.17", "1.18", "1.19", "1.20")
 STARROCKS_FLINK = {
-    "1.2.16": _SR_116_120,
     "1.2.15": _SR_116_120,
     "1.2.14": _SR_116_120,
     "1.2.13": _SR_116_120,
@@ -44,7 +71,7 @@ STARROCKS_FLINK = {
     "1.2.11": ("1.15", "1.16", "1.17", "1.18", "1.19", "1.20"),
     "1.2.10": ("1.15", "1.16", "1.17", "1.18", "1.19"),
     "1.2.9": ("1.15", "1.16", "1.17", "1.18"),
-    "1.2.8": ("1.13", "1.14", "1.15", "1.16", "1.17"),
+    "1.2.8": ("1.15", "1.16", "1.17"),
 }
 
 # Flink minor (or major for 2.x) -> Java major versions it runs on.
@@ -55,8 +82,8 @@ FLINK_JAVA = (
     (("2.",), (11, 17, 21)),
 )
 
-# PostgreSQL versions. Flink CDC's docs list PostgreSQL 9.6 - 14 as tested (FACTS.md,
-# "PostgreSQL prerequisites"; flink-cdc docs/content/docs/connectors/flink-sources/overview.md).
+# PostgreSQL versions. Flink CDC's docs list PostgreSQL 9.6 - 14 as tested
+# (apache/flink-cdc docs/content/docs/connectors/flink-sources/overview.md).
 TESTED_MIN_VERSION_NUM = 90600
 TESTED_MAX_MAJOR = 14
 # pgoutput ships with PostgreSQL 10 (PostgreSQL docs, "Logical Replication").
@@ -65,7 +92,8 @@ PGOUTPUT_MIN_VERSION_NUM = 100000
 STANDBY_DECODING_MIN_VERSION_NUM = 160000
 
 # Artifacts this module knows; anything else is not judged.
-# Source: FACTS.md "Flink CDC postgres connector" (groups per line) and "StarRocks Flink connector".
+# Sources: apache/flink-cdc flink-sql-connector-postgres-cdc/pom.xml and flink-connector-postgres-cdc/pom.xml;
+# StarRocks/starrocks-connector-for-apache-flink pom.xml.
 POSTGRES_CDC_ARTIFACTS = ("flink-sql-connector-postgres-cdc", "flink-connector-postgres-cdc")
 STARROCKS_ARTIFACT = "flink-connector-starrocks"
 
@@ -137,48 +165,165 @@ def postgres_cdc_line(version):
     return match.group(1), match.group(2)
 
 
+def postgres_cdc_group(line):
+    """The Maven groupId a Flink CDC line is published under."""
+    return FLINK_CDC_APACHE_GROUP if _key(line) >= _key(FLINK_CDC_APACHE_GROUP_FROM) else FLINK_CDC_VERVERICA_GROUP
+
+
+def postgres_cdc_suffixed(line):
+    """Whether the line's versions carry the Flink minor they are built for (3.6.0-1.20)."""
+    return _key(line) >= _key(FLINK_CDC_SUFFIXED_FROM)
+
+
+def postgres_cdc_version(release, minor):
+    """The published version of a release's build for a Flink minor: ``3.6.0``, ``1.20`` -> ``3.6.0-1.20``."""
+    line = postgres_cdc_line(release)[0]
+    return "%s-%s" % (release, minor) if line and postgres_cdc_suffixed(line) else release
+
+
+def postgres_cdc_lines_for(minor):
+    """Known Flink CDC lines that support a Flink minor, oldest first."""
+    return sorted((line for line, flinks in FLINK_CDC_FLINK.items() if minor in flinks), key=_key)
+
+
+def newest_postgres_cdc(minor):
+    """(groupId, version, line) of the newest known postgres-cdc build for a Flink minor, or None."""
+    for line in reversed(postgres_cdc_lines_for(minor)):
+        releases = FLINK_CDC_RELEASES.get(line)
+        if releases:
+            release = max(releases, key=_key)
+            return postgres_cdc_group(line), postgres_cdc_version(release, minor), line
+    return None
+
+
+def no_postgres_cdc_reason(minor):
+    newest = max(FLINK_CDC_FLINK, key=_key)
+    return "no Flink CDC release supports Flink %s (Flink CDC %s, the newest line, supports Flink %s)" % (
+        minor, newest, ", ".join(FLINK_CDC_FLINK[newest]))
+
+
+def starrocks_releases_for(minor):
+    """Known StarRocks connector releases with a build for a Flink minor, oldest first."""
+    return sorted((r for r, flinks in STARROCKS_FLINK.items() if minor in flinks), key=_key)
+
+
+def starrocks_version(release, minor):
+    return "%s_flink-%s" % (release, minor)
+
+
+def newest_starrocks(minor):
+    """The version of the newest StarRocks connector build for a Flink minor (``1.2.15_flink-1.20``), or None."""
+    releases = starrocks_releases_for(minor)
+    return starrocks_version(releases[-1], minor) if releases else None
+
+
+def no_starrocks_reason(minor):
+    newest = max(STARROCKS_FLINK, key=_key)
+    return "no StarRocks connector release supports Flink %s (%sthe newest release, %s, supports Flink %s)" % (
+        minor, "there is no Flink 2.x build; " if minor.startswith("2.") else "", newest,
+        _span(STARROCKS_FLINK[newest]))
+
+
 def starrocks_parts(version):
     """``1.2.11_flink-1.20`` -> (``1.2.11``, ``1.20``)."""
     match = re.match(r"^(\d+\.\d+\.\d+)_flink-(\d+\.\d+)$", str(version))
     return match.groups() if match else (None, None)
 
 
+def _postgres_cdc_advice(artifact, minor, line=None, release=None):
+    """``use <groupId>:<artifact>:<version>`` for a build that exists and supports the minor, or why there is none.
+
+    The same release's build for the minor when it has one (the smallest change), else the newest build.
+    """
+    if line in FLINK_CDC_FLINK and minor in FLINK_CDC_FLINK[line] and release in FLINK_CDC_RELEASES.get(line, ()):
+        return "use %s:%s:%s" % (postgres_cdc_group(line), artifact, postgres_cdc_version(release, minor))
+    best = newest_postgres_cdc(minor)
+    if best is None:
+        return no_postgres_cdc_reason(minor)
+    group, version, best_line = best
+    return "use %s:%s:%s (Flink CDC %s, the newest line for Flink %s)" % (group, artifact, version, best_line, minor)
+
+
+def _starrocks_advice(minor, release=None):
+    """``use <version>`` for StarRocks builds that exist and support the minor, or why there is none."""
+    newest = newest_starrocks(minor)
+    if newest is None:
+        return no_starrocks_reason(minor)
+    if release in STARROCKS_FLINK and minor in STARROCKS_FLINK[release]:
+        same = starrocks_version(release, minor)
+        if same != newest:
+            return "use %s or %s (the newest)" % (same, newest)
+    return "use %s (the newest for Flink %s)" % (newest, minor)
+
+
+def _postgres_cdc_problem(name, group, artifact, version, minor, flink_version):
+    line, suffix = postgres_cdc_line(version)
+    release = version.split("-", 1)[0]
+    if line in FLINK_CDC_FLINK and not re.match(r"^\d+\.\d+\.\d+$", release):
+        return "%s: a Flink CDC version names its patch release, such as 3.5.0 or 3.6.0-1.20; %s" % (
+            name, _postgres_cdc_advice(artifact, minor))
+    if line not in FLINK_CDC_FLINK:
+        return "%s: unknown Flink CDC version; known lines: %s; %s" % (
+            name, ", ".join(sorted(FLINK_CDC_FLINK, key=_key)), _postgres_cdc_advice(artifact, minor))
+    supported = FLINK_CDC_FLINK[line]
+    if minor not in supported:
+        return "%s: Flink CDC %s supports Flink %s, not %s; Flink CDC lines for Flink %s: %s; %s" % (
+            name, line, ", ".join(supported), minor, minor, ", ".join(postgres_cdc_lines_for(minor)) or "none",
+            _postgres_cdc_advice(artifact, minor))
+    if postgres_cdc_suffixed(line) and not suffix:
+        return "%s: Flink CDC %s is published once per Flink minor, as <release>-<Flink minor>; %s" % (
+            name, line, _postgres_cdc_advice(artifact, minor, line, release))
+    if postgres_cdc_suffixed(line) and suffix not in supported:
+        return "%s does not exist: Flink CDC %s is built for Flink %s only; %s" % (
+            name, line, ", ".join(supported), _postgres_cdc_advice(artifact, minor, line, release))
+    if postgres_cdc_suffixed(line) and suffix != minor:
+        return "%s is built for Flink %s, but the cluster runs Flink %s; %s" % (
+            name, suffix, flink_version, _postgres_cdc_advice(artifact, minor, line, release))
+    if suffix and not postgres_cdc_suffixed(line):
+        return "%s: Flink CDC %s versions carry no Flink suffix (suffixes start with %s); %s" % (
+            name, line, FLINK_CDC_SUFFIXED_FROM, _postgres_cdc_advice(artifact, minor, line, release))
+    if group != postgres_cdc_group(line):
+        return "%s: Flink CDC %s is published under the groupId %s; %s" % (
+            name, line, postgres_cdc_group(line), _postgres_cdc_advice(artifact, minor, line, release))
+    return None
+
+
+def _starrocks_problem(name, version, minor, flink_version):
+    release, suffix = starrocks_parts(version)
+    if not release:
+        return "%s: a StarRocks connector version looks like <release>_flink-<Flink minor>; %s" % (
+            name, _starrocks_advice(minor))
+    if release not in STARROCKS_FLINK:
+        return "%s: unknown StarRocks connector release; known: %s; %s" % (
+            name, ", ".join(sorted(STARROCKS_FLINK, key=_key)), _starrocks_advice(minor))
+    supported = STARROCKS_FLINK[release]
+    if suffix != minor and suffix in supported:
+        return "%s is built for Flink %s, but the cluster runs Flink %s; %s" % (
+            name, suffix, flink_version, _starrocks_advice(minor, release))
+    if minor not in supported or suffix not in supported:
+        fits = starrocks_releases_for(minor)
+        return "%s%s: StarRocks connector %s supports Flink %s, not %s; releases for Flink %s: %s; %s" % (
+            name, " does not exist" if suffix not in supported else "", release, _span(supported),
+            suffix if suffix not in supported else minor, minor,
+            ", ".join(fits) or "none", _starrocks_advice(minor, release))
+    return None
+
+
 def connector_problem(connector, flink_version):
-    """None when a connector fits the cluster's Flink version, else the reason with the supported versions."""
+    """None when a connector fits the cluster's Flink version, else the reason and the fix.
+
+    Every fix names a build that the tables above list and that supports the cluster's Flink minor (the
+    same release's build when it has one, else the newest), or says that no release supports it.
+    """
     artifact = connector.get("artifact_id")
+    group = connector.get("group_id")
     version = str(connector.get("version", ""))
     minor = flink_minor(flink_version)
-    name = "%s:%s:%s" % (connector.get("group_id"), artifact, version)
+    name = "%s:%s:%s" % (group, artifact, version)
     if not minor:
         return "cannot tell the Flink version from %r" % flink_version
     if artifact in POSTGRES_CDC_ARTIFACTS:
-        line, suffix = postgres_cdc_line(version)
-        if line not in FLINK_CDC_FLINK:
-            return "%s: unknown Flink CDC version; known lines: %s" % (
-                name, ", ".join(sorted(FLINK_CDC_FLINK, key=_key)))
-        supported = FLINK_CDC_FLINK[line]
-        if suffix and suffix != minor:
-            return "%s is built for Flink %s, but the cluster runs Flink %s; use the %s-%s build" % (
-                name, suffix, flink_version, version.split("-", 1)[0], minor)
-        if minor not in supported:
-            fits = sorted((cdc for cdc, flinks in FLINK_CDC_FLINK.items() if minor in flinks), key=_key)
-            return "%s: Flink CDC %s supports Flink %s, not %s; Flink CDC lines for Flink %s: %s" % (
-                name, line, ", ".join(supported), minor, minor, ", ".join(fits) or "none")
-        return None
+        return _postgres_cdc_problem(name, group, artifact, version, minor, flink_version)
     if artifact == STARROCKS_ARTIFACT:
-        release, suffix = starrocks_parts(version)
-        if not release:
-            return "%s: a StarRocks connector version looks like 1.2.11_flink-%s" % (name, minor)
-        if suffix != minor:
-            return "%s is built for Flink %s, but the cluster runs Flink %s; use %s_flink-%s" % (
-                name, suffix, flink_version, release, minor)
-        if release not in STARROCKS_FLINK:
-            return "%s: unknown StarRocks connector release; known: %s" % (
-                name, ", ".join(sorted(STARROCKS_FLINK, key=_key)))
-        supported = STARROCKS_FLINK[release]
-        if minor not in supported:
-            fits = sorted((r for r, flinks in STARROCKS_FLINK.items() if minor in flinks), key=_key)
-            return "%s: StarRocks connector %s supports Flink %s, not %s; releases for Flink %s: %s" % (
-                name, release, _span(supported), minor, minor, ", ".join(fits) or "none (no Flink 2.x build)")
-        return None
+        return _starrocks_problem(name, version, minor, flink_version)
     return None

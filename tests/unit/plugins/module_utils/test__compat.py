@@ -1,4 +1,6 @@
-"""Compatibility data and verdicts (FACTS.md matrices)."""
+"""The support matrix and its verdicts (plugins/module_utils/_compat.py)."""
+
+import re
 
 import pytest
 
@@ -28,6 +30,8 @@ def test_postgres_cdc_31_does_not_support_120_and_lists_alternatives():
     problem = compat.connector_problem(conn(PG, "3.1.1"), "1.20.3")
     assert "Flink CDC 3.1 supports Flink 1.16, 1.17, 1.18, 1.19, not 1.20" in problem
     assert "Flink CDC lines for Flink 1.20: 3.2, 3.3, 3.4, 3.5, 3.6" in problem
+    assert problem.endswith("use org.apache.flink:flink-sql-connector-postgres-cdc:3.6.0-1.20 "
+                            "(Flink CDC 3.6, the newest line for Flink 1.20)")
 
 
 def test_postgres_cdc_2x_group():
@@ -37,7 +41,41 @@ def test_postgres_cdc_2x_group():
 
 def test_postgres_cdc_36_suffix_must_match_cluster():
     problem = compat.connector_problem(conn(PG, "3.6.0-2.2"), "1.20.3")
-    assert "built for Flink 2.2" in problem and "use the 3.6.0-1.20 build" in problem
+    assert "built for Flink 2.2" in problem
+    assert problem.endswith("use org.apache.flink:flink-sql-connector-postgres-cdc:3.6.0-1.20")
+
+
+def test_postgres_cdc_36_on_a_flink_it_has_no_build_for():
+    # The issue's case: "use the 3.6.0-1.17 build" named a build that does not exist.
+    problem = compat.connector_problem(conn(PG, "3.6.0-1.20"), "1.17.2")
+    assert "Flink CDC 3.6 supports Flink 1.20, 2.2, not 1.17" in problem
+    assert problem.endswith("use org.apache.flink:flink-sql-connector-postgres-cdc:3.2.1 "
+                            "(Flink CDC 3.2, the newest line for Flink 1.17)")
+    assert "3.6.0-1.17" not in problem
+    problem = compat.connector_problem(conn(PG, "3.6.0-1.19"), "1.20.3")
+    assert "3.6.0-1.19 does not exist: Flink CDC 3.6 is built for Flink 1.20, 2.2 only" in problem
+
+
+def test_postgres_cdc_on_flink_20_and_21_has_no_release():
+    for flink in ("2.0.1", "2.1.3"):
+        problem = compat.connector_problem(conn(PG, "3.6.0-2.2"), flink)
+        assert "no Flink CDC release supports Flink %s" % flink[:3] in problem
+        assert " use " not in problem
+
+
+def test_postgres_cdc_36_needs_its_suffix_and_older_lines_have_none():
+    problem = compat.connector_problem(conn(PG, "3.6.0"), "2.2.0")
+    assert problem.endswith("use org.apache.flink:flink-sql-connector-postgres-cdc:3.6.0-2.2")
+    problem = compat.connector_problem(conn(PG, "3.5.0-1.20"), "1.20.3")
+    assert "Flink CDC 3.5 versions carry no Flink suffix" in problem
+    assert problem.endswith("use org.apache.flink:flink-sql-connector-postgres-cdc:3.5.0")
+
+
+def test_postgres_cdc_group_per_line():
+    problem = compat.connector_problem(conn(PG, "3.5.0", "com.ververica"), "1.20.3")
+    assert "published under the groupId org.apache.flink" in problem
+    problem = compat.connector_problem(conn(PG, "3.0.1"), "1.18.1")
+    assert problem.endswith("use com.ververica:flink-sql-connector-postgres-cdc:3.0.1")
 
 
 def test_unknown_postgres_cdc_line():
@@ -47,16 +85,36 @@ def test_unknown_postgres_cdc_line():
 def test_starrocks_suffix_must_equal_cluster_minor():
     assert compat.connector_problem(conn(SR, "1.2.11_flink-1.20", "com.starrocks"), "1.20.3") is None
     problem = compat.connector_problem(conn(SR, "1.2.11_flink-1.19", "com.starrocks"), "1.20.3")
-    assert "built for Flink 1.19" in problem and "use 1.2.11_flink-1.20" in problem
+    assert "built for Flink 1.19" in problem
+    assert problem.endswith("use 1.2.11_flink-1.20 or 1.2.15_flink-1.20 (the newest)")
 
 
 def test_starrocks_release_matrix():
     problem = compat.connector_problem(conn(SR, "1.2.10_flink-1.20", "com.starrocks"), "1.20.3")
+    assert "1.2.10_flink-1.20 does not exist" in problem
     assert "supports Flink 1.15 - 1.19, not 1.20" in problem
-    assert "1.2.11, 1.2.12" in problem
+    assert "releases for Flink 1.20: 1.2.11, 1.2.12, 1.2.13, 1.2.14, 1.2.15" in problem
+    assert problem.endswith("use 1.2.15_flink-1.20 (the newest for Flink 1.20)")
     problem = compat.connector_problem(conn(SR, "1.2.11_flink-2.2", "com.starrocks"), "2.2.0")
-    assert "no Flink 2.x build" in problem
+    assert "no Flink 2.x build" in problem and " use " not in problem
     assert "looks like" in compat.connector_problem(conn(SR, "1.2.11", "com.starrocks"), "1.20.3")
+
+
+def test_starrocks_advice_never_names_a_missing_build():
+    # The issue's cases: "use 1.2.11_flink-2.2" and "use 1.2.9_flink-1.20" named builds that do not exist.
+    problem = compat.connector_problem(conn(SR, "1.2.11_flink-1.20", "com.starrocks"), "2.1.3")
+    assert "no StarRocks connector release supports Flink 2.1" in problem and "_flink-2.1" not in problem
+    problem = compat.connector_problem(conn(SR, "1.2.9_flink-1.18", "com.starrocks"), "1.20.3")
+    assert "is built for Flink 1.18" in problem
+    assert problem.endswith("use 1.2.15_flink-1.20 (the newest for Flink 1.20)")
+    assert "1.2.9_flink-1.20" not in problem
+
+
+def test_the_matrix_has_no_unreleased_version():
+    # 1.2.16 is only the StarRocks connector's HEAD pom version, not a release.
+    assert "1.2.16" not in compat.STARROCKS_FLINK
+    assert compat.newest_starrocks("1.20") == "1.2.15_flink-1.20"
+    assert set(compat.FLINK_CDC_RELEASES) == set(compat.FLINK_CDC_FLINK)
 
 
 def test_other_artifacts_are_not_judged():
@@ -91,3 +149,112 @@ def test_filters():
     assert len(problems) == 1 and "flink-connector-starrocks" in problems[0]
     verdict = java_verdict('openjdk version "17.0.15"', "1.20.3")
     assert verdict == {"major": 17, "error": None, "warning": None}
+
+
+# --- The whole matrix: every known build (and a few that do not exist) on every Flink minor from 1.17 to 2.2.
+FLINK_VERSIONS = ("1.17.2", "1.18.1", "1.19.3", "1.20.3", "2.0.1", "2.1.3", "2.2.0")
+ALL_MINORS = ("1.13", "1.14", "1.15", "1.16", "1.17", "1.18", "1.19", "1.20", "2.0", "2.1", "2.2")
+PG_ADVICE = re.compile(r"\buse ([\w.]+):([\w-]+):([\w.-]+?)(?=[\s;,()]|$)")
+SR_ADVICE = re.compile(r"\b(?:use|or) (\d+\.\d+\.\d+_flink-\d+\.\d+)\b")
+
+
+def postgres_cdc_exists_and_fits(group, version, minor):
+    """Independent reading of the tables: the build is published and supports the Flink minor."""
+    line, suffix = compat.postgres_cdc_line(version)
+    release = version.split("-", 1)[0]
+    if line not in compat.FLINK_CDC_RELEASES or release not in compat.FLINK_CDC_RELEASES[line]:
+        return False
+    if group != ("org.apache.flink" if compat._key(line) >= (3, 1) else "com.ververica"):
+        return False
+    supported = compat.FLINK_CDC_FLINK[line]
+    if compat._key(line) >= (3, 6):
+        return suffix == minor and minor in supported
+    return suffix is None and minor in supported
+
+
+def starrocks_exists_and_fits(version, minor):
+    release, suffix = compat.starrocks_parts(version)
+    return release in compat.STARROCKS_FLINK and suffix == minor and minor in compat.STARROCKS_FLINK[release]
+
+
+def pinned_postgres_cdc():
+    for line, releases in compat.FLINK_CDC_RELEASES.items():
+        right = "org.apache.flink" if compat._key(line) >= (3, 1) else "com.ververica"
+        wrong = "com.ververica" if right == "org.apache.flink" else "org.apache.flink"
+        for release in releases:
+            versions = ["%s-%s" % (release, m) for m in ALL_MINORS] + [release]
+            for version in versions:
+                for artifact in compat.POSTGRES_CDC_ARTIFACTS:
+                    yield right, artifact, version
+            yield wrong, PG, versions[0]
+    for version in ("9.9.0", "3.9.0-1.20", "3.5", "latest"):
+        yield "org.apache.flink", PG, version
+
+
+def pinned_starrocks():
+    for release in compat.STARROCKS_FLINK:
+        for minor in ALL_MINORS:
+            yield "%s_flink-%s" % (release, minor)
+        yield release
+    yield "1.2.16_flink-1.20"
+    yield "1.2.15_flink-2.2"
+
+
+@pytest.mark.parametrize("flink_version", FLINK_VERSIONS)
+def test_every_postgres_cdc_fix_names_a_build_that_exists_and_fits(flink_version):
+    minor = compat.flink_minor(flink_version)
+    newest = compat.newest_postgres_cdc(minor)
+    judged = 0
+    for group, artifact, version in pinned_postgres_cdc():
+        problem = compat.connector_problem(conn(artifact, version, group), flink_version)
+        if problem is None:
+            assert postgres_cdc_exists_and_fits(group, version, minor), (group, version, flink_version)
+            continue
+        judged += 1
+        advice = PG_ADVICE.findall(problem)
+        if newest is None:
+            assert not advice and ("no Flink CDC release supports Flink %s" % minor) in problem, problem
+            continue
+        assert len(advice) == 1, problem
+        (g, a, v), = advice
+        assert a == artifact, problem
+        assert postgres_cdc_exists_and_fits(g, v, minor), problem
+        assert compat.connector_problem(conn(a, v, g), flink_version) is None, problem
+    assert judged > 50
+
+
+@pytest.mark.parametrize("flink_version", FLINK_VERSIONS)
+def test_every_starrocks_fix_names_a_build_that_exists_and_fits(flink_version):
+    minor = compat.flink_minor(flink_version)
+    newest = compat.newest_starrocks(minor)
+    for version in pinned_starrocks():
+        problem = compat.connector_problem(conn(SR, version, "com.starrocks"), flink_version)
+        if problem is None:
+            assert starrocks_exists_and_fits(version, minor), (version, flink_version)
+            continue
+        advice = SR_ADVICE.findall(problem)
+        if newest is None:
+            assert not advice and ("no StarRocks connector release supports Flink %s" % minor) in problem, problem
+            assert "no Flink 2.x build" in problem
+            continue
+        assert advice, problem
+        assert newest in advice, problem
+        for suggested in advice:
+            assert starrocks_exists_and_fits(suggested, minor), problem
+            assert compat.connector_problem(conn(SR, suggested, "com.starrocks"), flink_version) is None
+
+
+@pytest.mark.parametrize("minor, postgres, starrocks", [
+    ("1.17", ("org.apache.flink", "3.2.1", "3.2"), "1.2.15_flink-1.17"),
+    ("1.18", ("org.apache.flink", "3.2.1", "3.2"), "1.2.15_flink-1.18"),
+    ("1.19", ("org.apache.flink", "3.5.0", "3.5"), "1.2.15_flink-1.19"),
+    ("1.20", ("org.apache.flink", "3.6.0-1.20", "3.6"), "1.2.15_flink-1.20"),
+    ("2.0", None, None),
+    ("2.1", None, None),
+    ("2.2", ("org.apache.flink", "3.6.0-2.2", "3.6"), None),
+    ("1.16", ("org.apache.flink", "3.1.1", "3.1"), "1.2.15_flink-1.16"),
+    ("1.15", ("com.ververica", "3.0.1", "3.0"), "1.2.11_flink-1.15"),
+])
+def test_newest_builds(minor, postgres, starrocks):
+    assert compat.newest_postgres_cdc(minor) == postgres
+    assert compat.newest_starrocks(minor) == starrocks

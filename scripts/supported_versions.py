@@ -1,0 +1,39 @@
+"""Print the README's "Supported versions" table from the collection's support matrix.
+
+For each Flink minor the collection documents, it shows the connector builds the flink_cdc role chooses when
+flink_cdc_connectors is empty (plugins/plugin_utils/_connectors.py), the Java versions that Flink runs on, and
+the ansible-core the collection needs. tests/unit/test_readme_supported_versions.py checks that README.md
+between <!-- supported-versions:start --> and <!-- supported-versions:end --> equals this output.
+
+Usage: .venv/bin/python scripts/supported_versions.py
+"""
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _collections_root():
+    """A directory that holds ansible_collections/cdcops/flink_cdc for this checkout."""
+    # scripts/bootstrap.sh links the checkout as <venv>/collections/ansible_collections/cdcops/flink_cdc.
+    candidates = [os.path.join(ROOT, ".venv", "collections"),
+                  os.path.join(os.path.dirname(os.path.dirname(sys.executable)), "collections"),
+                  # The checkout is itself an ansible_collections/cdcops/flink_cdc tree (ansible-test).
+                  os.path.dirname(os.path.dirname(os.path.dirname(ROOT)))]
+    for candidate in candidates:
+        if os.path.isdir(os.path.join(candidate, "ansible_collections", "cdcops", "flink_cdc", "plugins")):
+            return candidate
+    raise SystemExit("cannot import cdcops.flink_cdc: run scripts/bootstrap.sh, which links this checkout into "
+                     ".venv/collections")
+
+
+def main():
+    sys.path.insert(0, _collections_root())
+    # Imported here: the path to the collection is known only now.
+    from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _connectors  # noqa: E402
+    sys.stdout.write(_connectors.supported_versions_table())
+
+
+if __name__ == "__main__":
+    main()
