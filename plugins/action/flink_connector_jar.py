@@ -48,6 +48,7 @@ import shlex
 import typing as t
 
 from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
@@ -86,18 +87,24 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp  # tmp no longer has any effect
 
-        if "_pushed" in self._task.args:
-            raise AnsibleActionFail('Invalid parameter specified: "_pushed" is internal to fetch_mode=controller.')
-        dummy, params = self.validate_argument_spec(argument_spec=_jar.argument_spec(internal=False),
-                                                    **_jar.argument_rules(internal=False))
+        # A password in a URL's userinfo (repository_url, url, jars[].url) is masked in everything this plugin
+        # returns, as the module masks it in its own result (no_log=True cannot cover part of an option).
+        secrets = _jar.option_url_secrets(self._task.args)
         try:
+            if "_pushed" in self._task.args:
+                raise AnsibleActionFail('Invalid parameter specified: "_pushed" is internal to fetch_mode=controller.')
+            dummy, params = self.validate_argument_spec(argument_spec=_jar.argument_spec(internal=False),
+                                                        **_jar.argument_rules(internal=False))
             if params["fetch_mode"] == "controller":
                 result.update(self._controller_mode(params, task_vars or {}))
             else:
                 result.update(self._execute_module(module_name=MODULE, task_vars=task_vars))
+        except AnsibleActionFail as exc:
+            # Returned rather than raised: Ansible's display of a raised error quotes the task's arguments.
+            result.update(exc.result, failed=True, changed=False)
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
-        return result
+        return remove_values(result, secrets) if secrets else result
 
     def _controller_mode(self, params: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         single = params["jars"] is None

@@ -18,6 +18,8 @@ options:
     description:
       - Base URL of the JobManager REST API (C(rest.address) and C(rest.port) in the Flink configuration).
       - For example V(http://jobmanager:8081), or V(https://flink.example.com/) behind a proxy.
+      - A password in its userinfo (V(https://user:password@flink.example.com/)) is used for basic authentication
+        and never shown; it is masked wherever it would appear in the output, C(invocation) at C(-vvv) included.
     type: str
     required: true
   url_username:
@@ -49,7 +51,9 @@ options:
     type: path
   timeout:
     description:
-      - Seconds to wait for each HTTP request.
+      - Seconds each HTTP request may take as a whole (connecting, the status line, the headers and the body). A
+        JobManager (or proxy) that answers more slowly, even one byte at a time, fails the request then, with a
+        message naming its host and port.
     type: float
     default: 10
 """

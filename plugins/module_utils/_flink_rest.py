@@ -18,10 +18,12 @@ __metaclass__ = type
 import json
 import socket
 import ssl
+import threading
+import time
 
 from ansible.module_utils.common.text.converters import to_native
-from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible.module_utils.six.moves.urllib.parse import urlsplit, urlunsplit
+from ansible.module_utils.six.moves.urllib.error import HTTPError
+from ansible.module_utils.six.moves.urllib.parse import unquote, urlsplit, urlunsplit
 from ansible.module_utils.urls import open_url
 
 try:
@@ -65,6 +67,22 @@ def redact_url(url):
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def url_secrets(url):
+    """The password in the userinfo of ``url`` (``http://user:password@host/``), as written and percent-decoded.
+
+    ``no_log=True`` cannot cover part of an option, so each module adds these to
+    ``AnsibleModule.no_log_values``: Ansible then masks them wherever they appear in its result,
+    ``invocation.module_args`` at -vvv included.
+    """
+    if not isinstance(url, str) or "@" not in url:
+        return set()
+    try:
+        password = urlsplit(url.strip()).password
+    except ValueError:  # an invalid port: the URL is refused later, with its redacted text
+        password = url.partition("://")[2].partition("@")[0].partition(":")[2]
+    return set([password, unquote(password)]) if password else set()
+
+
 def endpoint(url):
     """``host:port`` of a URL, with the scheme's default port filled in."""
     parts = urlsplit(url)
@@ -73,6 +91,39 @@ def endpoint(url):
     if ":" in host:
         host = "[%s]" % host
     return "%s:%d" % (host, port)
+
+
+def _secs(value):
+    return "%d" % value if float(value).is_integer() else "%.1f" % value
+
+
+def call_within(seconds, func):
+    """``func()`` within ``seconds``: its result or its exception, or ``socket.timeout`` once ``seconds`` have passed.
+
+    A socket timeout bounds each read, not a request: a server that sends its headers one byte a second never
+    trips it. So the request runs in a daemon thread, and the caller waits for it with a deadline. Not SIGALRM:
+    it works in the main thread only, and on the controller Ansible uses it for the task keyword ``timeout``.
+    A request still blocked at the deadline is abandoned: its thread ends when the server lets go, or with the
+    module's process.
+    """
+    done = threading.Event()
+    box = {}
+
+    def run():
+        try:
+            box["value"] = func()
+        except BaseException as exc:  # handed to the caller, which raises it
+            box["error"] = exc
+        done.set()
+
+    worker = threading.Thread(target=run, name="cdcops-flink-rest")
+    worker.daemon = True
+    worker.start()
+    if not done.wait(max(0.0, seconds)):
+        raise socket.timeout("timed out: no complete answer within %s s" % _secs(seconds))
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def _cause(exc):
@@ -91,7 +142,11 @@ def _cause(exc):
 
 
 class FlinkRestClient:
-    """GET JSON from a Flink JobManager's REST API."""
+    """GET JSON from a Flink JobManager's REST API.
+
+    ``timeout`` bounds each whole request (connect, status line, headers and body), whatever the server does;
+    ``deadline`` (a ``time.monotonic()`` value), when set, bounds every request of a wait.
+    """
 
     def __init__(self, base_url, url_username=None, url_password=None, validate_certs=True,
                  ca_path=None, client_cert=None, client_key=None, timeout=10.0):
@@ -111,6 +166,8 @@ class FlinkRestClient:
         self._client_cert = client_cert
         self._client_key = client_key
         self.timeout = timeout
+        self.deadline = None
+        self.last_error = None
 
     @classmethod
     def from_params(cls, params):
@@ -131,24 +188,48 @@ class FlinkRestClient:
         """Send ``method`` to ``path`` and return the decoded JSON body (``{}`` for an empty one)."""
         url = self.base_url + path
         where = self._where(path)
+        budget, bound = self.timeout, "timeout"
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                # Said once more, the last failure is what the wait reports at its end.
+                raise self.last_error or FlinkRestError(
+                    "cannot reach the Flink REST API at %s: the wait's deadline has passed" % where,
+                    url=self.display_url + path)
+            if left < budget:
+                budget, bound = left, "what was left of the wait"
         try:
+            answer = self._request(method, path, url, where, budget, bound)
+        except FlinkRestError as exc:
+            self.last_error = exc
+            raise
+        self.last_error = None
+        return answer
+
+    def _request(self, method, path, url, where, budget, bound):
+        def fetch():
             resp = open_url(
                 url, method=method, headers={"Accept": "application/json"},
-                timeout=self.timeout, validate_certs=self._validate_certs,
+                timeout=budget, validate_certs=self._validate_certs,
                 url_username=self._username, url_password=self._password,
                 force_basic_auth=bool(self._username), ca_path=self._ca_path,
                 client_cert=self._client_cert, client_key=self._client_key,
                 http_agent="cdcops.flink_cdc", use_netrc=False)
-            body = resp.read()
-            ctype = resp.headers.get("Content-Type", "") if resp.headers else ""
+            try:
+                return resp.read(), resp.headers.get("Content-Type", "") if resp.headers else ""
+            finally:
+                resp.close()
+
+        try:
+            body, ctype = call_within(budget, fetch)
         except HTTPError as exc:
             raise self._http_error(exc, path, where)
-        except (URLError, socket.error, ssl.SSLError, SSLValidationError) as exc:
+        except Exception as exc:  # URLError, OSError, TLS errors, and a few odd types (ValueError on a bad URL)
+            cause = _cause(exc)
+            if cause.startswith("timed out"):
+                cause = "timed out: no complete answer within %s s (%s)" % (_secs(budget), bound)
             raise FlinkRestError("cannot reach the Flink REST API at %s: %s"
-                                 % (where, _cause(exc)), url=self.display_url + path)
-        except Exception as exc:  # open_url raises a few odd types (e.g. ValueError on a bad URL)
-            raise FlinkRestError("cannot reach the Flink REST API at %s: %s"
-                                 % (where, _cause(exc)), url=self.display_url + path)
+                                 % (where, cause), url=self.display_url + path)
         return self._decode(body, ctype, path, where)
 
     def _http_error(self, exc, path, where):
@@ -159,6 +240,19 @@ class FlinkRestClient:
             return FlinkRestError("the Flink REST API at %s answered HTTP %d (%s): %s"
                                   % (where, status, exc.reason, hint),
                                   url=self.display_url + path, status=status)
+        errors = []
+        try:
+            errors = [to_native(e) for e in json.loads(exc.read()).get("errors") or []]
+        except Exception:
+            pass
+        # Flink answers a resource it does not know (a job id) with its JSON error and a NotFoundException; a path
+        # that is no endpoint with "Unable to load requested file" (seen on 1.20.3). Only the second, or a body
+        # that is not Flink's, says that url points elsewhere.
+        first = errors[0].splitlines()[0] if errors else ""
+        if status == 404 and "NotFoundException" in first:
+            return FlinkRestError("the Flink REST API at %s answered HTTP 404: %s"
+                                  % (where, first.split("NotFoundException:", 1)[-1].strip()),
+                                  url=self.display_url + path, status=status)
         if status == 404:
             return FlinkRestError(
                 "%s is not a Flink REST API: HTTP 404 for %s. Point url at the JobManager's "
@@ -166,12 +260,8 @@ class FlinkRestClient:
                 % (self.display_url, path), url=self.display_url + path, status=status,
                 not_flink=True)
         detail = ""
-        try:
-            errors = json.loads(exc.read()).get("errors")
-            if errors:
-                detail = ": " + "; ".join(to_native(e).splitlines()[0] for e in errors)[:500]
-        except Exception:
-            pass
+        if errors:
+            detail = ": " + "; ".join(e.splitlines()[0] for e in errors)[:500]
         return FlinkRestError("the Flink REST API at %s answered HTTP %d (%s)%s"
                               % (where, status, exc.reason, detail),
                               url=self.display_url + path, status=status)

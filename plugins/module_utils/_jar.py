@@ -235,6 +235,35 @@ def mask_url(url: str) -> str:
     return _urls().mask_url(url)
 
 
+def url_secrets(*urls: t.Optional[str]) -> t.Set[str]:
+    """The passwords in the userinfo of ``urls`` (``http://user:password@host/``), as written and percent-decoded.
+
+    ``no_log=True`` cannot cover part of an option, so the module adds these to ``AnsibleModule.no_log_values``
+    (and the action plugin masks its own results with them): Ansible then replaces them with ``********``
+    wherever they appear in a result, ``invocation.module_args`` at -vvv included.
+    """
+    found = set()  # type: t.Set[str]
+    for url in urls:
+        if not isinstance(url, str) or "@" not in url:
+            continue
+        try:
+            password = urlsplit(url.strip()).password
+        except ValueError:  # an invalid port or IPv6 literal: the URL is refused later, maybe with its text
+            password = url.partition("://")[2].partition("@")[0].partition(":")[2]
+        if password:
+            found.update({password, unquote(password)})
+    return found
+
+
+def option_url_secrets(params: t.Mapping[str, t.Any]) -> t.Set[str]:
+    """``url_secrets`` of every option that takes a URL: ``repository_url``, ``url`` and each ``jars[].url``."""
+    urls = [params.get("repository_url"), params.get("url")]
+    entries = params.get("jars")
+    if isinstance(entries, list):
+        urls += [entry.get("url") for entry in entries if isinstance(entry, dict)]
+    return url_secrets(*urls)
+
+
 def check_http_url(url: str, what: str = "url") -> str:
     parts = urlsplit(url or "")
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
@@ -518,27 +547,102 @@ def _tls_context(validate_certs: bool) -> t.Any:
     return _TLS_CONTEXTS[validate_certs]
 
 
-def http_open(url: str, http_options: HttpOptions, what: str, method: str = "GET") -> t.Any:
-    """Open ``url``; turn every failure into a DownloadError that says where and why."""
+def _secs(value: float) -> str:
+    return "%d" % value if float(value).is_integer() else "%.1f" % value
+
+
+def call_within(seconds: float, func: t.Callable[[], t.Any], on_late: t.Optional[t.Callable[[t.Any], None]] = None,
+                name: str = "cdcops-http") -> t.Any:
+    """``func()`` within ``seconds``: its result or its exception, or ``socket.timeout`` once ``seconds`` have passed.
+
+    A socket timeout bounds each read, not a request: a server that sends its headers one byte a second never
+    trips it. So the request runs in a daemon thread, and the caller waits for it with a deadline. Not SIGALRM:
+    it works in the main thread only, and on the controller Ansible uses it for the task keyword ``timeout``.
+    A call that is still blocked at the deadline is abandoned: its thread ends when the server lets go, or with
+    the process; what it returns after that is handed to ``on_late`` (to close a response nobody reads).
+    """
+    import socket
+    lock = threading.Lock()
+    done = threading.Event()
+    box = {}  # type: t.Dict[str, t.Any]
+
+    def run() -> None:
+        late = False
+        try:
+            value = func()
+        except BaseException as exc:  # handed to the caller, which raises it
+            with lock:
+                box["error"] = exc
+                done.set()
+            return
+        with lock:
+            late = "abandoned" in box
+            box["value"] = value
+            done.set()
+        if late and on_late is not None:
+            try:
+                on_late(value)
+            except Exception:
+                pass  # only tidying up after a caller that has already given up
+
+    worker = threading.Thread(target=run, name=name)
+    worker.daemon = True
+    worker.start()
+    done.wait(max(0.0, seconds))
+    with lock:
+        if not done.is_set():
+            box["abandoned"] = True
+            raise socket.timeout("no complete answer within %s s" % _secs(seconds))
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _close(resp: t.Any) -> None:
+    try:
+        resp.close()
+    except Exception:
+        pass
+
+
+def _open(url: str, opts: HttpOptions, method: str) -> t.Any:
+    urls = _urls()
+    kwargs = dict(headers=dict(opts.headers or {}), use_proxy=opts.use_proxy, force=opts.force,
+                  timeout=opts.timeout, validate_certs=opts.validate_certs, url_username=opts.url_username,
+                  url_password=opts.url_password, http_agent=USER_AGENT, follow_redirects="safe")
+    context = _tls_context(opts.validate_certs)
+    if context is not None:
+        return urls.Request().open(method, url, context=context, **kwargs)
+    return urls.open_url(url, method=method, **kwargs)
+
+
+def http_open(url: str, http_options: HttpOptions, what: str, method: str = "GET",
+              read: t.Optional[int] = None) -> t.Any:
+    """Open ``url`` within ``timeout`` (connect, status line, headers: see ``call_within``); turn every failure
+    into a DownloadError that says where and why.
+
+    With ``read``, also read (up to that many bytes of) the body within the same deadline, and return the bytes.
+    """
+    import socket
     import urllib.error
     from http.client import HTTPException
     urls = _urls()
     check_http_url(url)
     where = describe_url(url)
-    try:
-        opts = http_options
-        kwargs = dict(headers=dict(opts.headers or {}), use_proxy=opts.use_proxy, force=opts.force,
-                      timeout=opts.timeout, validate_certs=opts.validate_certs, url_username=opts.url_username,
-                      url_password=opts.url_password, http_agent=USER_AGENT, follow_redirects="safe")
-        context = _tls_context(opts.validate_certs)
-        if context is not None:
-            return urls.Request().open(method, url, context=context, **kwargs)
-        return urls.open_url(url, method=method, **kwargs)
-    except urllib.error.HTTPError as exc:
+
+    def request() -> t.Any:
+        resp = _open(url, http_options, method)
+        if read is None:
+            return resp
         try:
-            exc.close()
-        except Exception:
-            pass
+            return resp.read(read)
+        finally:
+            _close(resp)
+
+    try:
+        return call_within(http_options.timeout, request, on_late=None if read is not None else _close)
+    except urllib.error.HTTPError as exc:
+        _close(exc)
         advice = {
             401: "the repository wants credentials: set url_username/url_password, or headers for a token.",
             403: "the repository refused these credentials or this host: check url_username/url_password or headers.",
@@ -552,32 +656,133 @@ def http_open(url: str, http_options: HttpOptions, what: str, method: str = "GET
                             % (what, where, exc), url=mask_url(url))
     except (urllib.error.URLError, urls.ConnectionError, OSError, HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
+        if isinstance(reason, socket.timeout) or "timed out" in str(reason):
+            parts = "status line, headers and body" if read is not None else "status line and headers"
+            raise DownloadError("Could not download %s: %s gave no complete answer within %s s (timeout: connecting, "
+                                "%s). Check that repository_url/url names a repository that answers, or raise "
+                                "timeout." % (what, where, _secs(http_options.timeout), parts),
+                                url=mask_url(url), timed_out=True)
         raise DownloadError("Could not download %s: cannot reach %s (%s). Check repository_url/url, the "
                             "network path and use_proxy; timeout is %ss." % (what, where, reason, http_options.timeout),
                             url=mask_url(url))
 
 
-def fetch_sidecar(jar_url: str, http_options: HttpOptions, algorithm: str = "sha1") -> Checksum:
-    """The repository's checksum file for ``jar_url``. A missing one is an error, never a pass."""
-    from http.client import HTTPException
+def fetch_sidecar(jar_url: str, http_options: HttpOptions, algorithm: str = "sha1",
+                  source: t.Optional["JarSource"] = None) -> Checksum:
+    """The repository's checksum file for ``jar_url``. A missing one is an error, never a pass.
+
+    When the jar itself is missing too (``source`` says what it is), that is the error: see ``missing_jar_error``.
+    """
     url = jar_url + "." + algorithm
     where = describe_url(url)
     try:
-        resp = http_open(url, http_options, "the %s checksum file" % algorithm)
+        data = http_open(url, http_options, "the %s checksum file" % algorithm, read=SIDECAR_LIMIT)
     except DownloadError as exc:
         if exc.details.get("status") == 404:
+            if source is not None:
+                absent = missing_jar_error(source, http_options)
+                if absent is not None:
+                    raise absent
             raise ChecksumError(
                 "The repository has no %s checksum file at %s, so the jar cannot be verified and was not "
                 "installed. Pin the expected checksum with checksum: sha256:<hex> (or sha1:/sha512:), or "
                 "check repository_url." % (algorithm, where), url=mask_url(url))
         raise
-    try:
-        data = resp.read(SIDECAR_LIMIT)
-    except (OSError, HTTPException) as exc:
-        raise DownloadError("Reading the %s checksum file from %s failed: %s" % (algorithm, where, exc))
-    finally:
-        resp.close()
     return parse_sidecar(data, algorithm, where)
+
+
+# ---------------------------------------------------------------------------
+# A jar the repository does not have
+# ---------------------------------------------------------------------------
+
+METADATA_LIMIT = 1024 * 1024
+_METADATA_VERSIONS = re.compile(r"<versions>(.*?)</versions>", re.S)
+_METADATA_VERSION = re.compile(r"<version>\s*([^<\s]+)\s*</version>")
+
+
+def _version_parts(version: str) -> t.List[t.Union[int, str]]:
+    return [int(p) if p.isdigit() else p for p in re.split(r"[.\-_+]", version) if p]
+
+
+def _newness(version: str) -> t.Tuple[t.Tuple[int, t.Any], ...]:
+    # Numbers compare as numbers and words as words, never one with the other.
+    return tuple((0, p) if isinstance(p, int) else (1, p) for p in _version_parts(version))
+
+
+def nearest_versions(wanted: str, versions: t.Iterable[str]) -> t.List[str]:
+    """``versions``, nearest to ``wanted`` first: the most leading parts in common, then the smallest difference in
+    the first part that differs, then the newer one. For 3.4.0 among 2.4.2, 3.3.0, 3.5.0 and 3.6.0-1.20 that is
+    3.5.0, 3.3.0, 3.6.0-1.20, 2.4.2."""
+    want = _version_parts(wanted)
+
+    def distance(version: str) -> t.Tuple[int, int]:
+        have = _version_parts(version)
+        common = 0
+        while common < min(len(want), len(have)) and want[common] == have[common]:
+            common += 1
+        w = want[common] if common < len(want) else 0
+        h = have[common] if common < len(have) else 0
+        gap = abs(w - h) if isinstance(w, int) and isinstance(h, int) else 1 << 30
+        return (-common, gap)
+
+    return sorted(sorted(set(versions), key=_newness, reverse=True), key=distance)
+
+
+def metadata_url(repository_url: str, group_id: str, artifact_id: str) -> str:
+    """FACTS.md "Maven repository layout": ``<repo>/<group path>/<artifactId>/maven-metadata.xml`` lists the versions."""
+    validate_coordinates(group_id, artifact_id, None)
+    return "/".join([repository_url.rstrip("/")] + group_id.split(".") + [artifact_id, "maven-metadata.xml"])
+
+
+def repository_versions(repository_url: str, group_id: str, artifact_id: str,
+                        http_options: HttpOptions) -> t.Optional[t.List[str]]:
+    """The versions the repository's ``maven-metadata.xml`` lists, or None when it serves none (or no readable one)."""
+    try:
+        data = http_open(metadata_url(repository_url, group_id, artifact_id), http_options,
+                         "maven-metadata.xml", read=METADATA_LIMIT)
+    except JarError:
+        return None
+    # <metadata><versioning><versions><version>3.5.0</version>...: only that list, not a top-level <version>.
+    block = _METADATA_VERSIONS.search(data.decode("utf-8", "replace"))
+    found = _METADATA_VERSION.findall(block.group(1)) if block else []
+    return [v for v in found if _VERSION.match(v)] or None
+
+
+def missing_jar_error(source: "JarSource", http_options: HttpOptions,
+                      status: t.Optional[int] = None) -> t.Optional[JarError]:
+    """The error for a jar the repository does not have: the coordinates, the repository without credentials and
+    the HTTP status, and for Maven coordinates the versions it does have, nearest first, from its
+    ``maven-metadata.xml``.
+
+    Without ``status``, first asks (HEAD) whether the jar is there: None when it is, or when the server will not say.
+    """
+    url = source.url or ""
+    if status is None:
+        try:
+            http_open(url, http_options, source.filename, method="HEAD", read=0)
+            return None
+        except DownloadError as exc:
+            status = exc.details.get("status")
+        if status not in (404, 410):
+            return None
+    if source.kind != "maven" or not source.coordinates or not source.repository:
+        return DownloadError("The jar %s is not at %s (HTTP %s), so it cannot be verified or installed. Check url. "
+                             "Nothing was changed." % (source.filename, mask_url(url), status),
+                             status=status, url=mask_url(url))
+    group_id, artifact_id, version = source.coordinates.split(":")[:3]
+    versions = repository_versions(source.repository, group_id, artifact_id, http_options)
+    if versions:
+        nearest = nearest_versions(version, versions)
+        shown = nearest[:10]
+        listed = "It has %d version(s) of %s:%s, nearest first: %s%s." % (
+            len(nearest), group_id, artifact_id, ", ".join(shown), ", ..." if len(nearest) > len(shown) else "")
+    else:
+        listed = "It serves no maven-metadata.xml for %s:%s that lists its versions." % (group_id, artifact_id)
+    return DownloadError(
+        "%s is not in the repository %s (HTTP %s for %s), so it cannot be verified or installed. %s Set version to "
+        "one it has, or point repository_url at a repository that has this one. Nothing was changed." % (
+            source.coordinates, mask_url(source.repository), status, describe_url(url), listed),
+        status=status, url=mask_url(url), versions=versions or [])
 
 
 def looks_like_html(first_bytes: bytes) -> bool:
@@ -598,13 +803,41 @@ def free_bytes(path: str) -> int:
     return blocks * st.f_frsize
 
 
+def _counting_reader(resp: t.Any, arrived: t.List[int]) -> t.Callable[[bytearray], int]:
+    """A ``readinto`` for ``_pump`` that fills a chunk with one socket read at a time (``read1``) and counts in
+    ``arrived[0]`` every byte as it arrives, so that a failure mid-chunk says how much had arrived.
+    ``HTTPResponse.readinto`` would block until the whole chunk is there and lose the count when it fails."""
+    read1 = getattr(resp, "read1", None)
+    if read1 is None:
+        def whole(buf: bytearray) -> int:
+            n = resp.readinto(buf)
+            arrived[0] += n
+            return n
+        return whole
+
+    def readinto(buf: bytearray) -> int:
+        view = memoryview(buf)
+        filled = 0
+        while filled < len(buf):
+            data = read1(len(buf) - filled)
+            if not data:
+                break
+            view[filled:filled + len(data)] = data
+            filled += len(data)
+            arrived[0] += len(data)
+        return filled
+    return readinto
+
+
 def stream_to(url: str, http_options: HttpOptions, out: t.BinaryIO, what: str,
               algorithms: t.Iterable[str] = (), space_check_dir: t.Optional[str] = None) -> Download:
     """GET ``url`` into ``out`` in CHUNK_SIZE pieces, hashing as it goes.
 
     Checks Content-Length (HTTPResponse returns a short body without raising
     when a server closes early) and, when ``space_check_dir`` is given, refuses
-    up front a body larger than the free space there.
+    up front a body larger than the free space there. The status line and
+    headers must arrive within ``timeout`` (``http_open``); the body may take
+    as long as it keeps arriving, but no read waits more than ``timeout``.
     """
     import socket
     from http.client import HTTPException, IncompleteRead
@@ -628,16 +861,25 @@ def stream_to(url: str, http_options: HttpOptions, out: t.BinaryIO, what: str,
                     "some space there; nothing was changed." % (what, space_check_dir, expected_length, free))
         hasher = _Hasher(algorithms)
         first = b""
+        arrived = [0]
         try:
-            first = _pump(resp.readinto, out, hasher)
+            first = _pump(_counting_reader(resp, arrived), out, hasher)
         except IncompleteRead:
             pass  # reported below with the byte counts
         except (socket.timeout, OSError, HTTPException) as exc:
             if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
                 raise DownloadError("Ran out of space writing %s into %s after %d bytes. Free some space "
                                     "there; nothing was changed." % (what, space_check_dir, hasher.size))
-            raise DownloadError("Downloading %s from %s failed after %d bytes: %s. Nothing was changed; "
-                                "retry, or raise timeout." % (what, where, hasher.size, exc))
+            of = " of %d" % expected_length if expected_length is not None else ""
+            if isinstance(exc, socket.timeout) or "timed out" in str(exc):
+                # Each read waits at most timeout seconds (the socket's timeout): a transfer that keeps
+                # progressing, however slowly, finishes; one that stops for that long fails here.
+                raise DownloadError(
+                    "Downloading %s from %s stalled: no data for %s s (timeout) after %d%s bytes had arrived. "
+                    "Nothing was changed; retry, or raise timeout if the repository is this slow." % (
+                        what, where, _secs(http_options.timeout), arrived[0], of), arrived=arrived[0], stalled=True)
+            raise DownloadError("Downloading %s from %s failed after %d%s bytes: %s. Nothing was changed; "
+                                "retry, or raise timeout." % (what, where, arrived[0], of, exc), arrived=arrived[0])
         digests = hasher.digests()
         if expected_length is not None and digests.size != expected_length:
             raise DownloadError(
@@ -646,6 +888,17 @@ def stream_to(url: str, http_options: HttpOptions, out: t.BinaryIO, what: str,
         return Download(digests, ctype, first)
     finally:
         resp.close()
+
+
+def download(source: "JarSource", http_options: HttpOptions, out: t.BinaryIO, algorithms: t.Iterable[str] = (),
+             space_check_dir: t.Optional[str] = None) -> Download:
+    """``stream_to`` for a jar source: a jar the repository does not have is named as such (``missing_jar_error``)."""
+    try:
+        return stream_to(source.url or "", http_options, out, source.filename, algorithms, space_check_dir)
+    except DownloadError as exc:
+        if exc.details.get("status") in (404, 410):
+            raise missing_jar_error(source, http_options, exc.details["status"]) or exc
+        raise
 
 
 def copy_to(src: str, out: t.BinaryIO, algorithms: t.Iterable[str] = ()) -> Download:
@@ -897,6 +1150,10 @@ class JarSource(t.NamedTuple):
     pushed: bool = False
     # src is the action plugin's own copy, in the temp dir it made for this task: it may be moved into dest.
     movable: bool = False
+    # Maven coordinates (group:artifact:version[:classifier]) and repository_url, for the error when the
+    # repository lacks the jar (missing_jar_error).
+    coordinates: t.Optional[str] = None
+    repository: t.Optional[str] = None
 
     @property
     def connectors(self) -> t.List[Connector]:
@@ -929,8 +1186,10 @@ class JarSource(t.NamedTuple):
 def maven_source(repository_url: str, group_id: str, artifact_id: str, version: str,
                  classifier: t.Optional[str] = None, checksum: t.Optional[str] = None) -> JarSource:
     url = maven_url(repository_url, group_id, artifact_id, version, classifier)
+    coordinates = ":".join([group_id, artifact_id, version] + ([classifier] if classifier else []))
     return JarSource("maven", jar_filename(artifact_id, version, classifier), artifact_id, group_id, url=url,
-                     checksum=parse_checksum(checksum) if checksum else None)
+                     checksum=parse_checksum(checksum) if checksum else None, coordinates=coordinates,
+                     repository=repository_url.rstrip("/"))
 
 
 def maven_artifact(group_id: str, artifact_id: str) -> JarSource:
@@ -962,7 +1221,7 @@ def expected_checksum(source: JarSource, http_options: HttpOptions) -> t.Optiona
         return source.checksum
     if source.kind in ("maven", "url"):
         # FACTS.md "Maven repository layout": Central guarantees .sha1 (and .md5) sidecars.
-        return fetch_sidecar(source.url or "", http_options, "sha1")
+        return fetch_sidecar(source.url or "", http_options, "sha1", source)
     return None
 
 
@@ -1272,13 +1531,71 @@ def stale_temps(dest: str) -> t.List[str]:
     return sorted(n for n in os.listdir(dest) if _TEMP_NAME.match(n))
 
 
+def remove_stale_temps(dest: str) -> None:
+    """Remove ``stale_temps``; the caller holds the exclusive lock on ``dest``, so no live run owns them.
+
+    Best effort: a temp file that cannot be removed is no jar, so Flink ignores it, and a later run tries again.
+    """
+    for name in stale_temps(dest):
+        try:
+            discard(os.path.join(dest, name))
+        except OSError:
+            pass
+
+
+_MOUNTINFO_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
+def mount_of(path: str) -> t.Tuple[str, str]:
+    """``(mount point, filesystem type)`` of the filesystem holding ``path``.
+
+    From ``/proc/self/mountinfo`` (the longest mount point above the real path; the last one listed of those
+    stacked there), which also knows bind mounts; elsewhere the first directory upward that
+    ``os.path.ismount``, type unknown.
+    """
+    real = os.path.realpath(path)
+    best, kind = "", ""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                if "-" not in fields[6:] or len(fields) < 5:
+                    continue
+                point = _MOUNTINFO_ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), fields[4])
+                inside = real == point or real.startswith(point.rstrip("/") + "/")
+                if inside and len(point) >= len(best):
+                    best, kind = point, fields[fields.index("-", 6) + 1]
+    except (OSError, IndexError, ValueError):
+        best = ""
+    if best:
+        return best, kind
+    point = real
+    while not os.path.ismount(point) and os.path.dirname(point) != point:
+        point = os.path.dirname(point)
+    return point, ""
+
+
+def _read_only(where: str) -> str:
+    point, kind = mount_of(where)
+    return "the filesystem mounted at %s%s is read-only" % (point, " (%s)" % kind if kind else "")
+
+
 def write_error(where: str, exc: OSError) -> JarError:
     try:
         import pwd
         user = pwd.getpwuid(os.geteuid()).pw_name
     except (ImportError, KeyError):
         user = str(os.geteuid())
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+    if exc.errno == errno.EROFS:
+        # No user may write there, so become cannot help.
+        return JarError("Cannot write in %s: %s. Remount it read-write, or point dest at a directory on a writable "
+                        "filesystem. Nothing was changed." % (where, _read_only(where)), errno=exc.errno)
+    if exc.errno in (errno.EACCES, errno.EPERM) and os.geteuid() == 0:
+        return JarError("Cannot write in %s as user root: %s. Root itself is refused, so become cannot help: check for "
+                        "the immutable attribute (lsattr -d %s; chattr -i), a network filesystem that maps root to "
+                        "nobody (root_squash), or a security policy (SELinux, AppArmor). Nothing was changed." % (
+                            where, exc.strerror, where), errno=exc.errno)
+    if exc.errno in (errno.EACCES, errno.EPERM):
         return JarError("Cannot write in %s as user %s: %s. Run the task with become: true, or give %s write "
                         "access to %s. Nothing was changed." % (where, user, exc.strerror, user, where),
                         errno=exc.errno)
@@ -1595,8 +1912,7 @@ def _fetch(jar: _Jar, dest: str, http_options: HttpOptions, opts: InstallOptions
             elif source.kind == "src":
                 got = copy_to(source.src or "", out, algorithms)
             else:
-                got = stream_to(source.url or "", http_options, out, source.filename, algorithms,
-                                space_check_dir=dest)
+                got = download(source, http_options, out, algorithms, space_check_dir=dest)
                 jar.downloaded = True
     except OSError as exc:
         raise write_error(dest, exc)
@@ -1703,6 +2019,9 @@ def ensure_jars(requests: t.Sequence[JarRequest], dest: str, http_options: HttpO
     if check_mode:
         return _batch_result(work, plan, True, [os.path.join(dest, n) for n in plan.remove], opts, [])
 
+    # What a killed run left (its temp files, and the second names of a half-done install_temps) goes now,
+    # under the exclusive lock, whether or not this run has anything to fetch.
+    remove_stale_temps(dest)
     fetch = [j for j in present if j.plan is not None and (j.plan.install or (opts.force and j.source.kind != "src"))]
     needed = [j.source.filename for j in fetch if j.source.pushed and not j.source.src]
     if needed:
@@ -1710,9 +2029,6 @@ def ensure_jars(requests: t.Sequence[JarRequest], dest: str, http_options: HttpO
                 "msg": "the controller must push %s before anything is installed" % ", ".join(needed)}
 
     backups = []  # type: t.List[str]
-    if fetch:
-        for name in stale_temps(dest):
-            discard(os.path.join(dest, name))
     try:
         for jar in fetch:
             _fetch(jar, dest, http_options, opts)
@@ -1854,6 +2170,9 @@ class CachedJar(t.NamedTuple):
 
 
 def cache_error(where: str, exc: OSError) -> JarError:
+    if exc.errno == errno.EROFS:
+        return JarError("Cannot use the controller cache %s: %s. Set controller_cache_dir to a directory on a writable "
+                        "filesystem. Nothing was changed on the hosts." % (where, _read_only(where)), errno=exc.errno)
     return JarError("Cannot use the controller cache %s: %s. Set controller_cache_dir to a directory that the user "
                     "running ansible-playbook can write. Nothing was changed on the hosts." % (
                         where, exc.strerror or exc), errno=exc.errno)
@@ -1945,7 +2264,7 @@ def _sidecar_once(source: JarSource, http_options: HttpOptions, cache_dir: str, 
     a jar republished under the same name is noticed.
     """
     if not run_id:
-        return fetch_sidecar(source.url or "", http_options, "sha1")
+        return fetch_sidecar(source.url or "", http_options, "sha1", source)
     memo = os.path.join(cache_dir, "sidecars", hashlib.sha256((source.url or "").encode("utf-8")).hexdigest())
 
     def noted() -> t.Optional[Checksum]:
@@ -1969,7 +2288,7 @@ def _sidecar_once(source: JarSource, http_options: HttpOptions, cache_dir: str, 
         found = noted()
         if found is not None:
             return found
-        checksum = fetch_sidecar(source.url or "", http_options, "sha1")
+        checksum = fetch_sidecar(source.url or "", http_options, "sha1", source)
         try:
             _write_json(memo + ".json", {"run": run_id, "url": public_url(source.url or ""),
                                          "checksum": str(checksum), "origin": checksum.origin})
@@ -2010,8 +2329,7 @@ def _src_digests_once(src: str, algorithms: t.Sequence[str], cache_dir: str, run
 def _fill_cache(source: JarSource, path: str, expected: Checksum, http_options: HttpOptions, validate: bool,
                 run_id: str) -> CachedJar:
     entry = os.path.dirname(path)
-    for name in stale_temps(entry):
-        discard(os.path.join(entry, name))
+    remove_stale_temps(entry)
     try:
         fd, temp = tempfile.mkstemp(prefix=_temp_prefix(source.filename), suffix=TEMP_SUFFIX, dir=entry)
     except OSError as exc:
@@ -2024,8 +2342,7 @@ def _fill_cache(source: JarSource, path: str, expected: Checksum, http_options: 
                 if source.kind == "src":
                     got = copy_to(source.src or "", out, algorithms)
                 else:
-                    got = stream_to(source.url or "", http_options, out, source.filename, algorithms,
-                                    space_check_dir=entry)
+                    got = download(source, http_options, out, algorithms, space_check_dir=entry)
                     downloaded = True
                 _datasync(out.fileno())
         except OSError as exc:
@@ -2247,7 +2564,8 @@ def remembered(memory: t.Mapping[str, str], items: t.Sequence[t.Mapping[str, t.A
 def dest_state(dest, names):
     """The identity of every ``*.jar`` entry in ``dest`` (lstat, and stat through a link), and the SHA-256 and
     size of each of ``names`` that is a file: all a rerun's answer depends on. Any write to a file changes its
-    ctime, which no user can set, so an unchanged state means unchanged jars.
+    ctime, which no user can set, so an unchanged state means unchanged jars. A temp file a killed run left
+    (``.<name>.jar.<random>.part``) counts too, so that the rerun runs the module, which removes it.
 
     Stdlib only, self-contained and Python 3.8: the controller sends this function's source as its probe.
     """
@@ -2259,7 +2577,8 @@ def dest_state(dest, names):
 
     entries = {}
     for entry in os.scandir(dest):
-        if entry.name.endswith(".jar"):
+        if entry.name.endswith(".jar") or (entry.name.startswith(".") and ".jar." in entry.name
+                                           and entry.name.endswith(".part")):
             st = entry.stat(follow_symlinks=False)
             through = None
             if entry.is_symlink():

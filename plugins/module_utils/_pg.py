@@ -336,8 +336,9 @@ def classify_connect_error(reason):
     return "other"
 
 
-def connect_hint(kind, endpoint, user, database, replication=False):
-    # type: (str, str, str, str, bool) -> str
+def connect_hint(kind, endpoint, user, database, replication=False, reason=""):
+    # type: (str, str, str, str, bool, str) -> str
+    """What to do about a failed connection of ``kind``; ``reason`` (the server's words) refines it."""
     if kind == "auth":
         return ("Check login_user and login_password for %s. pg_hba.conf uses a password method "
                 "(scram-sha-256 or md5) for this client; the role's password must match." % endpoint)
@@ -347,11 +348,25 @@ def connect_hint(kind, endpoint, user, database, replication=False):
     if kind == "pg_hba":
         # A logical replication connection matches an ordinary database entry, not the
         # "replication" keyword (FACTS.md, "pg_hba").
-        return ("Add a pg_hba.conf line for this client, e.g. 'host %s %s <client address>/32 "
-                "scram-sha-256', then SELECT pg_reload_conf();.%s"
-                % (database or "<database>", user or "<user>",
-                   " A logical replication connection (replication=database) matches the database "
-                   "column, not the 'replication' keyword." if replication else ""))
+        def line(verb, kind):
+            return ("%s a pg_hba.conf line for this client, e.g. '%s %s %s <client address>/32 scram-sha-256', then "
+                    "SELECT pg_reload_conf();.%s" % (
+                        verb, kind, database or "<database>", user or "<user>",
+                        " A logical replication connection (replication=database) matches the database "
+                        "column, not the 'replication' keyword." if replication else ""))
+
+        text = (reason or "").lower()
+        # The server says how the rejected attempt was made ("no encryption", "SSL encryption"; PostgreSQL
+        # src/backend/libpq/auth.c, ClientAuthentication). With ssl_mode=prefer libpq tries both ways and both
+        # are named: then no line admits this client either way.
+        if "no encryption" in text and "ssl encryption" not in text:
+            return ("No pg_hba.conf line admits this client unencrypted. If the server admits it over SSL (hostssl "
+                    "lines), set ssl_mode: require, or verify-full with ca_cert to also verify the server's "
+                    "certificate. To admit it unencrypted instead, " + line("add", "host"))
+        if "ssl encryption" in text and "no encryption" not in text:
+            return ("No pg_hba.conf line admits this client over SSL, which its ssl_mode asks for. "
+                    + line("Add", "hostssl"))
+        return line("Add", "host")
     if kind == "ssl":
         return ("Match ssl_mode to the server: 'disable' or 'prefer' when it has no SSL, "
                 "'verify-full' with ca_cert to verify its certificate; check ca_cert, ssl_cert and "
@@ -705,7 +720,7 @@ def check_connect(endpoint, error=None, kind=None, user="", database=""):
     # type: (str, Optional[str], Optional[str], str, str) -> Check
     if error:
         return make_check("connect", False, ERROR, error,
-                          connect_hint(kind or "other", endpoint, user, database))
+                          connect_hint(kind or "other", endpoint, user, database, reason=error))
     return make_check("connect", True, ERROR, "connected to PostgreSQL at %s (database %s, user %s)"
                       % (endpoint, database, user))
 
@@ -1203,7 +1218,8 @@ def check_replication_connection(endpoint, user, database, result):
             "(system %s, timeline %s): pg_hba.conf admits this host"
             % (endpoint, user, system.get("systemid"), system.get("timeline")))
     return make_check("replication_connection", False, ERROR, result.get("error") or "failed",
-                      connect_hint(result.get("kind") or "other", endpoint, user, database, replication=True))
+                      connect_hint(result.get("kind") or "other", endpoint, user, database, replication=True,
+                                   reason=result.get("error") or ""))
 
 
 # --------------------------------------------------------------------------- verdict

@@ -48,8 +48,11 @@ options:
       - Seconds to wait until at least O(wait_for_taskmanagers) TaskManagers are registered and at
         least O(min_free_slots) slots are free. The module polls with backoff and retries
         connection errors meanwhile.
+      - This bounds the whole wait, whatever the JobManager does; no request of it runs more than 2 seconds past
+        the deadline (the last look at the cluster, whose counts the failure reports; each request is also
+        bounded by O(timeout)).
       - At the deadline the module fails, stating how many TaskManagers were registered and how many
-        were wanted.
+        were wanted, or why the last request failed.
       - V(0) reads once and does not wait or judge the counts.
     type: float
     default: 0
@@ -115,6 +118,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+url:
+  description: O(url) without its credentials (no C(user:password@)), for messages and reports.
+  returned: success
+  type: str
+  sample: https://flink.example.com/
+  version_added: 0.2.0
 flink_version:
   description: Flink version reported by the JobManager.
   returned: success
@@ -224,6 +233,8 @@ host_matches:
       elements: dict
 """
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_cluster import (
@@ -236,7 +247,12 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest impor
     FlinkRestClient,
     FlinkRestError,
     rest_argument_spec,
+    url_secrets,
 )
+
+
+# Seconds past wait_timeout for the last look at the cluster, so that its counts are in the failure message.
+LAST_LOOK = 2.0
 
 
 def main():
@@ -251,12 +267,18 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
+    # A password in the URL's userinfo: masked wherever it appears in the result, invocation included.
+    module.no_log_values.update(url_secrets(params["url"]))
     for name in ("wait_for_taskmanagers", "min_free_slots", "wait_timeout"):
         if params[name] < 0:
             module.fail_json(msg="%s must not be negative, got %s" % (name, params[name]))
 
     try:
         client = FlinkRestClient.from_params(params)
+        if params["wait_timeout"] > 0:
+            # Every request of the wait ends by its deadline, so the wait as a whole does too; the wait takes a
+            # last look at the cluster at its deadline, which may take LAST_LOOK more.
+            client.deadline = time.monotonic() + params["wait_timeout"] + min(client.timeout, LAST_LOOK)
         result = wait_for_cluster(
             lambda: snapshot(client, classpath=bool(params["wait_for_jobmanager_jars"])),
             want_taskmanagers=params["wait_for_taskmanagers"],
@@ -274,7 +296,7 @@ def main():
 
     if params["expected_taskmanagers"] is not None:
         result["host_matches"] = match_hosts(params["expected_taskmanagers"], result["taskmanagers"])
-    module.exit_json(changed=False, **result)
+    module.exit_json(changed=False, url=client.display_url, **result)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,9 @@ options:
       - Base URL of the Maven repository, used with O(group_id), O(artifact_id) and O(version).
       - The jar is fetched from C(<repository_url>/<group/as/path>/<artifact_id>/<version>/<artifact_id>-<version>[-<classifier>].jar).
       - Only C(http) and C(https) URLs are accepted.
+      - A password in its userinfo (C(https://user:password@host/maven2)) is used for basic authentication, like
+        O(url_username)/O(url_password), and is never shown; it is masked wherever it would appear in the output,
+        C(invocation) at C(-vvv) included, in either O(fetch_mode).
     type: str
     default: https://repo1.maven.org/maven2
   group_id:
@@ -78,6 +81,7 @@ options:
     description:
       - An C(http) or C(https) URL of the jar. Its last path segment is the file name in O(dest).
       - Without O(checksum), the jar is verified against C(<url>.sha1), which must exist.
+      - A password in its userinfo is masked in the output, as for O(repository_url).
     type: str
   src:
     description:
@@ -119,7 +123,7 @@ options:
         type: str
       url:
         description:
-          - An C(http) or C(https) URL of the jar, as O(url).
+          - An C(http) or C(https) URL of the jar, as O(url). A password in its userinfo is masked in the output.
         type: str
       src:
         description:
@@ -144,6 +148,9 @@ options:
       - The expected checksum of the jar, as V(sha256:<hex>), V(sha512:<hex>) or V(sha1:<hex>).
       - Without it, Maven and URL sources are verified against the repository's C(.sha1) file, which Maven
         Central guarantees. A missing C(.sha1) file fails the task; nothing is ever installed unverified.
+      - When the jar itself is missing (a version the repository does not have), the task fails saying so, with the
+        coordinates, the repository (without credentials), the HTTP status and, where the repository serves
+        C(<group path>/<artifact_id>/maven-metadata.xml), the versions it has, nearest first.
       - Ignored with O(state=absent).
     type: str
   validate:
@@ -205,7 +212,11 @@ options:
     default: false
   timeout:
     description:
-      - Timeout in seconds for connecting and for each read from the repository.
+      - Seconds the repository has to answer each request (connecting, the status line and the headers, and for a
+        checksum file or C(maven-metadata.xml) the whole body). A server that sends its headers a byte at a time
+        fails the request then.
+      - A jar body may take longer, as long as it keeps arriving. The download fails once no data has arrived
+        for this many seconds, naming the host and port and how many bytes had arrived.
     type: int
     default: 30
   validate_certs:
@@ -304,13 +315,27 @@ attributes:
     description:
       - Needs C(fcntl.flock) and atomic C(rename) in O(dest), as on Linux.
 notes:
+  - "What is guaranteed. B(Atomic install): a jar is renamed into O(dest) only once it is complete, verified and
+    validated, and all jars of a task or none; any failure leaves O(dest) as it was. B(No secret in any output):
+    O(url_password), O(headers) and a password in the userinfo of O(repository_url), O(url) or O(jars[].url) never
+    appear in the result, at C(-vvv), in messages or in the controller cache, in either O(fetch_mode).
+    B(Bounded time per request): see O(timeout); a stalled download fails, a slow one that keeps progressing
+    finishes. B(Cleanup after interruption): see the next note."
+  - A run that is killed (for example mid-download) leaves at most temporary files named
+    C(.<jar name>.<random>.part) in O(dest), or in an entry of O(controller_cache_dir) with
+    O(fetch_mode=controller). The next run on that O(dest) (or cache entry) removes them, whether or not it has
+    anything to install, and with O(fetch_mode=controller) its probe sees them, so the module runs and removes
+    them. Flink loads every C(*.jar) under C(lib/); nothing this module writes there ends in C(.jar) except a
+    verified jar under its final name (temporary files end in C(.part), backups in C(.bak), and the lock is taken
+    on the directory itself, with no lock file).
   - Downloads use Ansible's own URL handling, so TaskManager hosts need no extra Python packages.
   - O(fetch_mode=controller) works with pipelining; an up-to-date host then costs one connection round trip.
   - With O(fetch_mode=controller), a jar transferred to the host's temporary directory on the same filesystem as
     O(dest) is moved into O(dest) and verified there, not copied again.
   - A run waits up to 15 minutes for another run holding the lock on the same O(dest).
-  - Temporary files are named C(.<jar name>.<random>.part) inside O(dest); ones left by a killed run are
-    removed by the next run that installs a jar there.
+  - A write refused in O(dest) says why. On a read-only filesystem the message names its mount point (no
+    C(become) helps there); when root itself is refused it names the likely causes (the immutable attribute,
+    C(root_squash), a security policy); only a user who lacks permission is told to use C(become).
 seealso:
   - module: ansible.builtin.get_url
   - module: ansible.builtin.copy
@@ -526,6 +551,8 @@ class FlinkConnectorJar:
         self.module = AnsibleModule(argument_spec=_jar.argument_spec(), supports_check_mode=True,
                                     **_jar.argument_rules())
         self.params = self.module.params
+        # A password in a URL's userinfo: masked wherever it appears in the result, invocation included.
+        self.module.no_log_values.update(_jar.option_url_secrets(self.params))
 
     def fail(self, msg, **details):
         self.module.fail_json(msg=msg, changed=bool(details.pop("changed", False)), **details)

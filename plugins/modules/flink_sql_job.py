@@ -228,6 +228,7 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest impor
     FlinkRestClient,
     FlinkRestError,
     rest_argument_spec,
+    url_secrets,
 )
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_sql_job import (
     SqlJobError,
@@ -260,6 +261,8 @@ class FlinkSqlJob:
         self.secrets = secret_values(self.params["sql_secrets"])
         # Ansible masks these in everything the module returns, as a second line of defence.
         module.no_log_values.update(self.secrets)
+        # A password in the REST URL's userinfo, masked the same way (invocation included).
+        module.no_log_values.update(url_secrets(self.params["url"]))
         self.flink_home = os.path.abspath(self.params["flink_home"])
         self.result = {"changed": False, "job_name": self.params["job_name"]}
 

@@ -274,7 +274,7 @@ class PgReplicationSlot:
             client.connect(readonly=False)
         except PgConnectError as exc:
             self.fail("%s. %s" % (exc.message, connect_hint(exc.kind, client.endpoint, client.user,
-                                                            client.database)))
+                                                            client.database, reason=exc.reason)))
         try:
             self._run(name)
         except PgQueryError as exc:

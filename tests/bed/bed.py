@@ -12,7 +12,13 @@ Usage: bed.py up [--fresh] | down | status | tm-stop HOST | tm-start HOST | jm-s
   own FLINK_HOME, so a deploy to one "host" never touches the other.
 * PostgreSQL from Debian's server packages: a ``logical`` cluster and a
   ``replica`` cluster (wal_level), scram password auth on TCP, run as the
-  ``postgres`` OS user when started by root (initdb refuses root).
+  ``postgres`` OS user when started by root (initdb refuses root). That user
+  must reach the clusters' files, which a checkout under a directory others
+  cannot traverse (``mktemp -d``, root's home: mode 0700) does not allow; so
+  when run by root their state lives outside the checkout, one directory per
+  bed directory (``pg_root``: ``/var/tmp/cdcops-bed-pg-<hash of the bed
+  directory>``, owned by postgres, mode 0700). The password files stay in the
+  bed directory, mode 0600.
 * A Maven-layout HTTP repository (maven_repo.py) with a request log, serving
   the REAL published connector jars of artifacts.py (postgres-cdc, StarRocks),
   each with the ``.sha1`` Maven Central published. They are fetched once with
@@ -26,12 +32,15 @@ Ansible ``inventory.ini`` into the bed directory (``$CDCOPS_BED_DIR``, by
 default ``tests/output/bed``).
 """
 
+import hashlib
 import json
 import os
+import pwd
 import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tarfile
@@ -412,22 +421,69 @@ def pg_bin():
 
 
 def as_pg(cmd, **kw):
-    """Run a PostgreSQL server command as the postgres OS user when we are root."""
+    """Run a PostgreSQL server command as the postgres OS user when we are root (from ``/``, a directory that user
+    can always enter, not from wherever the caller stands)."""
     if os.geteuid() == 0:
         cmd = ["runuser", "-u", "postgres", "--"] + cmd
+        kw.setdefault("cwd", "/")
     return run(cmd, **kw)
 
 
+# Run by root, the clusters' state lives here, outside the checkout (see the module docstring).
+PG_STATE_BASE = "/var/tmp"
+
+
+def pg_root():
+    """The directory of this bed's PostgreSQL clusters: ``BED/pg`` when PostgreSQL runs as the user running the
+    bed; run by root, one directory per bed directory under PG_STATE_BASE, which the postgres OS user owns and
+    can always reach, wherever the checkout is."""
+    if os.geteuid() != 0:
+        return os.path.join(BED, "pg")
+    return os.path.join(PG_STATE_BASE, "cdcops-bed-pg-%s" % hashlib.sha256(BED.encode("utf-8")).hexdigest()[:16])
+
+
+def _private_pg_root():
+    """``pg_root()``, made if missing. Run by root: a real directory (not a link someone planted in the shared
+    PG_STATE_BASE), of root or postgres, then owned by postgres with mode 0700."""
+    root = pg_root()
+    if os.geteuid() != 0:
+        os.makedirs(root, exist_ok=True)
+        return root
+    try:
+        os.mkdir(root, 0o700)
+    except FileExistsError:
+        pass
+    owner = pwd.getpwnam("postgres")
+    st = os.lstat(root)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid not in (0, owner.pw_uid):
+        raise SystemExit("[bed] %s is not a directory of root or postgres (uid %d); remove it and run again"
+                         % (root, st.st_uid))
+    os.chown(root, owner.pw_uid, owner.pw_gid)
+    os.chmod(root, 0o700)
+    return root
+
+
 def pg_dir(name):
-    return os.path.join(BED, "pg", name)
+    legacy = os.path.join(BED, "pg", name)
+    if os.geteuid() == 0 and os.path.exists(os.path.join(legacy, "data", "PG_VERSION")):
+        return legacy  # a bed made before its PostgreSQL state moved out of the checkout keeps it there
+    return os.path.join(pg_root(), name)
+
+
+def _private_file(path, text):
+    """Write ``text`` to a new file that only its owner can read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)  # also when it existed with another mode
 
 
 def pg_password():
     path = os.path.join(BED, "pg", "superuser.password")
     if not os.path.exists(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(secrets.token_urlsafe(18))
+        _private_file(path, secrets.token_urlsafe(18))
+    os.chmod(path, 0o600)  # a bed made when it was 0644
     with open(path) as f:
         return f.read().strip()
 
@@ -438,23 +494,21 @@ def start_postgres(name, port, wal_level):
     sock = os.path.join(base, "sock")
     password = pg_password()
     if not os.path.exists(os.path.join(data, "PG_VERSION")):
-        log("initdb PostgreSQL cluster %s (wal_level=%s, port %d)" % (name, wal_level, port))
+        log("initdb PostgreSQL cluster %s (wal_level=%s, port %d) in %s" % (name, wal_level, port, base))
+        _private_pg_root()
         shutil.rmtree(base, ignore_errors=True)
         os.makedirs(sock)
         pwfile = os.path.join(base, "pwfile")
-        with open(pwfile, "w") as f:
-            f.write(password)
+        _private_file(pwfile, password)
         if os.geteuid() == 0:
-            shutil.chown(base, "postgres", "postgres")
-            shutil.chown(sock, "postgres", "postgres")
-            shutil.chown(pwfile, "postgres", "postgres")
-            # postgres must traverse the bed directory to reach its data.
-            for parent in (os.path.dirname(base), BED):
-                os.chmod(parent, os.stat(parent).st_mode | 0o711)
-        as_pg([os.path.join(pg_bin(), "initdb"), "-D", data, "-U", "postgres", "--pwfile", pwfile,
-               "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
-               "--locale=C"], stdout=subprocess.DEVNULL)
-        os.unlink(pwfile)
+            for path in (base, sock, pwfile):
+                shutil.chown(path, "postgres", "postgres")
+        try:
+            as_pg([os.path.join(pg_bin(), "initdb"), "-D", data, "-U", "postgres", "--pwfile", pwfile,
+                   "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
+                   "--locale=C"], stdout=subprocess.DEVNULL)
+        finally:
+            os.unlink(pwfile)
         conf = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(port),
@@ -648,6 +702,7 @@ def up(fresh=False):
         down()
         for part in ("flink", "pg", "maven", "job"):
             shutil.rmtree(os.path.join(BED, part), ignore_errors=True)
+        shutil.rmtree(pg_root(), ignore_errors=True)
     os.makedirs(BED, exist_ok=True)
     dist = flink_dist()
     pg = {

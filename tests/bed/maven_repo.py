@@ -9,7 +9,11 @@ Faults, for the tests of failed downloads, come from ``<root>/.faults.json``,
 read on every request: ``{"<url path>": {"mode": ...}}`` where mode is
 ``truncate`` (announce the full Content-Length, send half, close), ``drop``
 (close before any body), ``html`` (serve a proxy login page with 200),
-``status`` (answer with ``code``) or ``slow`` (sleep ``seconds`` first).
+``status`` (answer with ``code``) or ``slow`` (sleep ``seconds`` first). Servers that answer slowly:
+``trickle_headers`` (the status line, then one header byte every ``interval`` seconds, ``bytes`` of them,
+then an empty 200), ``trickle`` (the headers at once, then the body ``piece`` bytes every ``interval``
+seconds: slow, but progressing) and ``stall`` (the headers and the first ``after`` body bytes, then nothing
+for ``seconds``, then close).
 Optional ``auth`` (``user:password``) and ``header`` (``Name: value``) in
 ``<root>/.access.json`` make the repository require credentials.
 """
@@ -91,6 +95,8 @@ class Handler(BaseHTTPRequestHandler):
         mode = fault.get("mode")
         if mode == "slow":
             time.sleep(float(fault.get("seconds", 5)))
+        if mode == "trickle_headers":
+            return self._trickle_headers(float(fault.get("interval", 1)), int(fault.get("bytes", 120)))
         if mode == "status":
             return self._send_status(int(fault.get("code", 500)), b"injected\n")
         if mode == "html":
@@ -120,20 +126,48 @@ class Handler(BaseHTTPRequestHandler):
             limit = size // 2
         elif mode == "drop":
             limit = 0
+        elif mode == "stall":
+            limit = min(size, int(fault.get("after", 0)))
+        piece, interval = CHUNK, 0.0
+        if mode == "trickle":
+            piece, interval = int(fault.get("piece", 65536)), float(fault.get("interval", 0.5))
         sent = 0
         try:
             with open(full, "rb") as f:
                 while sent < limit:
-                    data = f.read(min(CHUNK, limit - sent))
+                    data = f.read(min(piece, limit - sent))
                     if not data:
                         break
                     self.wfile.write(data)
+                    self.wfile.flush()
                     sent += len(data)
+                    if interval and sent < limit:
+                        time.sleep(interval)
+            if mode == "stall":
+                time.sleep(float(fault.get("seconds", 60)))
         except (BrokenPipeError, ConnectionResetError):
             pass
         self._record(200, sent)
-        if mode in ("truncate", "drop"):
+        if mode in ("truncate", "drop", "stall"):
             self.close_connection = True
+
+    def _trickle_headers(self, interval, count):
+        """A status line at once, then a header one byte at a time: every read finds a byte, none finds the end."""
+        sent = 0
+        try:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Trickle: ")
+            self.wfile.flush()
+            for dummy in range(count):
+                time.sleep(interval)
+                self.wfile.write(b"a")
+                self.wfile.flush()
+                sent += 1
+            self.wfile.write(b"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self._record(200, sent)
+        self.close_connection = True
 
 
 def free_port():

@@ -73,7 +73,7 @@ def _ensure_role(admin, name, password, replication):
 
 
 def _password_file(pg, user):
-    """Where the demo role's password lives: next to bed.py's superuser.password."""
+    """Where the demo role's password lives: beside the clusters in the bed's PostgreSQL directory, mode 0600."""
     return os.path.join(os.path.dirname(os.path.dirname(pg["data"])), "%s.password" % user)
 
 
