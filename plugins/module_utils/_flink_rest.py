@@ -18,13 +18,14 @@ __metaclass__ = type
 import json
 import socket
 import ssl
-import threading
 import time
 
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.six.moves.urllib.error import HTTPError
-from ansible.module_utils.six.moves.urllib.parse import unquote, urlsplit, urlunsplit
+from ansible.module_utils.six.moves.urllib.parse import urlsplit, urlunsplit
 from ansible.module_utils.urls import open_url
+
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import call_within
 
 try:
     from ansible.module_utils.urls import SSLValidationError
@@ -67,22 +68,6 @@ def redact_url(url):
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def url_secrets(url):
-    """The password in the userinfo of ``url`` (``http://user:password@host/``), as written and percent-decoded.
-
-    ``no_log=True`` cannot cover part of an option, so each module adds these to
-    ``AnsibleModule.no_log_values``: Ansible then masks them wherever they appear in its result,
-    ``invocation.module_args`` at -vvv included.
-    """
-    if not isinstance(url, str) or "@" not in url:
-        return set()
-    try:
-        password = urlsplit(url.strip()).password
-    except ValueError:  # an invalid port: the URL is refused later, with its redacted text
-        password = url.partition("://")[2].partition("@")[0].partition(":")[2]
-    return set([password, unquote(password)]) if password else set()
-
-
 def endpoint(url):
     """``host:port`` of a URL, with the scheme's default port filled in."""
     parts = urlsplit(url)
@@ -95,35 +80,6 @@ def endpoint(url):
 
 def _secs(value):
     return "%d" % value if float(value).is_integer() else "%.1f" % value
-
-
-def call_within(seconds, func):
-    """``func()`` within ``seconds``: its result or its exception, or ``socket.timeout`` once ``seconds`` have passed.
-
-    A socket timeout bounds each read, not a request: a server that sends its headers one byte a second never
-    trips it. So the request runs in a daemon thread, and the caller waits for it with a deadline. Not SIGALRM:
-    it works in the main thread only, and on the controller Ansible uses it for the task keyword ``timeout``.
-    A request still blocked at the deadline is abandoned: its thread ends when the server lets go, or with the
-    module's process.
-    """
-    done = threading.Event()
-    box = {}
-
-    def run():
-        try:
-            box["value"] = func()
-        except BaseException as exc:  # handed to the caller, which raises it
-            box["error"] = exc
-        done.set()
-
-    worker = threading.Thread(target=run, name="cdcops-flink-rest")
-    worker.daemon = True
-    worker.start()
-    if not done.wait(max(0.0, seconds)):
-        raise socket.timeout("timed out: no complete answer within %s s" % _secs(seconds))
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def _cause(exc):

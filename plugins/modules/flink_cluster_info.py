@@ -247,8 +247,8 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest impor
     FlinkRestClient,
     FlinkRestError,
     rest_argument_spec,
-    url_secrets,
 )
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import url_secrets
 
 
 # Seconds past wait_timeout for the last look at the cluster, so that its counts are in the failure message.

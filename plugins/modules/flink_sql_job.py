@@ -228,8 +228,8 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest impor
     FlinkRestClient,
     FlinkRestError,
     rest_argument_spec,
-    url_secrets,
 )
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import url_secrets
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_sql_job import (
     SqlJobError,
     client_argv,

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _flink_rest, _jar, _pg
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _flink_rest, _http_common, _jar, _pg
 
 
 # --- secrets in URLs ----------------------------------------------------------------------------------
@@ -25,8 +25,7 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _flink_res
     (None, set()),
 ])
 def test_url_secrets(url, secrets):
-    assert _jar.url_secrets(url) == secrets
-    assert _flink_rest.url_secrets(url) == secrets
+    assert _http_common.url_secrets(url) == secrets
 
 
 def test_option_url_secrets_covers_every_option_that_takes_a_url():
@@ -38,8 +37,8 @@ def test_option_url_secrets_covers_every_option_that_takes_a_url():
 
 # --- deadlines -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("call_within", [_jar.call_within, _flink_rest.call_within])
-def test_call_within_returns_raises_or_gives_up(call_within):
+def test_call_within_returns_raises_or_gives_up():
+    call_within = _http_common.call_within
     assert call_within(5, lambda: 42) == 42
     with pytest.raises(ValueError):
         call_within(5, lambda: int("x"))
@@ -60,7 +59,7 @@ def test_a_late_answer_is_handed_over_to_be_closed():
         return "response"
 
     with pytest.raises(socket.timeout):
-        _jar.call_within(0.2, slow, on_late=closed.append)
+        _http_common.call_within(0.2, slow, on_late=closed.append)
     release.set()
     deadline = time.monotonic() + 5
     while not closed and time.monotonic() < deadline:
