@@ -108,6 +108,12 @@ def _key(minor):
     return tuple(int(p) for p in minor.split("."))
 
 
+def flink_at_least(version, minor):
+    """Whether a Flink version (``1.20.3``) is at least ``minor`` (``1.19``); False when it is not a version."""
+    found = flink_minor(version)
+    return bool(found) and _key(found) >= _key(minor)
+
+
 def _span(minors):
     ordered = sorted(minors, key=_key)
     return ordered[0] if len(ordered) == 1 else "%s - %s" % (ordered[0], ordered[-1])

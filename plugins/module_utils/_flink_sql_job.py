@@ -32,6 +32,7 @@ import tempfile
 import time
 import typing as t
 
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._compat import flink_at_least
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest import FlinkRestError
 
 # Job states after which nothing changes any more (apache/flink JobStatus.isGloballyTerminalState).
@@ -57,10 +58,6 @@ class SqlJobError(Exception):
 # ---------------------------------------------------------------------------
 
 
-def _version_key(version: str) -> t.Tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", version or "")[:2]) or (0,)
-
-
 def default_settings(flink_version: str, job_name: str) -> t.Dict[str, str]:
     """The ``SET`` statements the module puts before every script.
 
@@ -74,7 +71,7 @@ def default_settings(flink_version: str, job_name: str) -> t.Dict[str, str]:
     deprecated keys (apache/flink ``RestartStrategyOptions.java`` and ``PipelineOptions.java`` at release-1.19
     and later); 2.x reads only the new ones, 1.17 and 1.18 only the old ones.
     """
-    new_keys = _version_key(flink_version) >= (1, 19)
+    new_keys = flink_at_least(flink_version, "1.19")
     return {
         "pipeline.name": job_name,
         ("restart-strategy.type" if new_keys else "restart-strategy"): "none",
@@ -220,8 +217,7 @@ def new_jobs(before: t.Iterable[t.Mapping[str, t.Any]], after: t.Iterable[t.Mapp
 
 
 def wait_for_job(client: t.Any, job_id: str, timeout: float, clock: t.Callable[[], float] = time.monotonic,
-                 sleep: t.Callable[[float], None] = time.sleep, cancel_on_timeout: bool = True,
-                 budget: t.Optional[float] = None) -> t.Dict[str, t.Any]:
+                 sleep: t.Callable[[float], None] = time.sleep, budget: t.Optional[float] = None) -> t.Dict[str, t.Any]:
     """Poll ``/jobs/:jobid`` until the job ends; at the deadline cancel it and raise ``SqlJobError``.
 
     A REST error while waiting is retried until the deadline (the JobManager may be busy). ``budget`` is the
@@ -246,7 +242,7 @@ def wait_for_job(client: t.Any, job_id: str, timeout: float, clock: t.Callable[[
         delay = min(delay * 1.5, 3.0)
     state = (last or {}).get("state", "unknown")
     cancelled = ""
-    if cancel_on_timeout and state not in TERMINAL_STATES:
+    if state not in TERMINAL_STATES:
         try:
             client.cancel_job(job_id)
             cancelled = " It was cancelled."

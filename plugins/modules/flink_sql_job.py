@@ -224,6 +224,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._compat import flink_at_least
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest import (
     FlinkRestClient,
     FlinkRestError,
@@ -280,8 +281,8 @@ class FlinkSqlJob:
         # The SQL client puts opt/flink-sql-gateway-<v>.jar on its classpath (Flink 1.16+, bin/sql-client.sh);
         # without it it dies with ClassNotFoundException ...gateway.service.context.DefaultContext.
         version = self.result.get("flink_version") or ""
-        if version and tuple(int(p) for p in version.split(".")[:2] if p.isdigit()) >= (1, 16) \
-                and not glob.glob(os.path.join(self.flink_home, "opt", "flink-sql-gateway-*.jar")):
+        gateway = glob.glob(os.path.join(self.flink_home, "opt", "flink-sql-gateway-*.jar"))
+        if flink_at_least(version, "1.16") and not gateway:
             self.fail("%s has no opt/flink-sql-gateway-%s.jar, which the SQL client needs (the official binary "
                       "distribution ships it; some packagings drop it). Put "
                       "org.apache.flink:flink-sql-gateway:%s from Maven Central into %s/opt." % (

@@ -257,11 +257,3 @@ def rows(smoke_plan: t.Mapping[str, t.Any], job: t.Mapping[str, t.Any], cleanup:
         row("slots", "ok", ("dropped %s: nothing of the smoke job is left" % ", ".join(dropped)) if dropped
             else "the smoke job left no replication slot")
     return out
-
-
-def summary_line(smoke_rows: t.Sequence[t.Mapping[str, t.Any]]) -> str:
-    """One line for the play's summary."""
-    job = next((r for r in smoke_rows if r.get("check") == "job"), None)
-    if not job:
-        return ""
-    return "Smoke job: %s %s" % (job["status"].upper(), job["detail"])

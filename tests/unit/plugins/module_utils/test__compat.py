@@ -258,3 +258,11 @@ def test_every_starrocks_fix_names_a_build_that_exists_and_fits(flink_version):
 def test_newest_builds(minor, postgres, starrocks):
     assert compat.newest_postgres_cdc(minor) == postgres
     assert compat.newest_starrocks(minor) == starrocks
+
+
+@pytest.mark.parametrize("version, minor, expected", [
+    ("1.20.3", "1.19", True), ("1.19.0", "1.19", True), ("1.18.1", "1.19", False), ("2.2.0", "1.19", True),
+    ("1.16.3", "1.16", True), ("", "1.16", False), (None, "1.16", False), ("unknown", "1.16", False),
+])
+def test_flink_at_least(version, minor, expected):
+    assert compat.flink_at_least(version, minor) is expected
