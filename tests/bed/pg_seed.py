@@ -14,9 +14,11 @@
 state.json. Everything connects as the bed's superuser over TCP.
 """
 
+import contextlib
 import json
 import os
 import secrets
+import subprocess
 import sys
 import time
 
@@ -162,6 +164,47 @@ def seed_demo(pg):
         conn.close()
     return {"database": DEMO_DATABASE, "user": DEMO_USER, "password": password,
             "tables": list(DEMO_TABLES), "publication": DEMO_PUBLICATION, "slot_name": DEMO_SLOT}
+
+
+# --------------------------------------------------------------------------- a real consumer
+
+
+def _active_pid(pg, slot):
+    conn = admin_connect(pg)
+    try:
+        return _scalar(conn, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s AND active", (slot,))
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def logical_consumer(pg, names, slot, pg_bin):
+    """A real ``pg_recvlogical`` streaming from ``slot`` as the scenario's CDC user (pgoutput, the scenario's
+    publication); yields the PID of its WAL sender once the slot is active, and on leaving waits until the
+    slot is inactive again. ``pg_bin`` is the server's bin directory (bed.pg_bin())."""
+    cmd = [os.path.join(pg_bin, "pg_recvlogical"), "-h", pg["host"], "-p", str(pg["port"]),
+           "-U", names["cdc_user"], "-d", names["database"], "--slot", slot, "--start", "--no-loop",
+           "-o", "proto_version=1", "-o", "publication_names=%s" % names["publication"], "-f", os.devnull]
+    proc = subprocess.Popen(cmd, env=dict(os.environ, PGPASSWORD=names["password"]),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            pid = _active_pid(pg, slot)
+            if pid:
+                break
+            if proc.poll() is not None:
+                raise AssertionError("pg_recvlogical exited: %s" % proc.stderr.read().decode())
+            assert time.monotonic() < deadline, "pg_recvlogical never made %s active" % slot
+            time.sleep(0.2)
+        yield pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _active_pid(pg, slot):
+            assert time.monotonic() < deadline, "%s still active after pg_recvlogical stopped" % slot
+            time.sleep(0.2)
 
 
 # --------------------------------------------------------------------------- test scenario

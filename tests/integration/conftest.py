@@ -14,6 +14,7 @@ against its published SHA-1, so a test that damaged one through a hard link
 fails loudly instead of poisoning later runs.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -53,6 +54,50 @@ def bed():
     finally:
         if not keep:
             bed_mod.down()
+
+
+def lib_state(home):
+    """Name -> sha256 of every file in FLINK_HOME/lib."""
+    lib = os.path.join(home, "lib")
+    out = {}
+    for name in sorted(os.listdir(lib)):
+        with open(os.path.join(lib, name), "rb") as f:
+            out[name] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def all_libs(state):
+    """Every bed host's lib/: FLINK_HOME -> lib_state."""
+    homes = [state["jobmanager"]["home"]] + [tm["home"] for tm in state["taskmanagers"]]
+    return {home: lib_state(home) for home in homes}
+
+
+def reset_libs(state):
+    """Every lib/ of the bed back to the Flink distribution's own jars (the processes keep running)."""
+    dist = set(os.listdir(os.path.join(bed_mod.flink_dist(), "lib")))
+    for home in all_libs(state):
+        lib = os.path.join(home, "lib")
+        for name in os.listdir(lib):
+            if name not in dist:
+                os.unlink(os.path.join(lib, name))
+
+
+@pytest.fixture
+def pristine_libs(bed):
+    """Each test starts from, and leaves, lib/ dirs holding only the distribution's jars."""
+    reset_libs(bed)
+    yield
+    reset_libs(bed)
+
+
+@pytest.fixture
+def lib(tmp_path):
+    """A Flink-like lib/ with an unrelated jar that must never be touched."""
+    dest = tmp_path / "lib"
+    dest.mkdir()
+    jars.build_jar(str(dest / "flink-dist-1.20.3.jar"), classes=("org.apache.flink.runtime.Main",),
+                   title="flink-dist", version="1.20.3")
+    return dest
 
 
 class Run:

@@ -66,16 +66,6 @@ def real_sr(repo, version=SR_NEW):
     return repo.publish_real(SR_GROUP, SR_ARTIFACT, version)
 
 
-@pytest.fixture
-def lib(tmp_path):
-    """A Flink-like lib/ with an unrelated jar that must never be touched."""
-    dest = tmp_path / "lib"
-    dest.mkdir()
-    jars.build_jar(str(dest / "flink-dist-1.20.3.jar"), classes=("org.apache.flink.runtime.Main",),
-                   title="flink-dist", version="1.20.3")
-    return dest
-
-
 # --- check mode, install, idempotence ---------------------------------------------------------------
 
 def test_check_mode_then_install_then_idempotent_rerun(maven_repo, ansible, lib):

@@ -494,20 +494,9 @@ def test_invalid_slot_name(ansible, logical, scenario):
 def test_slot_held_by_a_real_consumer(ansible, logical, scenario):
     name = scenario["prefix"] + "_active"
     sql(logical, scenario["database"], "SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", (name,))
-    cmd = [os.path.join(bed_mod.pg_bin(), "pg_recvlogical"), "-h", logical["host"], "-p", str(logical["port"]),
-           "-U", scenario["cdc_user"], "-d", scenario["database"], "--slot", name, "--start", "--no-loop",
-           "-o", "proto_version=1", "-o", "publication_names=%s" % scenario["publication"], "-f", os.devnull]
-    consumer = subprocess.Popen(cmd, env=dict(os.environ, PGPASSWORD=scenario["password"]),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 20
-        while not (slot_row(logical, name) or (False,))[0]:
-            if consumer.poll() is not None:
-                pytest.fail("pg_recvlogical exited: %s" % consumer.stderr.read().decode())
-            assert time.monotonic() < deadline, "pg_recvlogical never made the slot active"
-            time.sleep(0.2)
-        active_pid = slot_row(logical, name)[1]
-
+    # The helper waits until the slot is inactive again when the consumer stops.
+    with pg_seed.logical_consumer(logical, scenario, name, bed_mod.pg_bin()) as active_pid:
+        assert slot_row(logical, name)[1] == active_pid
         run = ansible.module(MODULE, ready_args(logical, scenario, slot_name=name))
         result = assert_not_ready(run, "slot")
         assert result["failed_checks"] == ["slot"]
@@ -520,14 +509,6 @@ def test_slot_held_by_a_real_consumer(ansible, logical, scenario):
         assert isinstance(listed[0]["retained_bytes"], int)
         senders = check(result, "free_wal_senders")["message"]
         assert int(re.search(r"\((\d+) active\)", senders).group(1)) >= 1
-    finally:
-        consumer.terminate()
-        consumer.wait(timeout=10)
-
-    deadline = time.monotonic() + 10
-    while slot_row(logical, name)[0]:
-        assert time.monotonic() < deadline, "slot still active after pg_recvlogical stopped"
-        time.sleep(0.2)
     run = ansible.module(MODULE, ready_args(logical, scenario, slot_name=name, slots_needed=2))
     assert not run.failed, run
     freed = assert_passes(run.result, "slot")

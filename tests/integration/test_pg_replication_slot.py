@@ -10,9 +10,7 @@ did is always confirmed out-of-band in pg_replication_slots.
 import contextlib
 import json
 import os
-import subprocess
 import sys
-import time
 import uuid
 
 import pytest
@@ -114,33 +112,9 @@ def login(pg, names, user=None, **extra):
     return args
 
 
-@contextlib.contextmanager
 def consumer(pg, names, slot):
     """A real pg_recvlogical streaming from ``slot``; yields its WAL sender's PID."""
-    cmd = [os.path.join(bed_mod.pg_bin(), "pg_recvlogical"), "-h", pg["host"], "-p", str(pg["port"]),
-           "-U", names["cdc_user"], "-d", names["database"], "--slot", slot, "--start", "--no-loop",
-           "-o", "proto_version=1", "-o", "publication_names=%s" % names["publication"], "-f", os.devnull]
-    proc = subprocess.Popen(cmd, env=dict(os.environ, PGPASSWORD=names["password"]),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            rows = execute(pg, "postgres", "SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s "
-                                           "AND active", (slot,))
-            if rows:
-                break
-            if proc.poll() is not None:
-                pytest.fail("pg_recvlogical exited: %s" % proc.stderr.read().decode())
-            assert time.monotonic() < deadline, "pg_recvlogical never made %s active" % slot
-            time.sleep(0.2)
-        yield rows[0][0]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while execute(pg, "postgres", "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND active", (slot,)):
-            assert time.monotonic() < deadline, "%s still active after pg_recvlogical stopped" % slot
-            time.sleep(0.2)
+    return pg_seed.logical_consumer(pg, names, slot, bed_mod.pg_bin())
 
 
 # --------------------------------------------------------------------------- state=absent

@@ -8,21 +8,13 @@ The bed's loopback repository serves only the real jars of tests/bed/artifacts.p
 
 import os
 
-import pytest
-
-from test_role_flink_cdc import DEPLOY, Inventory, all_libs, reset_libs
+from conftest import all_libs
+from test_role_flink_cdc import DEPLOY, Inventory
 
 PG = "flink-sql-connector-postgres-cdc"
 SR = "flink-connector-starrocks"
 CHOSEN_PG = "org.apache.flink:%s:3.6.0-1.20" % PG
 CHOSEN_SR = "com.starrocks:%s:1.2.15_flink-1.20" % SR
-
-
-@pytest.fixture
-def pristine_libs(bed):
-    reset_libs(bed)
-    yield
-    reset_libs(bed)
 
 
 def unpinned(bed, tmp_path, **vars_):

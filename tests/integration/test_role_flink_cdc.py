@@ -8,10 +8,9 @@ import hashlib
 import json
 import os
 
-import pytest
-
 import bed as bed_mod
 import jars
+from conftest import all_libs, lib_state
 
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                          "playbooks")
@@ -19,42 +18,9 @@ DEPLOY = os.path.join(PLAYBOOKS, "deploy.yml")
 PREFLIGHT = os.path.join(PLAYBOOKS, "preflight.yml")
 
 
-def lib_state(home):
-    """Name -> sha256 of every file in FLINK_HOME/lib."""
-    lib = os.path.join(home, "lib")
-    out = {}
-    for name in sorted(os.listdir(lib)):
-        with open(os.path.join(lib, name), "rb") as f:
-            out[name] = hashlib.sha256(f.read()).hexdigest()
-    return out
-
-
-def all_libs(state):
-    homes = [state["jobmanager"]["home"]] + [tm["home"] for tm in state["taskmanagers"]]
-    return {home: lib_state(home) for home in homes}
-
-
 def connector_names(state):
     """The jar names of the bed's real connectors that fit its Flink (tests/bed/artifacts.py)."""
     return ["%s-%s.jar" % (c["artifact_id"], c["version"]) for c in state["demo_connectors"]]
-
-
-def reset_libs(state):
-    """Every lib/ back to the Flink distribution's own jars."""
-    dist = set(os.listdir(os.path.join(bed_mod.flink_dist(), "lib")))
-    for home in all_libs(state):
-        lib = os.path.join(home, "lib")
-        for name in os.listdir(lib):
-            if name not in dist:
-                os.unlink(os.path.join(lib, name))
-
-
-@pytest.fixture
-def pristine_libs(bed):
-    """Each test starts from, and leaves, lib/ dirs holding only the distribution's jars."""
-    reset_libs(bed)
-    yield
-    reset_libs(bed)
 
 
 class Inventory:

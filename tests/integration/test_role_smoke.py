@@ -11,7 +11,8 @@ import psycopg2
 import pytest
 
 import bed as bed_mod
-from test_role_flink_cdc import DEPLOY, Inventory, all_libs, reset_libs
+from conftest import all_libs, reset_libs
+from test_role_flink_cdc import DEPLOY, Inventory
 
 SMOKE_SLOT = "cdcops_smoke"
 
@@ -25,14 +26,6 @@ def restart_processes(bed):
     bed_mod.start_jobmanager(bed_mod.flink_dist())
     for tm in bed["taskmanagers"]:
         bed_mod.start_taskmanager(tm["host"])
-
-
-@pytest.fixture
-def pristine_libs(bed):
-    """lib/ holds only the distribution's jars before and after the test (the processes keep running)."""
-    reset_libs(bed)
-    yield
-    reset_libs(bed)
 
 
 @pytest.fixture
