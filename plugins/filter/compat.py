@@ -46,10 +46,16 @@ def default_connectors(flink_version, starrocks=True):
     return _connectors.default_connectors(str(flink_version or ""), boolean(starrocks, strict=False))
 
 
-def connector_choice(pinned, flink_version, starrocks=True):
-    """The effective connector list (pinned, or chosen for the Flink version) with one report row per connector."""
+def connector_choice(pinned, flink_version, starrocks=True, metadata=None, repository=""):
+    """The effective connector list (pinned, or chosen for the Flink version and what the repository lists) with
+    one report row per connector. ``metadata``: the preflight's ``uri`` results for each artifact's
+    maven-metadata.xml (``results`` of a looped task), or None to let the support matrix alone decide."""
+    if metadata is not None and not isinstance(metadata, (list, tuple)):
+        raise AnsibleFilterError("connector_choice expects metadata to be a list of uri results, got %s"
+                                 % type(metadata).__name__)
+    listed = _connectors.listed_versions(metadata) if metadata else None
     return _connectors.choice(_connector_list(pinned or [], "connector_choice"), flink_version,
-                              boolean(starrocks, strict=False))
+                              boolean(starrocks, strict=False), listed, str(repository or ""))
 
 
 def java_verdict(version_output, flink_version):

@@ -9,15 +9,20 @@ scripts/supported_versions.py use this).
 A user who pins ``flink_cdc_connectors`` gets exactly that list, judged against the cluster. Otherwise the
 role follows the cluster: for the Flink version the preflight read from the JobManager it takes the newest
 postgres-cdc build and the newest StarRocks connector build that the support matrix
-(plugins/module_utils/_compat.py) lists for that Flink minor. Where no release exists (no Flink CDC release
-for Flink 2.0 and 2.1, no StarRocks build for any Flink 2.x) it says so and how to go on, and never guesses.
+(plugins/module_utils/_compat.py) lists for that Flink minor, and, when the preflight could read the Maven
+repository's ``maven-metadata.xml``, that the repository lists too: a mirror that lags behind Maven Central
+(or one that leaves a build out) gets the newest build it has, not a 404 at deploy time. Where no release
+exists (no Flink CDC release for Flink 2.0 and 2.1, no StarRocks build for any Flink 2.x), or the repository
+has none of the builds that fit, it says so and how to go on, and never guesses.
 """
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _compat
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest import redact_url
 
 POSTGRES_CDC_SQL_ARTIFACT = "flink-sql-connector-postgres-cdc"
 
@@ -28,34 +33,123 @@ ANSIBLE_CORE = ">= 2.16 (tested: 2.19)"
 
 Connector = t.Dict[str, str]
 Row = t.Dict[str, t.Any]
+# "group_id:artifact_id" -> the versions the repository's maven-metadata.xml lists, or None when it could not be read.
+Listed = t.Mapping[str, t.Optional[t.Sequence[str]]]
+
+# The artifacts whose maven-metadata.xml the preflight reads (roles/flink_cdc/tasks/preflight.yml).
+METADATA_ARTIFACTS = (
+    (_compat.FLINK_CDC_APACHE_GROUP, POSTGRES_CDC_SQL_ARTIFACT),
+    (_compat.STARROCKS_GROUP, _compat.STARROCKS_ARTIFACT),
+)
+
+# <metadata><versioning><versions><version>3.5.0</version>...: only that list, not a top-level <version>.
+# Layout: https://maven.apache.org/repositories/metadata.html ("Repository Metadata").
+_METADATA_VERSIONS = re.compile(r"<versions>(.*?)</versions>", re.S)
+_METADATA_VERSION = re.compile(r"<version>\s*([^<\s]+)\s*</version>")
 
 
 def coordinates(connector: t.Mapping[str, t.Any]) -> str:
     return "%s:%s:%s" % (connector.get("group_id"), connector.get("artifact_id"), connector.get("version"))
 
 
-def postgres_cdc_default(flink_version: str) -> t.Optional[Connector]:
-    """The newest postgres-cdc SQL connector build for the cluster's Flink minor, or None."""
+def metadata_versions(text: str) -> t.List[str]:
+    """The versions a ``maven-metadata.xml`` lists (empty when it lists none)."""
+    block = _METADATA_VERSIONS.search(text or "")
+    return _METADATA_VERSION.findall(block.group(1)) if block else []
+
+
+def listed_versions(results: t.Optional[t.Sequence[t.Mapping[str, t.Any]]]) -> t.Dict[str, t.Optional[t.List[str]]]:
+    """``group_id:artifact_id`` -> the versions listed, from the preflight's ``uri`` results (one per item of
+    METADATA_ARTIFACTS, each with ``item`` {group_id, artifact_id}, ``status`` and ``content``).
+
+    None for an artifact whose metadata could not be read (no answer, an HTTP error, not Maven metadata): the
+    choice then falls back to the support matrix alone. That includes a 404: a repository that is a plain
+    directory of files has jars but no maven-metadata.xml, and must not lose its defaults for it.
+    """
+    out: t.Dict[str, t.Optional[t.List[str]]] = {}
+    for result in results or ():
+        item = result.get("item") or {}
+        key = "%s:%s" % (item.get("group_id"), item.get("artifact_id"))
+        if result.get("status") == 200 and "<metadata" in str(result.get("content") or ""):
+            out[key] = metadata_versions(str(result["content"]))
+        else:
+            out[key] = None
+    return out
+
+
+def postgres_cdc_builds(minor: str) -> t.List[t.Tuple[str, str, str]]:
+    """(groupId, version, line) of every known postgres-cdc build for a Flink minor, newest first."""
+    out = []
+    for line in reversed(_compat.postgres_cdc_lines_for(minor)):
+        for release in sorted(_compat.FLINK_CDC_RELEASES.get(line, ()), key=_compat._key, reverse=True):
+            out.append((_compat.postgres_cdc_group(line), _compat.postgres_cdc_version(release, minor), line))
+    return out
+
+
+def starrocks_builds(minor: str) -> t.List[str]:
+    """Every known StarRocks connector build for a Flink minor, newest first."""
+    return [_compat.starrocks_version(r, minor) for r in reversed(_compat.starrocks_releases_for(minor))]
+
+
+class _Pick(t.NamedTuple):
+    connector: t.Optional[Connector]
+    newest: t.Optional[Connector]  # the matrix's newest build, when the repository lacks it
+    unlisted: bool  # the repository's metadata could not be read: the matrix alone decided
+
+
+def _pick(builds: t.Sequence[Connector], listed: t.Optional[Listed]) -> _Pick:
+    """The newest of ``builds`` that the repository lists; the newest of all when its metadata is unknown.
+
+    Only builds whose ``group_id:artifact_id`` the preflight read are candidates: an older line published under
+    another groupId (com.ververica) is never chosen on a guess.
+    """
+    if not builds:
+        return _Pick(None, None, False)
+    keys = ["%s:%s" % (build["group_id"], build["artifact_id"]) for build in builds]
+    if listed is None or not any(key in listed for key in keys):
+        return _Pick(builds[0], None, False)  # nothing read for this connector: the matrix decides
+    for build, key in zip(builds, keys):
+        if key not in listed:
+            continue
+        versions = listed[key]
+        if versions is None:
+            return _Pick(builds[0], None, True)
+        if build["version"] in versions:
+            return _Pick(build, builds[0] if build is not builds[0] else None, False)
+    return _Pick(None, builds[0], False)
+
+
+def _postgres_pick(flink_version: str, listed: t.Optional[Listed]) -> _Pick:
     minor = _compat.flink_minor(flink_version)
-    best = _compat.newest_postgres_cdc(minor) if minor else None
-    if best is None:
-        return None
-    group, version, _line = best
-    return {"group_id": group, "artifact_id": POSTGRES_CDC_SQL_ARTIFACT, "version": version}
+    builds = [{"group_id": group, "artifact_id": POSTGRES_CDC_SQL_ARTIFACT, "version": version}
+              for group, version, _line in (postgres_cdc_builds(minor) if minor else ())]
+    return _pick(builds, listed)
 
 
-def starrocks_default(flink_version: str) -> t.Optional[Connector]:
-    """The newest StarRocks connector build for the cluster's Flink minor, or None (every Flink 2.x)."""
+def _starrocks_pick(flink_version: str, listed: t.Optional[Listed]) -> _Pick:
     minor = _compat.flink_minor(flink_version)
-    version = _compat.newest_starrocks(minor) if minor else None
-    if version is None:
-        return None
-    return {"group_id": _compat.STARROCKS_GROUP, "artifact_id": _compat.STARROCKS_ARTIFACT, "version": version}
+    builds = [{"group_id": _compat.STARROCKS_GROUP, "artifact_id": _compat.STARROCKS_ARTIFACT, "version": version}
+              for version in (starrocks_builds(minor) if minor else ())]
+    return _pick(builds, listed)
 
 
-def default_connectors(flink_version: str, starrocks: bool = True) -> t.List[Connector]:
+def postgres_cdc_default(flink_version: str, listed: t.Optional[Listed] = None) -> t.Optional[Connector]:
+    """The newest postgres-cdc SQL connector build for the cluster's Flink minor (that ``listed`` lists), or None."""
+    return _postgres_pick(flink_version, listed).connector
+
+
+def starrocks_default(flink_version: str, listed: t.Optional[Listed] = None) -> t.Optional[Connector]:
+    """The newest StarRocks connector build for the cluster's Flink minor (that ``listed`` lists), or None
+    (every Flink 2.x)."""
+    return _starrocks_pick(flink_version, listed).connector
+
+
+def default_connectors(flink_version: str, starrocks: bool = True,
+                       listed: t.Optional[Listed] = None) -> t.List[Connector]:
     """The connectors the role deploys for this Flink when none are pinned; a connector without a build is left out."""
-    chosen = [postgres_cdc_default(flink_version)] + ([starrocks_default(flink_version)] if starrocks else [])
+    chosen = [postgres_cdc_default(flink_version, listed)]
+    if starrocks:
+        chosen.append(starrocks_default(flink_version, listed))
     return [c for c in chosen if c is not None]
 
 
@@ -77,16 +171,52 @@ def _pinned_rows(pinned: t.Sequence[t.Mapping[str, t.Any]], flink_version: str) 
     return rows
 
 
-def _chosen_rows(flink_version: str, starrocks: bool) -> t.List[Row]:
+def _newness(version: str) -> t.Tuple[int, ...]:
+    """A sort key for published versions: ``1.2.10_flink-1.19`` after ``1.2.9_flink-1.19``."""
+    return tuple(int(n) for n in re.findall(r"\d+", version))
+
+
+def _listed_text(listed: t.Optional[Listed], build: Connector) -> str:
+    versions = (listed or {}).get("%s:%s" % (build["group_id"], build["artifact_id"])) or []
+    shown = sorted(versions, key=_newness, reverse=True)[:8]
+    return ", ".join(shown) + (", ..." if len(versions) > len(shown) else "") if shown else "none"
+
+
+def _chosen_detail(chosen_for: str, pick: _Pick, why: str, repository: str) -> str:
+    detail = "%s: %s (%s)" % (chosen_for, coordinates(pick.connector), why)
+    if pick.newest:
+        detail += ("; the repository %s does not list the newest build, %s, so its newest build that fits was taken"
+                   % (repository, pick.newest["version"]))
+    if pick.unlisted:
+        detail += ("; the repository's maven-metadata.xml for %s:%s could not be read, so the support matrix alone "
+                   "decided" % (pick.connector["group_id"], pick.connector["artifact_id"]))
+    return detail
+
+
+def _not_listed_detail(flink_version: str, minor: str, pick: _Pick, listed: t.Optional[Listed],
+                       repository: str) -> str:
+    newest = pick.newest
+    return ("cannot choose for Flink %s: the repository %s lists no build of %s:%s for Flink %s (it lists: %s; the "
+            "newest build for Flink %s is %s)" % (
+                flink_version, repository, newest["group_id"], newest["artifact_id"], minor,
+                _listed_text(listed, newest), minor, newest["version"]))
+
+
+def _chosen_rows(flink_version: str, starrocks: bool, listed: t.Optional[Listed], repository: str) -> t.List[Row]:
     minor = _compat.flink_minor(flink_version) or ""
     chosen_for = "chosen for Flink %s" % flink_version
     rows = []
-    postgres = postgres_cdc_default(flink_version)
-    if postgres:
-        line = _compat.postgres_cdc_line(postgres["version"])[0]
-        detail = "%s: %s (Flink CDC %s, the newest line supporting Flink %s)" % (
-            chosen_for, coordinates(postgres), line, minor)
-        rows.append(_row(POSTGRES_CDC_SQL_ARTIFACT, "ok", detail))
+    postgres = _postgres_pick(flink_version, listed)
+    if postgres.connector:
+        line = _compat.postgres_cdc_line(postgres.connector["version"])[0]
+        why = ("Flink CDC %s, the newest line supporting Flink %s" % (line, minor) if not postgres.newest
+               else "Flink CDC %s, which supports Flink %s" % (line, minor))
+        rows.append(_row(POSTGRES_CDC_SQL_ARTIFACT, "warn" if postgres.unlisted else "ok",
+                         _chosen_detail(chosen_for, postgres, why, repository)))
+    elif postgres.newest:
+        detail = "%s. Fix: point flink_cdc_maven_repository at a repository that has it, or pin flink_cdc_connectors" % (
+            _not_listed_detail(flink_version, minor, postgres, listed, repository))
+        rows.append(_row(POSTGRES_CDC_SQL_ARTIFACT, "fail", detail))
     else:
         detail = ("cannot choose for Flink %s: %s. Fix: run a Flink version that Flink CDC supports, or pin "
                   "flink_cdc_connectors" % (flink_version, _compat.no_postgres_cdc_reason(minor)))
@@ -94,30 +224,38 @@ def _chosen_rows(flink_version: str, starrocks: bool) -> t.List[Row]:
     if not starrocks:
         rows.append(_row(_compat.STARROCKS_ARTIFACT, "skip", "not chosen: flink_cdc_starrocks_connector is false"))
         return rows
-    sink = starrocks_default(flink_version)
-    if sink:
-        release = _compat.starrocks_parts(sink["version"])[0]
-        detail = "%s: %s (StarRocks connector %s, the newest release for Flink %s)" % (
-            chosen_for, coordinates(sink), release, minor)
-        rows.append(_row(_compat.STARROCKS_ARTIFACT, "ok", detail))
+    sink = _starrocks_pick(flink_version, listed)
+    if sink.connector:
+        release = _compat.starrocks_parts(sink.connector["version"])[0]
+        why = ("StarRocks connector %s, the newest release for Flink %s" % (release, minor) if not sink.newest
+               else "StarRocks connector %s, which has a build for Flink %s" % (release, minor))
+        rows.append(_row(_compat.STARROCKS_ARTIFACT, "warn" if sink.unlisted else "ok",
+                         _chosen_detail(chosen_for, sink, why, repository)))
+        return rows
+    # A fail, not a warning: the role prepares a PostgreSQL -> StarRocks pipeline, and a cluster without the
+    # sink's jar would pass every check and then fail its first job ("Could not find any factory for
+    # identifier 'starrocks'"). Leaving the sink out is one variable away.
+    if sink.newest:
+        reason = _not_listed_detail(flink_version, minor, sink, listed, repository)
+        fix = ("set flink_cdc_starrocks_connector: false to deploy without it, point flink_cdc_maven_repository at a "
+               "repository that has it, or pin flink_cdc_connectors")
     else:
-        # A fail, not a warning: the role prepares a PostgreSQL -> StarRocks pipeline, and a cluster without the
-        # sink's jar would pass every check and then fail its first job ("Could not find any factory for
-        # identifier 'starrocks'"). Leaving the sink out is one variable away.
-        detail = ("cannot choose for Flink %s: %s. Fix: set flink_cdc_starrocks_connector: false to deploy without "
-                  "it, or pin flink_cdc_connectors" % (flink_version, _compat.no_starrocks_reason(minor)))
-        rows.append(_row(_compat.STARROCKS_ARTIFACT, "fail", detail))
+        reason = "cannot choose for Flink %s: %s" % (flink_version, _compat.no_starrocks_reason(minor))
+        fix = "set flink_cdc_starrocks_connector: false to deploy without it, or pin flink_cdc_connectors"
+    rows.append(_row(_compat.STARROCKS_ARTIFACT, "fail", "%s. Fix: %s" % (reason, fix)))
     return rows
 
 
 def choice(pinned: t.Optional[t.Sequence[t.Mapping[str, t.Any]]], flink_version: str,
-           starrocks: bool = True) -> t.Dict[str, t.Any]:
+           starrocks: bool = True, listed: t.Optional[Listed] = None, repository: str = "") -> t.Dict[str, t.Any]:
     """The connector list the role deploys and one readiness-report row per connector.
 
     ``pinned`` is the user's ``flink_cdc_connectors``: when it is not empty it is the list, never replaced,
     and each row says whether it fits. When it is empty the list is chosen for ``flink_version`` (the
-    JobManager's), and each row says what was chosen and why, or why nothing could be. ``summary`` is one
-    line for the report's head and the printed summary.
+    JobManager's), and each row says what was chosen and why, or why nothing could be. ``listed`` (from
+    ``listed_versions``) narrows the choice to the builds the repository lists; None means the support matrix
+    alone decides. ``repository`` is the repository's URL for the rows (without credentials). ``summary`` is
+    one line for the report's head and the printed summary.
     """
     flink_version = str(flink_version or "")
     if pinned:
@@ -130,9 +268,10 @@ def choice(pinned: t.Optional[t.Sequence[t.Mapping[str, t.Any]]], flink_version:
                   "flink_cdc_connectors")
         return {"pinned": False, "connectors": [], "rows": [_row("choice", "fail", detail)],
                 "summary": "not chosen: the Flink version is unknown"}
-    connectors = default_connectors(flink_version, starrocks)
+    repository = redact_url(repository) if repository else "(unknown)"
+    connectors = default_connectors(flink_version, starrocks, listed)
     summary = "chosen for Flink %s: %s" % (flink_version, ", ".join(coordinates(c) for c in connectors) or "none")
-    return {"pinned": False, "connectors": connectors, "rows": _chosen_rows(flink_version, starrocks),
+    return {"pinned": False, "connectors": connectors, "rows": _chosen_rows(flink_version, starrocks, listed, repository),
             "summary": summary}
 
 

@@ -16,13 +16,19 @@ seconds: slow, but progressing) and ``stall`` (the headers and the first ``after
 for ``seconds``, then close).
 Optional ``auth`` (``user:password``) and ``header`` (``Name: value``) in
 ``<root>/.access.json`` make the repository require credentials.
+
+``write_metadata`` writes an artifact's ``maven-metadata.xml`` (with its ``.sha1``) listing the versions the
+repository holds, as a hosted repository does when a build is deployed to it
+(https://maven.apache.org/repositories/metadata.html).
 """
 
 import argparse
 import base64
+import hashlib
 import json
 import os
 import posixpath
+import re
 import socket
 import subprocess
 import sys
@@ -168,6 +174,36 @@ class Handler(BaseHTTPRequestHandler):
             pass
         self._record(200, sent)
         self.close_connection = True
+
+
+def _newness(version):
+    return [int(p) if p.isdigit() else p for p in re.split(r"[._-]", version)]
+
+
+def write_metadata(root, group_id, artifact_id, versions=None):
+    """``<group path>/<artifact>/maven-metadata.xml`` listing ``versions`` (by default every version directory
+    under it that holds its jar), oldest first, with ``latest``/``release`` the newest; plus its ``.sha1``.
+    Returns the versions listed."""
+    base = os.path.join(root, *(group_id.split(".") + [artifact_id]))
+    if versions is None:
+        versions = [v for v in (os.listdir(base) if os.path.isdir(base) else ())
+                    if os.path.isfile(os.path.join(base, v, "%s-%s.jar" % (artifact_id, v)))]
+    versions = sorted(set(versions), key=_newness)
+    os.makedirs(base, exist_ok=True)
+    newest = versions[-1] if versions else ""
+    xml = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<metadata>\n  <groupId>%s</groupId>\n"
+           "  <artifactId>%s</artifactId>\n  <versioning>\n    <latest>%s</latest>\n    <release>%s</release>\n"
+           "    <versions>\n%s    </versions>\n    <lastUpdated>%s</lastUpdated>\n  </versioning>\n</metadata>\n" % (
+               group_id, artifact_id, newest, newest,
+               "".join("      <version>%s</version>\n" % v for v in versions),
+               time.strftime("%Y%m%d%H%M%S", time.gmtime()))).encode("utf-8")
+    path = os.path.join(base, "maven-metadata.xml")
+    for target, data in ((path, xml), (path + ".sha1", hashlib.sha1(xml).hexdigest().encode("ascii"))):
+        tmp = "%s.%d.tmp" % (target, os.getpid())
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, target)
+    return versions
 
 
 def free_port():

@@ -2,12 +2,16 @@
 preflight chooses the builds for the Flink version the JobManager reports, the report says which and why, and
 the deploy phase alone (no JobManager to ask) refuses to guess.
 
-The bed's loopback repository serves only the real jars of tests/bed/artifacts.py, and neither chosen build
-(postgres-cdc 3.6.0-1.20, StarRocks 1.2.15_flink-1.20) is among them, so these tests stop before any download.
+Maven Central lists the newest builds (postgres-cdc 3.6.0-1.20, StarRocks 1.2.15_flink-1.20), and the role
+chooses what the repository lists. This machine's Maven Central serves neither, so these tests point the role at a
+private repository whose maven-metadata.xml lists them, as a proxy of Maven Central would, without their jars: the
+tests stop before any download. What the role chooses from the bed's own repository, which lists only the real
+builds it serves, is in test_flink_versions.py.
 """
 
 import os
 
+import maven_repo as maven_repo_server
 from conftest import all_libs
 from test_role_flink_cdc import DEPLOY, Inventory
 
@@ -23,6 +27,13 @@ def unpinned(bed, tmp_path, **vars_):
     return inv
 
 
+def listing_newest(maven_repo):
+    """A repository whose maven-metadata.xml lists the newest builds, as Maven Central's does; no jar is served."""
+    maven_repo_server.write_metadata(maven_repo.root, "org.apache.flink", PG, ["3.3.0", "3.5.0", "3.6.0-1.20"])
+    maven_repo_server.write_metadata(maven_repo.root, "com.starrocks", SR, ["1.2.10_flink-1.19", "1.2.15_flink-1.20"])
+    return maven_repo.url
+
+
 def port(url):
     return int(url.rsplit(":", 1)[1])
 
@@ -31,8 +42,8 @@ def connector_rows(inv):
     return {r["check"]: r for r in inv.report()["rows"] if r["area"] == "Connectors" and r["host"] == "controller"}
 
 
-def test_unpinned_preflight_chooses_the_builds_for_the_cluster(bed, ansible, tmp_path, pristine_libs):
-    inv = unpinned(bed, tmp_path)
+def test_unpinned_preflight_chooses_the_builds_for_the_cluster(bed, ansible, tmp_path, pristine_libs, maven_repo):
+    inv = unpinned(bed, tmp_path, flink_cdc_maven_repository=listing_newest(maven_repo))
     before = all_libs(bed)
     run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags="preflight")
     assert run.rc == 0, run
@@ -55,11 +66,11 @@ def test_unpinned_preflight_chooses_the_builds_for_the_cluster(bed, ansible, tmp
     assert "Connectors: chosen for Flink 1.20.3: %s, %s" % (CHOSEN_PG, CHOSEN_SR) in run.output
 
 
-def test_unpinned_check_mode_of_the_deploy_playbook(bed, ansible, tmp_path, pristine_libs):
+def test_unpinned_check_mode_of_the_deploy_playbook(bed, ansible, tmp_path, pristine_libs, maven_repo):
     # Check mode in controller fetch mode still fetches each jar to report its checksum, and the bed's repository
     # does not serve the chosen builds: the deploy phase gets to the chosen coordinates and fails on their 404,
     # after the preflight's report named them, and nothing lands in lib/.
-    inv = unpinned(bed, tmp_path)
+    inv = unpinned(bed, tmp_path, flink_cdc_maven_repository=listing_newest(maven_repo))
     before = all_libs(bed)
     run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, check=True)
     assert all_libs(bed) == before
@@ -67,15 +78,16 @@ def test_unpinned_check_mode_of_the_deploy_playbook(bed, ansible, tmp_path, pris
     deploys = [r for r in run.records if r["action"].endswith("flink_connector_jar") and r["status"] != "skipped"]
     assert sorted(r["host"] for r in deploys) == ["jobmanager", "tm1", "tm2"], run
     assert all(r["status"] == "failed" and r["result"]["status"] == 404 for r in deploys), deploys
-    assert ("%s is not in the repository %s" % (CHOSEN_PG, bed["maven"]["url"])) in run.output, run
+    assert ("%s is not in the repository %s" % (CHOSEN_PG, maven_repo.url)) in run.output, run
     rows = connector_rows(inv)
     assert rows[PG]["detail"].startswith("chosen for Flink 1.20.3: %s" % CHOSEN_PG)
     assert rows[SR]["detail"].startswith("chosen for Flink 1.20.3: %s" % CHOSEN_SR)
 
 
-def test_starrocks_switched_off_chooses_no_starrocks_jar(bed, ansible, tmp_path, pristine_libs):
+def test_starrocks_switched_off_chooses_no_starrocks_jar(bed, ansible, tmp_path, pristine_libs, maven_repo):
     # The bed has no StarRocks: its REST and repository ports stand in for the FE's http_port and query_port.
-    inv = unpinned(bed, tmp_path, flink_cdc_starrocks_connector=False, flink_cdc_starrocks_fe_host="127.0.0.1",
+    inv = unpinned(bed, tmp_path, flink_cdc_maven_repository=listing_newest(maven_repo),
+                   flink_cdc_starrocks_connector=False, flink_cdc_starrocks_fe_host="127.0.0.1",
                    flink_cdc_starrocks_http_port=port(bed["rest_url"]),
                    flink_cdc_starrocks_query_port=port(bed["maven"]["url"]))
     run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags="preflight")
