@@ -9,7 +9,7 @@
 like ``ansible.builtin.copy`` does, but compares first and transfers only what
 is missing, with no extra stat or checksum modules:
 
-1. Resolve every jar on the controller with ``_jar.cache_jar``: verified and
+1. Resolve every jar on the controller with ``cache.cache_jar``: verified and
    validated once into the controller cache (a warm cache costs at most the
    ``.sha1`` sidecar; check mode never fetches a body).
 2. Transfer into the host's temp dir, before running anything there, the
@@ -26,8 +26,8 @@ is missing, with no extra stat or checksum modules:
 4. If the memory was wrong (a jar was deleted behind its back), the module
    installs nothing and names the jars it lacks: transfer just those and run
    it again. Then remember what the host now holds, and what a rerun would
-   answer (``_jar.rerun_record``); remove the temp dir.
-5. A later run with the same arguments first runs ``_jar.dest_state`` on the
+   answer (``ensure.rerun_record``); remove the temp dir.
+5. A later run with the same arguments first runs ``dest_state`` on the
    host as a short ``python -c`` (no module payload, no temp dir). When every
    ``*.jar`` in dest is as recorded and each jar has its expected SHA-256, the
    recorded answer is the result: the idempotent rerun costs one short
@@ -37,7 +37,9 @@ is missing, with no extra stat or checksum modules:
 Check mode transfers nothing and remembers nothing: one execution that says
 what would change.
 
-Credentials and the repository URL never leave the controller.
+Credentials and the repository URL never leave the controller. What the plugin and the module send each
+other (``_pushed``, ``_needed``, ``_rerun``) is documented in plugins/module_utils/_connector_jar/wire.py; the
+controller-only code is in plugins/plugin_utils/_connector_jar/.
 """
 
 from __future__ import annotations
@@ -52,12 +54,15 @@ from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _jar
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import ensure, options, sources, wire
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.errors import (
+    ChecksumError,
+    DownloadError,
+    JarError,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils._connector_jar import cache, host_records, push, rerun
 
 MODULE = "cdcops.flink_cdc.flink_connector_jar"
-# What a host needs to install what the controller resolved. The repository, its credentials and the
-# cache stay on the controller. Passed as the task gave them (unexpanded), so '~' means the host's home.
-HOST_OPTIONS = ("dest", "validate", "remove_other_versions", "owner", "group", "mode", "backup", "force")
 # dest can change between the host's answer and the install (another run); answer that this many times.
 MAX_PUSH_ROUNDS = 2
 
@@ -89,12 +94,13 @@ class ActionModule(ActionBase):
 
         # A password in a URL's userinfo (repository_url, url, jars[].url) is masked in everything this plugin
         # returns, as the module masks it in its own result (no_log=True cannot cover part of an option).
-        secrets = _jar.option_url_secrets(self._task.args)
+        secrets = options.option_url_secrets(self._task.args)
         try:
-            if "_pushed" in self._task.args:
-                raise AnsibleActionFail('Invalid parameter specified: "_pushed" is internal to fetch_mode=controller.')
-            dummy, params = self.validate_argument_spec(argument_spec=_jar.argument_spec(internal=False),
-                                                        **_jar.argument_rules(internal=False))
+            if wire.PUSHED in self._task.args:
+                raise AnsibleActionFail('Invalid parameter specified: "%s" is internal to fetch_mode=controller.'
+                                        % wire.PUSHED)
+            dummy, params = self.validate_argument_spec(argument_spec=options.argument_spec(internal=False),
+                                                        **options.argument_rules(internal=False))
             if params["fetch_mode"] == "controller":
                 result.update(self._controller_mode(params, task_vars or {}))
             else:
@@ -110,62 +116,62 @@ class ActionModule(ActionBase):
         single = params["jars"] is None
         try:
             resolved = self._resolve(params, single)
-        except _jar.JarError as exc:
+        except JarError as exc:
             msg = exc.msg
-            if isinstance(exc, (_jar.DownloadError, _jar.ChecksumError)):
+            if isinstance(exc, (DownloadError, ChecksumError)):
                 # The network path that failed is the controller's, not the host's.
                 msg = "On the controller (fetch_mode=controller): " + msg
             return dict(exc.details, failed=True, changed=False, msg=msg)
 
-        items = [_jar.pushed_item(request, cached) for request, cached in resolved]
-        host_args = {k: self._task.args[k] for k in HOST_OPTIONS if k in self._task.args}
+        items = [push.pushed_item(request, cached) for request, cached in resolved]
+        host_args = {k: self._task.args[k] for k in wire.HOST_OPTIONS if k in self._task.args}
         transferred: set[str] = set()
         check_mode = bool(self._task.check_mode)
         # dest as the task gave it: what the host resolves it to is the host's business.
         host, dest = self._memory_host(task_vars), str(self._task.args.get("dest"))
         cache_dir = params["controller_cache_dir"]
-        memory = {"jars": {}, "rerun": None} if check_mode else _jar.load_host_memory(cache_dir, host, dest)
-        key = _jar.rerun_key(host_args, items, single, task_vars.get("ansible_python_interpreter"))
-        first = [] if check_mode else _jar.jars_to_push(items, memory["jars"])
+        memory = {"jars": {}, "rerun": None} if check_mode else host_records.load_host_memory(cache_dir, host, dest)
+        key = rerun.rerun_key(host_args, items, single, task_vars.get("ansible_python_interpreter"))
+        first = [] if check_mode else host_records.jars_to_push(items, memory["jars"])
         record = memory["rerun"]
         if record and record.get("key") == key and not (params["force"] or params["backup"]):
             probe = self._probe(record, dest, items)
-            if _jar.replay(record, probe, items):
+            if rerun.replay(record, probe, items):
                 display.vvv("flink_connector_jar: %s holds exactly what the last run left there; its answer is the "
                             "result (no module execution)" % dest, host=task_vars.get("inventory_hostname"))
                 # The recorded answer, in the form the module gives it for this task.
-                result = _jar.final_result(copy.deepcopy(record["result"]), single, bool(self._task.diff))
+                result = ensure.final_result(copy.deepcopy(record["result"]), single, bool(self._task.diff))
                 return self._finish(result, resolved, transferred, single)
             if probe is not None:
-                first = _jar.probe_mismatches(probe, items)
+                first = rerun.probe_mismatches(probe, items)
         if first:
             self._push(first, items, resolved, transferred)
         remember = not check_mode
         result = self._run_on_host(host_args, items, single, task_vars, remember)
         rounds = 0
-        while result.get("_needed") and not result.get("failed"):
+        while result.get(wire.NEEDED) and not result.get("failed"):
             if rounds == MAX_PUSH_ROUNDS:
                 return dict(failed=True, changed=False,
                             msg="%s kept changing while the jars were pushed (another run?); it still lacks %s. "
                                 "Nothing was installed; run the task again." % (
-                                    self._task.args.get("dest"), ", ".join(result["_needed"])))
+                                    self._task.args.get("dest"), ", ".join(result[wire.NEEDED])))
             rounds += 1
-            self._push(result.pop("_needed"), items, resolved, transferred)
+            self._push(result.pop(wire.NEEDED), items, resolved, transferred)
             result = self._run_on_host(host_args, items, single, task_vars, remember)
-        result.pop("_needed", None)
-        rerun = result.pop("_rerun", None)
+        result.pop(wire.NEEDED, None)
+        answer = result.pop(wire.RERUN, None)
 
         if not result.get("failed") and not check_mode:
-            now = _jar.remembered(memory["jars"], items, result, single)
-            if rerun and self._used_interpreter:
-                rerun = dict(rerun, key=key, interpreter=self._used_interpreter)
+            now = host_records.remembered(memory["jars"], items, result, single)
+            if answer and self._used_interpreter:
+                answer = dict(answer, key=key, interpreter=self._used_interpreter)
             else:
-                rerun = None
-            if now != memory["jars"] or rerun != record:
-                _jar.write_host_memory(cache_dir, host, dest, now, rerun)
+                answer = None
+            if now != memory["jars"] or answer != record:
+                host_records.write_host_memory(cache_dir, host, dest, now, answer)
         return self._finish(result, resolved, transferred, single)
 
-    def _finish(self, result: dict[str, t.Any], resolved: list[tuple[_jar.JarRequest, _jar.CachedJar | None]],
+    def _finish(self, result: dict[str, t.Any], resolved: list[tuple[sources.JarRequest, cache.CachedJar | None]],
                 transferred: set[str], single: bool) -> dict[str, t.Any]:
         """Say of each jar whether the controller downloaded it and whether it was transferred to the host."""
         if not result.get("failed"):
@@ -176,12 +182,9 @@ class ActionModule(ActionBase):
         return result
 
     def _resolve(self, params: dict[str, t.Any],
-                 single: bool) -> list[tuple[_jar.JarRequest, _jar.CachedJar | None]]:
+                 single: bool) -> list[tuple[sources.JarRequest, cache.CachedJar | None]]:
         """Every jar fetched, verified and validated into the controller cache (nothing fetched in check mode)."""
-        http = _jar.HttpOptions(timeout=params["timeout"], validate_certs=params["validate_certs"],
-                                url_username=params["url_username"], url_password=params["url_password"],
-                                headers={str(k): str(v) for k, v in (params["headers"] or {}).items()},
-                                use_proxy=params["use_proxy"], force=params["force"])
+        http = options.http_options(params)
         run = run_id()
         resolved = []
         for index, spec in enumerate([params] if single else params["jars"]):
@@ -189,12 +192,12 @@ class ActionModule(ActionBase):
             state = spec.get("state") or params["state"]
             if spec.get("src") and state == "present":
                 spec = dict(spec, src=self._controller_file(spec["src"], where))
-            request = _jar.jar_request(spec, params["repository_url"], params["state"], where)
+            request = sources.jar_request(spec, params["repository_url"], params["state"], where)
             cached = None
             if request.state == "present":
-                cached = _jar.cache_jar(request.source, params["controller_cache_dir"], http,
-                                        validate=params["validate"], force=params["force"],
-                                        check_mode=bool(self._task.check_mode), run_id=run)
+                cached = cache.cache_jar(request.source, params["controller_cache_dir"], http,
+                                         validate=params["validate"], force=params["force"],
+                                         check_mode=bool(self._task.check_mode), run_id=run)
             resolved.append((request, cached))
         return resolved
 
@@ -207,32 +210,29 @@ class ActionModule(ActionBase):
         try:
             return self._find_needle("files", src)
         except AnsibleError as exc:
-            raise _jar.JarError("%ssrc %s is not a file on the controller; with fetch_mode=controller, src names a "
-                                "jar there (%s)." % (where, src, exc.message))
+            raise JarError("%ssrc %s is not a file on the controller; with fetch_mode=controller, src names a "
+                           "jar there (%s)." % (where, src, exc.message))
 
     def _probe(self, record: dict[str, t.Any], dest: str, items: list[dict[str, t.Any]]) -> dict[str, t.Any] | None:
-        """``_jar.dest_state`` run on the host with the interpreter the recorded run used; None if it failed."""
+        """``dest_state`` run on the host with the interpreter the recorded run used; None if it failed."""
         interpreter = shlex.split(str(record.get("interpreter") or "").lstrip("#!").strip())
         if not interpreter:
             return None
         names = [item["name"] for item in items if item.get("state") == "present"]
-        res = self._low_level_execute_command(_jar.probe_command(interpreter, dest, names), sudoable=True)
+        res = self._low_level_execute_command(rerun.probe_command(interpreter, dest, names), sudoable=True)
         if res.get("rc") != 0:
             display.vvv("flink_connector_jar: the probe of %s failed (rc=%s); the module runs" % (dest, res.get("rc")))
             return None
-        return _jar.parse_probe(res.get("stdout", ""))
+        return rerun.parse_probe(res.get("stdout", ""))
 
     def _run_on_host(self, host_args: dict[str, t.Any], items: list[dict[str, t.Any]], single: bool,
                      task_vars: dict[str, t.Any], remember: bool = False) -> dict[str, t.Any]:
-        pushed = {"single": single, "jars": [dict(item) for item in items], "remember": remember}
-        if any("src" in item for item in items):
-            # The module moves the copies it finds directly in this dir into dest rather than copying them.
-            pushed["tmpdir"] = self._connection._shell.tmpdir
-        args = dict(host_args, _pushed=pushed)
+        pushed = push.pushed_option(items, single, remember, self._connection._shell.tmpdir)
+        args = dict(host_args, **{wire.PUSHED: pushed})
         return self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
 
     def _push(self, names: list[str], items: list[dict[str, t.Any]],
-              resolved: list[tuple[_jar.JarRequest, _jar.CachedJar | None]], transferred: set[str]) -> None:
+              resolved: list[tuple[sources.JarRequest, cache.CachedJar | None]], transferred: set[str]) -> None:
         """Transfer the jars the host asked for into its temp dir, and point their items at them."""
         shell = self._connection._shell
         tmpdir = shell.tmpdir or self._make_tmp_path()

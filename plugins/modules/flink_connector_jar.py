@@ -537,22 +537,30 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _jar
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import (
+    ensure,
+    install,
+    options,
+    sources,
+    wire,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.errors import JarError
 
 
 class FlinkConnectorJar:
-    """Maps the module's options onto ``_jar`` and its results back.
+    """Maps the module's options onto ``_connector_jar`` and its results back.
 
     On the host, ``fetch_mode=controller`` arrives as ``_pushed``: the jars the
-    action plugin resolved on the controller, and later the copies it pushed.
+    action plugin resolved on the controller, and later the copies it pushed
+    (``_connector_jar/wire.py`` documents that wire).
     """
 
     def __init__(self):
-        self.module = AnsibleModule(argument_spec=_jar.argument_spec(), supports_check_mode=True,
-                                    **_jar.argument_rules())
+        self.module = AnsibleModule(argument_spec=options.argument_spec(), supports_check_mode=True,
+                                    **options.argument_rules())
         self.params = self.module.params
         # A password in a URL's userinfo: masked wherever it appears in the result, invocation included.
-        self.module.no_log_values.update(_jar.option_url_secrets(self.params))
+        self.module.no_log_values.update(options.option_url_secrets(self.params))
 
     def fail(self, msg, **details):
         self.module.fail_json(msg=msg, changed=bool(details.pop("changed", False)), **details)
@@ -560,53 +568,45 @@ class FlinkConnectorJar:
     def requests(self):
         """The jars of this call, and whether the result takes the single-jar form."""
         p = self.params
-        if p["_pushed"] is not None:
-            tmpdir = p["_pushed"].get("tmpdir")
-            return [_jar.pushed_request(item, tmpdir) for item in p["_pushed"].get("jars") or []], \
-                bool(p["_pushed"].get("single"))
+        if p[wire.PUSHED] is not None:
+            return wire.pushed_requests(p[wire.PUSHED])
         if p["fetch_mode"] == "controller":
-            raise _jar.JarError("fetch_mode=controller is carried out by this module's action plugin on the "
-                                "controller, which did not run. Use fetch_mode=remote here.")
+            raise JarError("fetch_mode=controller is carried out by this module's action plugin on the "
+                           "controller, which did not run. Use fetch_mode=remote here.")
         if p["jars"] is not None:
-            return [_jar.jar_request(spec, p["repository_url"], p["state"], "jars[%d]: " % index)
+            return [sources.jar_request(spec, p["repository_url"], p["state"], "jars[%d]: " % index)
                     for index, spec in enumerate(p["jars"])], False
-        return [_jar.jar_request(p, p["repository_url"], p["state"])], True
+        return [sources.jar_request(p, p["repository_url"], p["state"])], True
 
-    def http(self):
+    def install_options(self):
         p = self.params
-        return _jar.HttpOptions(timeout=p["timeout"], validate_certs=p["validate_certs"],
-                                url_username=p["url_username"], url_password=p["url_password"],
-                                headers={str(k): str(v) for k, v in (p["headers"] or {}).items()},
-                                use_proxy=p["use_proxy"], force=p["force"])
-
-    def options(self):
-        p = self.params
-        uid, gid = _jar.resolve_owner(p["owner"], p["group"])
-        return _jar.InstallOptions(validate=p["validate"], remove_other_versions=p["remove_other_versions"],
-                                   mode=_jar.parse_mode(p["mode"]), uid=uid, gid=gid, backup=p["backup"],
-                                   force=p["force"])
+        uid, gid = install.resolve_owner(p["owner"], p["group"])
+        return options.InstallOptions(validate=p["validate"], remove_other_versions=p["remove_other_versions"],
+                                      mode=install.parse_mode(p["mode"]), uid=uid, gid=gid, backup=p["backup"],
+                                      force=p["force"])
 
     def run(self):
         p = self.params
         check = self.module.check_mode
+        pushed = p[wire.PUSHED]
         try:
             requests, single = self.requests()
-            opts = self.options()
-            dest = _jar.check_dest(p["dest"])
+            opts = self.install_options()
+            dest = install.check_dest(p["dest"])
             # Check mode only reads: a shared lock keeps it from seeing a half-finished run.
             rerun = False
-            with _jar.dest_lock(dest, exclusive=not check):
-                result = _jar.ensure_jars(requests, dest, self.http(), opts, check)
-                if p["_pushed"] is not None and p["_pushed"].get("remember") and not check and "_needed" not in result:
-                    # For the action plugin's next run (see _jar.rerun_record); it never reaches the user.
-                    rerun = _jar.rerun_record(requests, dest, self.http(), opts)
-        except _jar.JarError as exc:
+            with install.dest_lock(dest, exclusive=not check):
+                result = ensure.ensure_jars(requests, dest, options.http_options(p), opts, check)
+                if pushed is not None and pushed.get("remember") and not check and wire.NEEDED not in result:
+                    # For the action plugin's next run (see ensure.rerun_record); it never reaches the user.
+                    rerun = ensure.rerun_record(requests, dest, options.http_options(p), opts)
+        except JarError as exc:
             self.fail(exc.msg, **exc.details)
         except OSError as exc:
             self.fail("flink_connector_jar failed on %s: %s" % (p["dest"], exc), exception=traceback.format_exc())
-        result = _jar.final_result(result, single, self.module._diff)
+        result = ensure.final_result(result, single, self.module._diff)
         if rerun is not False:
-            result["_rerun"] = rerun
+            result[wire.RERUN] = rerun
         self.module.exit_json(**result)
 
 

@@ -22,6 +22,7 @@ import re
 import typing as t
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _compat
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.maven import metadata_versions
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest import redact_url
 
 POSTGRES_CDC_SQL_ARTIFACT = "flink-sql-connector-postgres-cdc"
@@ -42,20 +43,10 @@ METADATA_ARTIFACTS = (
     (_compat.STARROCKS_GROUP, _compat.STARROCKS_ARTIFACT),
 )
 
-# <metadata><versioning><versions><version>3.5.0</version>...: only that list, not a top-level <version>.
-# Layout: https://maven.apache.org/repositories/metadata.html ("Repository Metadata").
-_METADATA_VERSIONS = re.compile(r"<versions>(.*?)</versions>", re.S)
-_METADATA_VERSION = re.compile(r"<version>\s*([^<\s]+)\s*</version>")
 
 
 def coordinates(connector: t.Mapping[str, t.Any]) -> str:
     return "%s:%s:%s" % (connector.get("group_id"), connector.get("artifact_id"), connector.get("version"))
-
-
-def metadata_versions(text: str) -> t.List[str]:
-    """The versions a ``maven-metadata.xml`` lists (empty when it lists none)."""
-    block = _METADATA_VERSIONS.search(text or "")
-    return _METADATA_VERSION.findall(block.group(1)) if block else []
 
 
 def listed_versions(results: t.Optional[t.Sequence[t.Mapping[str, t.Any]]]) -> t.Dict[str, t.Optional[t.List[str]]]:
@@ -71,7 +62,7 @@ def listed_versions(results: t.Optional[t.Sequence[t.Mapping[str, t.Any]]]) -> t
         item = result.get("item") or {}
         key = "%s:%s" % (item.get("group_id"), item.get("artifact_id"))
         if result.get("status") == 200 and "<metadata" in str(result.get("content") or ""):
-            out[key] = metadata_versions(str(result["content"]))
+            out[key] = metadata_versions(str(result["content"]).encode("utf-8"))
         else:
             out[key] = None
     return out

@@ -34,7 +34,9 @@ import jars  # noqa: E402
 import maven_repo as maven_repo_server  # noqa: E402
 
 VENV_BIN = os.path.dirname(sys.executable)
-COLLECTIONS = os.path.join(os.path.dirname(VENV_BIN), "collections")
+# CDCOPS_COLLECTIONS_PATH: a collections path whose cdcops/flink_cdc is this checkout, for a second checkout (a git
+# worktree) that the venv's link does not point at.
+COLLECTIONS = os.environ.get("CDCOPS_COLLECTIONS_PATH") or os.path.join(os.path.dirname(VENV_BIN), "collections")
 
 
 @pytest.fixture(scope="session", autouse=True)

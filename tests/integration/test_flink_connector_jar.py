@@ -694,16 +694,18 @@ REAL_RECORD = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
                            "unit", "fixtures", "jars", "real_connectors.json")
 
 
-def _module_utils_jar():
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(sys.executable)), "collections"))
-    from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _jar
-    return _jar
+def _jar_modules():
+    """The collection's own jar code, from the collections path the ansible runs use (conftest.COLLECTIONS)."""
+    sys.path.insert(0, os.environ.get("CDCOPS_COLLECTIONS_PATH")
+                    or os.path.join(os.path.dirname(os.path.dirname(sys.executable)), "collections"))
+    from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import checksums, connectors, jarfile
+    return checksums, connectors, jarfile
 
 
 def test_real_jars_in_the_bed_repository_match_the_record(bed):
     """The module's validation and factory scan on each real jar the bed serves, against the recorded data
     (tests/bed/record_jars.py) that tests/unit/.../test_real_jar_layout.py replays."""
-    _jar = _module_utils_jar()
+    checksums, connectors, jarfile = _jar_modules()
     with open(REAL_RECORD) as f:
         record = json.load(f)
     assert [(a["connector"], a["role"], a["version"]) for a in record["artifacts"]] == [
@@ -715,14 +717,14 @@ def test_real_jars_in_the_bed_repository_match_the_record(bed):
         assert os.path.getsize(path) == real["size"], rel
         assert jars.sha_hex(path, "sha1") == real["sha1"], rel
         with open(path + ".sha1") as f:
-            assert _jar.parse_sidecar(f.read(), "sha1").hexdigest == real["sha1"], rel
-        (connector,) = _jar.connectors_for(real["artifact_id"], real["group_id"])
-        info = _jar.validate_jar(path, rel, expected_factories=connector.factories)
+            assert checksums.parse_sidecar(f.read(), "sha1").hexdigest == real["sha1"], rel
+        (connector,) = connectors.connectors_for(real["artifact_id"], real["group_id"])
+        info = jarfile.validate_jar(path, rel, expected_factories=connector.factories)
         assert info.factories == tuple(real["factories"]) and info.entries == real["entries"], rel
-        assert _jar.read_factories(path) == tuple(real["factories"]), rel
+        assert jarfile.read_factories(path) == tuple(real["factories"]), rel
         # The cheap central-directory scan reads the real jars itself (no fallback to zipfile).
         with open(path, "rb") as f:
-            assert _jar._factories_in_central_directory(f, real["size"]) == tuple(real["factories"]), rel
+            assert jarfile._factories_in_central_directory(f, real["size"]) == tuple(real["factories"]), rel
         with zipfile.ZipFile(path) as jar:
             names = jar.namelist()
             assert jar.read(jars.FACTORY_SERVICE).decode("utf-8") == real["factory_service"], rel

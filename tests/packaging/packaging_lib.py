@@ -30,7 +30,7 @@ PLANTED = (
     "tests/unit/.pytest_cache/v/cache/nodeids",
     "plugins/modules/__pycache__/flink_connector_jar.cpython-311.pyc",
     "tests/unit/__pycache__/conftest.cpython-311-pytest-9.2.0.pyc",
-    "plugins/module_utils/_jar.pyc",
+    "plugins/module_utils/_connector_jar/ensure.pyc",
     ".ansible/tmp/ansible-local-1/x",
     ".cache/x",
     ".mypy_cache/3.11/x.json",

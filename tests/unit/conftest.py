@@ -8,6 +8,10 @@ FIXTURES = os.path.join(ROOT, "tests", "unit", "fixtures")
 
 
 def _collections_root():
+    # A collections path whose cdcops/flink_cdc is this checkout, for a second checkout (a git worktree) that
+    # the venv's link does not point at.
+    if os.environ.get("CDCOPS_COLLECTIONS_PATH"):
+        return os.environ["CDCOPS_COLLECTIONS_PATH"]
     # scripts/bootstrap.sh links the checkout as <venv>/collections/ansible_collections/cdcops/flink_cdc.
     venv_root = os.path.join(os.path.dirname(os.path.dirname(sys.executable)), "collections")
     if os.path.isdir(os.path.join(venv_root, "ansible_collections", "cdcops", "flink_cdc")):

@@ -1,4 +1,5 @@
-"""Unit tests for the several-jars and fetch_mode=controller parts of plugins/module_utils/_jar.py.
+"""Unit tests for the several-jars and fetch_mode=controller parts of plugins/module_utils/_connector_jar/
+and plugins/plugin_utils/_connector_jar/.
 
 Pure functions and local files only (jars built with tests/bed/jars.py in tmp
 dirs). The HTTP paths, the action plugin and the real failure injections are
@@ -14,15 +15,34 @@ import pytest
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _jar
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._jar import (
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import (
+    checksums,
+    connectors,
+    dest_state,
+    download,
+    ensure,
+    install,
+    jarfile,
+    options,
+    plan as jar_plan,
+    sources,
+    urls,
+    wire,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils._connector_jar import (
+    cache as jar_cache,
+    host_records,
+    push,
+    rerun as jar_rerun,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.errors import (
     ChecksumError,
     InvalidJarError,
     JarError,
-    JarRequest,
     UnsafeNameError,
-    Want,
 )
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.plan import Want
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.sources import JarRequest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "bed"))
@@ -43,29 +63,29 @@ def starrocks(tmp_path, version="1.2.11_flink-1.20"):
 def test_plan_jars_attributes_each_removal_to_the_first_jar_that_causes_it():
     dest_jars = ["flink-dist-1.20.3.jar", "%s-3.0.1.jar" % PGA, "renamed.jar", "%s-1.2.10_flink-1.20.jar" % SRA]
     by_jar = {"flink-dist-1.20.3.jar": (), "%s-3.0.1.jar" % PGA: (PG2,), "renamed.jar": (PG2,),
-              "%s-1.2.10_flink-1.20.jar" % SRA: _jar.STARROCKS_FACTORIES}
+              "%s-1.2.10_flink-1.20.jar" % SRA: connectors.STARROCKS_FACTORIES}
     wants = [Want("present", "%s-3.1.0.jar" % PGA, False, PGA, (PG3,), "not present"),
-             Want("present", "%s-1.2.11_flink-1.20.jar" % SRA, False, SRA, _jar.STARROCKS_FACTORIES, "not present")]
-    plan = _jar.plan_jars("/lib", dest_jars, wants, by_jar, True)
+             Want("present", "%s-1.2.11_flink-1.20.jar" % SRA, False, SRA, connectors.STARROCKS_FACTORIES, "not present")]
+    plan = jar_plan.plan_jars("/lib", dest_jars, wants, by_jar, True)
     assert plan.plans[0].remove == ["%s-3.0.1.jar" % PGA, "renamed.jar"]
     assert plan.plans[1].remove == ["%s-1.2.10_flink-1.20.jar" % SRA]
     assert plan.remove == sorted(plan.plans[0].remove + plan.plans[1].remove)
     assert plan.after == sorted(["flink-dist-1.20.3.jar", "%s-3.1.0.jar" % PGA, "%s-1.2.11_flink-1.20.jar" % SRA])
     assert plan.before == dest_jars and plan.changes
 
-    current = _jar.plan_jars("/lib", plan.after, [w._replace(target_current=True) for w in wants],
-                             {"flink-dist-1.20.3.jar": ()}, True)
+    current = jar_plan.plan_jars("/lib", plan.after, [w._replace(target_current=True) for w in wants],
+                                 {"flink-dist-1.20.3.jar": ()}, True)
     assert not current.changes and current.remove == [] and current.after == plan.after
 
-    keep_all = _jar.plan_jars("/lib", dest_jars, wants, by_jar, False)
+    keep_all = jar_plan.plan_jars("/lib", dest_jars, wants, by_jar, False)
     assert keep_all.remove == [] and all(p.install for p in keep_all.plans)
 
 
 def test_plan_jars_present_and_absent():
     dest_jars = ["%s-1.2.10_flink-1.20.jar" % SRA, "%s-1.2.11_flink-1.20.jar" % SRA, "other.jar"]
     wants = [Want("present", "%s-3.1.0.jar" % PGA, False, PGA, (PG3,), "not present"),
-             Want("absent", "", artifact_id=SRA, factories=_jar.STARROCKS_FACTORIES)]
-    plan = _jar.plan_jars("/lib", dest_jars, wants, {n: () for n in dest_jars}, True)
+             Want("absent", "", artifact_id=SRA, factories=connectors.STARROCKS_FACTORIES)]
+    plan = jar_plan.plan_jars("/lib", dest_jars, wants, {n: () for n in dest_jars}, True)
     assert plan.plans[0].remove == [] and plan.plans[1].remove == dest_jars[:2]
     assert plan.after == ["%s-3.1.0.jar" % PGA, "other.jar"]
 
@@ -82,18 +102,18 @@ def test_plan_jars_present_and_absent():
 ])
 def test_contradicting_lists_are_refused(wants, why):
     with pytest.raises(JarError) as err:
-        _jar.plan_jars("/lib", [], wants, {}, True)
+        jar_plan.plan_jars("/lib", [], wants, {}, True)
     assert "contradict each other" in err.value.msg and why in err.value.msg and "Nothing was changed" in err.value.msg
 
 
 def test_absent_with_the_same_factory_is_fine_without_remove_other_versions():
     wants = [Want("present", "copy.jar", factories=(PG3,)), Want("absent", "", artifact_id=PGA, factories=(PG3,))]
-    _jar.refuse_contradictions(wants, remove_other_versions=False)
+    jar_plan.refuse_contradictions(wants, remove_other_versions=False)
 
 
 def test_diff_jars_marks_replaced_content():
-    d = _jar.diff_jars("/lib", ["a-1.jar", "b-1.jar"], ["a-1.jar", "b-1.jar", "c-1.jar"],
-                       {"a-1.jar": ("1" * 64, "2" * 64), "b-1.jar": ("3" * 64, ""), "c-1.jar": ("", "4" * 64)})
+    d = jar_plan.diff_jars("/lib", ["a-1.jar", "b-1.jar"], ["a-1.jar", "b-1.jar", "c-1.jar"],
+                           {"a-1.jar": ("1" * 64, "2" * 64), "b-1.jar": ("3" * 64, ""), "c-1.jar": ("", "4" * 64)})
     assert d["before"] == "a-1.jar  sha256:%s\nb-1.jar  sha256:%s\n" % ("1" * 16, "3" * 16)
     assert d["after"] == "a-1.jar  sha256:%s\nb-1.jar  (new content)\nc-1.jar\n" % ("2" * 16)
     assert d["before_header"] == "/lib (jars)"
@@ -102,7 +122,7 @@ def test_diff_jars_marks_replaced_content():
 # --- install_temps --------------------------------------------------------------------------------
 
 def _temp(dest, filename, data):
-    out, temp = _jar.open_temp(str(dest), filename)
+    out, temp = install.open_temp(str(dest), filename)
     with out:
         out.write(data)
     return temp
@@ -111,7 +131,7 @@ def _temp(dest, filename, data):
 def test_install_temps_installs_all_and_leaves_nothing_else(tmp_path):
     (tmp_path / "a-1.jar").write_bytes(b"old a")
     installs = [(_temp(tmp_path, "a-1.jar", b"new a"), "a-1.jar"), (_temp(tmp_path, "b-1.jar", b"new b"), "b-1.jar")]
-    assert _jar.install_temps(str(tmp_path), installs, 0o640, None, None, backup=False) == {}
+    assert install.install_temps(str(tmp_path), installs, 0o640, None, None, backup=False) == {}
     assert (tmp_path / "a-1.jar").read_bytes() == b"new a" and (tmp_path / "b-1.jar").read_bytes() == b"new b"
     assert sorted(os.listdir(str(tmp_path))) == ["a-1.jar", "b-1.jar"]  # no keeps, no temps
     assert oct(os.stat(str(tmp_path / "b-1.jar")).st_mode & 0o777) == oct(0o640)
@@ -120,10 +140,10 @@ def test_install_temps_installs_all_and_leaves_nothing_else(tmp_path):
 def test_install_temps_backs_up_replaced_files(tmp_path):
     (tmp_path / "a-1.jar").write_bytes(b"old a")
     installs = [(_temp(tmp_path, "a-1.jar", b"new a"), "a-1.jar"), (_temp(tmp_path, "b-1.jar", b"new b"), "b-1.jar")]
-    saved = _jar.install_temps(str(tmp_path), installs, 0o644, None, None, backup=True)
+    saved = install.install_temps(str(tmp_path), installs, 0o644, None, None, backup=True)
     assert list(saved) == ["a-1.jar"] and saved["a-1.jar"].endswith(".bak")
     assert open(saved["a-1.jar"], "rb").read() == b"old a"
-    assert _jar.list_jars(str(tmp_path)) == ["a-1.jar", "b-1.jar"] and _jar.stale_temps(str(tmp_path)) == []
+    assert jar_plan.list_jars(str(tmp_path)) == ["a-1.jar", "b-1.jar"] and install.stale_temps(str(tmp_path)) == []
 
 
 def test_install_temps_failing_before_any_rename_changes_nothing(tmp_path):
@@ -131,7 +151,7 @@ def test_install_temps_failing_before_any_rename_changes_nothing(tmp_path):
     (tmp_path / "b-1.jar" / "x").write_bytes(b"x")
     installs = [(_temp(tmp_path, "a-1.jar", b"new a"), "a-1.jar"), (_temp(tmp_path, "b-1.jar", b"new b"), "b-1.jar")]
     with pytest.raises(JarError):
-        _jar.install_temps(str(tmp_path), installs, 0o644, None, None, backup=False)
+        install.install_temps(str(tmp_path), installs, 0o644, None, None, backup=False)
     assert not (tmp_path / "a-1.jar").exists()
     assert sorted(os.listdir(str(tmp_path))) == sorted(["b-1.jar"] + [os.path.basename(t) for t, dummy in installs])
 
@@ -140,26 +160,26 @@ def test_install_temps_failing_before_any_rename_changes_nothing(tmp_path):
 
 def test_jar_request_from_options():
     repo = "https://repo.example/m2"
-    present = _jar.jar_request(dict(group_id="org.apache.flink", artifact_id=PGA, version="3.1.0"), repo)
+    present = sources.jar_request(dict(group_id="org.apache.flink", artifact_id=PGA, version="3.1.0"), repo)
     assert present.state == "present" and present.source.url.endswith("/3.1.0/%s-3.1.0.jar" % PGA)
-    absent = _jar.jar_request(dict(group_id="org.apache.flink", artifact_id=PGA), repo, "absent")
+    absent = sources.jar_request(dict(group_id="org.apache.flink", artifact_id=PGA), repo, "absent")
     assert absent.state == "absent" and absent.source.filename == ""
-    versioned = _jar.jar_request(dict(group_id="org.apache.flink", artifact_id=PGA, version="3.1.0", state="absent"),
-                                 repo, "present")
+    versioned = sources.jar_request(dict(group_id="org.apache.flink", artifact_id=PGA, version="3.1.0", state="absent"),
+                                    repo, "present")
     assert versioned.state == "absent" and versioned.source.filename == "%s-3.1.0.jar" % PGA
-    assert _jar.jar_request(dict(url=repo + "/x/a-1.jar"), repo).source.kind == "url"
-    assert _jar.jar_request(dict(src="/tmp/a-1.jar", checksum="sha1:" + "0" * 40), repo).source.checksum.algorithm \
+    assert sources.jar_request(dict(url=repo + "/x/a-1.jar"), repo).source.kind == "url"
+    assert sources.jar_request(dict(src="/tmp/a-1.jar", checksum="sha1:" + "0" * 40), repo).source.checksum.algorithm \
         == "sha1"
     with pytest.raises(JarError) as err:
-        _jar.jar_request(dict(group_id="org.apache.flink", artifact_id=PGA), repo, "present", "jars[2]: ")
+        sources.jar_request(dict(group_id="org.apache.flink", artifact_id=PGA), repo, "present", "jars[2]: ")
     assert err.value.msg == "jars[2]: version is required to install org.apache.flink:%s (state=present)." % PGA
     with pytest.raises(UnsafeNameError) as err:
-        _jar.jar_request(dict(group_id="org.apache.flink", artifact_id=PGA, version="../x"), repo, "present", "jars[0]: ")
+        sources.jar_request(dict(group_id="org.apache.flink", artifact_id=PGA, version="../x"), repo, "present", "jars[0]: ")
     assert err.value.msg.startswith("jars[0]: version") and str(err.value) == err.value.msg
 
 
 def test_argument_spec_rules():
-    spec, rules = _jar.argument_spec(internal=False), _jar.argument_rules(internal=False)
+    spec, rules = options.argument_spec(internal=False), options.argument_rules(internal=False)
     good = ArgumentSpecValidator(spec, **rules).validate(
         dict(dest="/lib", jars=[dict(group_id="org.apache.flink", artifact_id=PGA, version="3.1.0")]))
     assert good.error_messages == [] and good.validated_parameters["jars"][0]["state"] is None
@@ -167,24 +187,24 @@ def test_argument_spec_rules():
                 dict(dest="/lib", jars=[dict(group_id="g")]), dict(dest="/lib", jars=[dict(url="u", src="s")]),
                 dict(dest="/lib"), dict(dest="/lib", jars=[], _pushed={})):
         assert ArgumentSpecValidator(spec, **rules).validate(bad).error_messages, bad
-    assert "_pushed" in _jar.argument_spec() and "_pushed" in _jar.argument_rules()["required_one_of"][0]
+    assert "_pushed" in options.argument_spec() and "_pushed" in options.argument_rules()["required_one_of"][0]
 
 
 # --- what the controller tells the host -----------------------------------------------------------
 
 def test_pushed_item_round_trip_without_secrets():
-    source = _jar.maven_source("https://user:secret@repo.example/m2", "org.apache.flink", PGA, "3.1.0")
-    cached = _jar.CachedJar("/cache/x.jar", _jar.Checksum("sha256", "a" * 64), 10, (PG3,))
-    item = _jar.pushed_item(JarRequest(source), cached)
+    source = sources.maven_source("https://user:secret@repo.example/m2", "org.apache.flink", PGA, "3.1.0")
+    cached = jar_cache.CachedJar("/cache/x.jar", checksums.Checksum("sha256", "a" * 64), 10, (PG3,))
+    item = push.pushed_item(JarRequest(source), cached)
     assert "secret" not in json.dumps(item)
     assert item == {"state": "present", "name": "%s-3.1.0.jar" % PGA, "artifact_id": PGA,
-                    "group_id": "org.apache.flink", "url": _jar.public_url(source.url), "checksum": "sha256:" + "a" * 64,
+                    "group_id": "org.apache.flink", "url": urls.mask_url(source.url), "checksum": "sha256:" + "a" * 64,
                     "factories": [PG3]}
-    request = _jar.pushed_request(item)
+    request = wire.pushed_request(item)
     assert request.source.pushed and request.source.kind == "src" and request.source.src is None
     assert request.source.checksum.hexdigest == "a" * 64 and request.source.planned_factories == (PG3,)
     assert request.source.expected_factories == (PG3,)
-    absent = _jar.pushed_request(_jar.pushed_item(JarRequest(_jar.maven_artifact("com.starrocks", SRA), "absent"), None))
+    absent = wire.pushed_request(push.pushed_item(JarRequest(sources.maven_artifact("com.starrocks", SRA), "absent"), None))
     assert absent.state == "absent" and absent.source.filename == "" and absent.source.known_factories
 
 
@@ -197,15 +217,15 @@ def test_pushed_item_round_trip_without_secrets():
 ])
 def test_pushed_request_checks_what_arrives(item):
     with pytest.raises(JarError):
-        _jar.pushed_request(item)
+        wire.pushed_request(item)
 
 
 def _pushed(path, src=None, checksum=None):
-    source = _jar.src_source(path)
-    item = _jar.pushed_item(JarRequest(source), _jar.CachedJar(path, _jar.Checksum("sha256", checksum or jars.sha256_file(path))))
+    source = sources.src_source(path)
+    item = push.pushed_item(JarRequest(source), jar_cache.CachedJar(path, checksums.Checksum("sha256", checksum or jars.sha256_file(path))))
     if src:
         item["src"] = src
-    return _jar.pushed_request(item)
+    return wire.pushed_request(item)
 
 
 def test_ensure_jars_with_pushed_jars_asks_then_installs(tmp_path):
@@ -214,24 +234,24 @@ def test_ensure_jars_with_pushed_jars_asks_then_installs(tmp_path):
     new_pg, new_sr = jars.published_path(str(tmp_path / "repo"), "3.1.0"), starrocks(tmp_path)
     os.link(jars.published_path(str(tmp_path / "repo"), "3.0.1"), str(lib / ("%s-3.0.1.jar" % PGA)))
     before = sorted(os.listdir(str(lib)))
-    opts, http = _jar.InstallOptions(), _jar.HttpOptions()
+    opts, http = options.InstallOptions(), options.HttpOptions()
 
-    check = _jar.ensure_jars([_pushed(new_pg), _pushed(new_sr)], str(lib), http, opts, check_mode=True)
+    check = ensure.ensure_jars([_pushed(new_pg), _pushed(new_sr)], str(lib), http, opts, check_mode=True)
     assert check["changed"] and "_needed" not in check
     assert [j["transferred"] for j in check["jars"]] == [False, False]
     assert check["removed"] == [str(lib / ("%s-3.0.1.jar" % PGA))]
 
-    asked = _jar.ensure_jars([_pushed(new_pg), _pushed(new_sr)], str(lib), http, opts, check_mode=False)
+    asked = ensure.ensure_jars([_pushed(new_pg), _pushed(new_sr)], str(lib), http, opts, check_mode=False)
     assert asked == {"changed": False, "_needed": [os.path.basename(new_pg), os.path.basename(new_sr)],
                      "msg": asked["msg"]}
     assert sorted(os.listdir(str(lib))) == before
 
-    done = _jar.ensure_jars([_pushed(new_pg, src=new_pg), _pushed(new_sr, src=new_sr)], str(lib), http, opts, False)
+    done = ensure.ensure_jars([_pushed(new_pg, src=new_pg), _pushed(new_sr, src=new_sr)], str(lib), http, opts, False)
     assert done["changed"] and [j["transferred"] for j in done["jars"]] == [True, True]
     assert sorted(os.listdir(str(lib))) == sorted(os.path.basename(p) for p in (new_pg, new_sr))
     assert done["jars"][0]["checksum"] == jars.sha256_file(new_pg)
 
-    again = _jar.ensure_jars([_pushed(new_pg), _pushed(new_sr)], str(lib), http, opts, check_mode=False)
+    again = ensure.ensure_jars([_pushed(new_pg), _pushed(new_sr)], str(lib), http, opts, check_mode=False)
     assert not again["changed"] and "_needed" not in again
 
 
@@ -240,8 +260,8 @@ def test_a_pushed_file_that_does_not_match_changes_nothing(tmp_path):
     lib.mkdir()
     new_pg, new_sr = jars.published_path(str(tmp_path / "repo"), "3.1.0"), starrocks(tmp_path)
     with pytest.raises(ChecksumError) as err:
-        _jar.ensure_jars([_pushed(new_pg, src=new_pg), _pushed(new_sr, src=new_sr, checksum="0" * 64)], str(lib),
-                         _jar.HttpOptions(), _jar.InstallOptions(), check_mode=False)
+        ensure.ensure_jars([_pushed(new_pg, src=new_pg), _pushed(new_sr, src=new_sr, checksum="0" * 64)], str(lib),
+                           options.HttpOptions(), options.InstallOptions(), check_mode=False)
     assert "pushed from the controller" in err.value.msg
     assert os.listdir(str(lib)) == []
 
@@ -251,91 +271,91 @@ def test_a_pushed_file_that_does_not_match_changes_nothing(tmp_path):
 def test_cache_jar_fills_once_and_reuses(tmp_path):
     src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
     cache = str(tmp_path / "cache")
-    source = _jar.src_source(src)
+    source = sources.src_source(src)
 
-    cold = _jar.cache_jar(source, cache, _jar.HttpOptions(), check_mode=True)
+    cold = jar_cache.cache_jar(source, cache, options.HttpOptions(), check_mode=True)
     assert cold.path is None and cold.checksum.hexdigest == jars.sha256_file(src) and cold.factories == (PG3,)
     assert not os.path.exists(cache)  # check mode writes nothing
 
-    first = _jar.cache_jar(source, cache, _jar.HttpOptions(), run_id="run-1")
+    first = jar_cache.cache_jar(source, cache, options.HttpOptions(), run_id="run-1")
     assert first.path == os.path.join(cache, "sha256", jars.sha256_file(src), os.path.basename(src))
     assert jars.sha256_file(first.path) == jars.sha256_file(src) and first.checksum.hexdigest == jars.sha256_file(src)
     assert first.factories == (PG3,) and first.size == os.path.getsize(src) and not first.downloaded
     inode = os.stat(first.path).st_ino
 
-    again = _jar.cache_jar(source, cache, _jar.HttpOptions(), run_id="run-2")
+    again = jar_cache.cache_jar(source, cache, options.HttpOptions(), run_id="run-2")
     assert again.path == first.path and os.stat(first.path).st_ino == inode and again.factories == (PG3,)
-    assert _jar.cache_jar(source, cache, _jar.HttpOptions(), check_mode=True).path == first.path  # warm check mode
+    assert jar_cache.cache_jar(source, cache, options.HttpOptions(), check_mode=True).path == first.path  # warm check mode
 
 
 def test_cache_jar_refetches_an_entry_changed_behind_its_back(tmp_path):
     src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
     cache = str(tmp_path / "cache")
-    first = _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions())
+    first = jar_cache.cache_jar(sources.src_source(src), cache, options.HttpOptions())
     with open(first.path, "ab") as f:
         f.write(b"junk")
-    again = _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions())
+    again = jar_cache.cache_jar(sources.src_source(src), cache, options.HttpOptions())
     assert jars.sha256_file(again.path) == jars.sha256_file(src)
 
 
 def test_cache_jar_validates_an_entry_cached_without_validation(tmp_path):
     src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
     cache = str(tmp_path / "cache")
-    plain = _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions(), validate=False)
-    with open(plain.path + _jar.CACHE_META_SUFFIX) as f:
+    plain = jar_cache.cache_jar(sources.src_source(src), cache, options.HttpOptions(), validate=False)
+    with open(plain.path + jar_cache.CACHE_META_SUFFIX) as f:
         assert json.load(f)["validated"] is False
     inode = os.stat(plain.path).st_ino
-    checked = _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions(), validate=True)
+    checked = jar_cache.cache_jar(sources.src_source(src), cache, options.HttpOptions(), validate=True)
     assert os.stat(checked.path).st_ino == inode  # validated in place, not copied again
-    with open(plain.path + _jar.CACHE_META_SUFFIX) as f:
+    with open(plain.path + jar_cache.CACHE_META_SUFFIX) as f:
         assert json.load(f)["validated"] is True
 
 
 def test_cache_jar_force_fetches_again_once_per_run(tmp_path):
     src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
     cache = str(tmp_path / "cache")
-    first = _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions(), run_id="run-1")
+    first = jar_cache.cache_jar(sources.src_source(src), cache, options.HttpOptions(), run_id="run-1")
     inode = os.stat(first.path).st_ino
-    forced = _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions(), force=True, run_id="run-2")
+    forced = jar_cache.cache_jar(sources.src_source(src), cache, options.HttpOptions(), force=True, run_id="run-2")
     inode2 = os.stat(forced.path).st_ino
     assert inode2 != inode
-    same_run = _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions(), force=True, run_id="run-2")
+    same_run = jar_cache.cache_jar(sources.src_source(src), cache, options.HttpOptions(), force=True, run_id="run-2")
     assert os.stat(same_run.path).st_ino == inode2
 
 
 def test_cache_jar_failure_is_not_retried_within_a_run(tmp_path):
     thin = jars.published_path(str(tmp_path / "repo"), "3.1.0", thin=True)
     cache = str(tmp_path / "cache")
-    source = _jar.src_source(thin)._replace(artifact_id=PGA)  # neutral to the name check: only content tells
+    source = sources.src_source(thin)._replace(artifact_id=PGA)  # neutral to the name check: only content tells
     with pytest.raises(InvalidJarError) as first:
-        _jar.cache_jar(source, cache, _jar.HttpOptions(), run_id="run-1")
+        jar_cache.cache_jar(source, cache, options.HttpOptions(), run_id="run-1")
     assert "thin connector jar" in first.value.msg and "earlier in this run" not in first.value.msg
     with pytest.raises(JarError) as second:
-        _jar.cache_jar(source, cache, _jar.HttpOptions(), run_id="run-1")
+        jar_cache.cache_jar(source, cache, options.HttpOptions(), run_id="run-1")
     assert "thin connector jar" in second.value.msg and "earlier in this run" in second.value.msg
     with pytest.raises(InvalidJarError) as next_run:
-        _jar.cache_jar(source, cache, _jar.HttpOptions(), run_id="run-2")
+        jar_cache.cache_jar(source, cache, options.HttpOptions(), run_id="run-2")
     assert "earlier in this run" not in next_run.value.msg
     entry = os.path.join(cache, "sha256", jars.sha256_file(thin))
-    assert sorted(os.listdir(entry)) == [_jar.CACHE_FAILURE, _jar.CACHE_LOCK]  # no jar, no temp
+    assert sorted(os.listdir(entry)) == [jar_cache.CACHE_FAILURE, jar_cache.CACHE_LOCK]  # no jar, no temp
 
 
 def test_cache_jar_src_must_exist_and_match_its_pin(tmp_path):
     src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
     cache = str(tmp_path / "cache")
     with pytest.raises(JarError) as err:
-        _jar.cache_jar(_jar.src_source(str(tmp_path / "none-1.jar")), cache, _jar.HttpOptions())
+        jar_cache.cache_jar(sources.src_source(str(tmp_path / "none-1.jar")), cache, options.HttpOptions())
     assert "not a file on the controller" in err.value.msg
     with pytest.raises(ChecksumError):
-        _jar.cache_jar(_jar.src_source(src, "sha256:" + "0" * 64), cache, _jar.HttpOptions())
+        jar_cache.cache_jar(sources.src_source(src, "sha256:" + "0" * 64), cache, options.HttpOptions())
     assert not os.path.exists(cache)
 
 
 def test_cache_path_is_content_addressed_and_safe(tmp_path):
-    expected = _jar.Checksum("sha1", "b" * 40)
-    assert _jar.cache_path("/c", expected, "a-1.jar") == "/c/sha1/%s/a-1.jar" % ("b" * 40)
+    expected = checksums.Checksum("sha1", "b" * 40)
+    assert jar_cache.cache_path("/c", expected, "a-1.jar") == "/c/sha1/%s/a-1.jar" % ("b" * 40)
     with pytest.raises(UnsafeNameError):
-        _jar.cache_path("/c", expected, "../a-1.jar")
+        jar_cache.cache_path("/c", expected, "../a-1.jar")
 
 
 def test_run_id_is_stable_within_a_process():
@@ -351,45 +371,45 @@ def _item(name, checksum="sha256:" + "a" * 64, state="present"):
 
 def test_host_memory_round_trip(tmp_path):
     cache = str(tmp_path / "cache")
-    assert _jar.load_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib")["jars"] == {}  # cold: nothing known
-    _jar.write_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib", {"a-1.jar": "sha256:" + "a" * 64})
-    assert _jar.load_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib")["jars"] == {"a-1.jar": "sha256:" + "a" * 64}
+    assert host_records.load_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib")["jars"] == {}  # cold: nothing known
+    host_records.write_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib", {"a-1.jar": "sha256:" + "a" * 64})
+    assert host_records.load_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib")["jars"] == {"a-1.jar": "sha256:" + "a" * 64}
     # Another host, address or dest is another memory.
-    assert _jar.load_host_memory(cache, "tm1 10.0.0.2", "/opt/flink/lib")["jars"] == {}
-    assert _jar.load_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib/")["jars"] == {}
-    path = _jar.host_memory_path(cache, "tm1 10.0.0.1", "/opt/flink/lib")
-    assert os.path.dirname(path) == os.path.join(cache, _jar.HOSTS_DIR)
+    assert host_records.load_host_memory(cache, "tm1 10.0.0.2", "/opt/flink/lib")["jars"] == {}
+    assert host_records.load_host_memory(cache, "tm1 10.0.0.1", "/opt/flink/lib/")["jars"] == {}
+    path = host_records.host_memory_path(cache, "tm1 10.0.0.1", "/opt/flink/lib")
+    assert os.path.dirname(path) == os.path.join(cache, host_records.HOSTS_DIR)
     assert os.listdir(os.path.dirname(path)) == [os.path.basename(path)]  # written atomically: no temp left
     # Any host name or dest makes a plain file name inside hosts/.
-    odd = _jar.host_memory_path(cache, "../../etc/passwd", "/x/../y")
-    assert os.path.dirname(odd) == os.path.join(cache, _jar.HOSTS_DIR) and "/" not in os.path.basename(odd)
+    odd = host_records.host_memory_path(cache, "../../etc/passwd", "/x/../y")
+    assert os.path.dirname(odd) == os.path.join(cache, host_records.HOSTS_DIR) and "/" not in os.path.basename(odd)
 
 
 @pytest.mark.parametrize("content", ["not json", "[]", '{"host": "h", "dest": "/lib", "jars": []}',
                                      '{"host": "other", "dest": "/lib", "jars": {"a-1.jar": "sha256:00"}}'])
 def test_a_damaged_or_foreign_host_memory_knows_nothing(tmp_path, content):
     cache = str(tmp_path / "cache")
-    path = _jar.host_memory_path(cache, "h", "/lib")
+    path = host_records.host_memory_path(cache, "h", "/lib")
     os.makedirs(os.path.dirname(path))
     with open(path, "w") as f:
         f.write(content)
-    assert _jar.load_host_memory(cache, "h", "/lib")["jars"] == {}
+    assert host_records.load_host_memory(cache, "h", "/lib")["jars"] == {}
 
 
 def test_writing_the_host_memory_never_fails_the_task(tmp_path):
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache directory should be")
-    _jar.write_host_memory(str(blocker), "h", "/lib", {"a-1.jar": "sha256:" + "a" * 64})  # no exception
-    assert _jar.load_host_memory(str(blocker), "h", "/lib")["jars"] == {}
+    host_records.write_host_memory(str(blocker), "h", "/lib", {"a-1.jar": "sha256:" + "a" * 64})  # no exception
+    assert host_records.load_host_memory(str(blocker), "h", "/lib")["jars"] == {}
 
 
 def test_jars_to_push_are_those_the_memory_does_not_vouch_for():
     items = [_item("a-1.jar"), _item("b-1.jar", "sha256:" + "b" * 64), _item("c-1.jar", None, "absent")]
-    assert _jar.jars_to_push(items, {}) == ["a-1.jar", "b-1.jar"]  # cold: every jar to install
+    assert host_records.jars_to_push(items, {}) == ["a-1.jar", "b-1.jar"]  # cold: every jar to install
     warm = {"a-1.jar": "sha256:" + "a" * 64, "b-1.jar": "sha256:" + "b" * 64, "old-1.jar": "sha256:" + "c" * 64}
-    assert _jar.jars_to_push(items, warm) == []
-    assert _jar.jars_to_push(items, dict(warm, **{"b-1.jar": "sha256:" + "0" * 64})) == ["b-1.jar"]
-    assert _jar.jars_to_push([_item("c-1.jar", None, "absent")], {}) == []
+    assert host_records.jars_to_push(items, warm) == []
+    assert host_records.jars_to_push(items, dict(warm, **{"b-1.jar": "sha256:" + "0" * 64})) == ["b-1.jar"]
+    assert host_records.jars_to_push([_item("c-1.jar", None, "absent")], {}) == []
 
 
 def test_remembered_adds_what_the_host_holds_and_drops_what_it_removed():
@@ -398,10 +418,10 @@ def test_remembered_adds_what_the_host_holds_and_drops_what_it_removed():
     result = {"changed": True, "removed": ["/lib/a-1.jar", "/lib/c-1.jar"],
               "jars": [{"checksum": "4" * 64, "removed": ["/lib/a-1.jar"]}, {"checksum": "5" * 64, "removed": []},
                        {"removed": ["/lib/c-1.jar"]}]}
-    assert _jar.remembered(memory, items, result, single=False) == {
+    assert host_records.remembered(memory, items, result, single=False) == {
         "a-2.jar": "sha256:" + "4" * 64, "b-1.jar": "sha256:" + "5" * 64, "other.jar": "sha256:" + "3" * 64}
     single = {"changed": False, "path": "/lib/a-2.jar", "checksum": "4" * 64, "removed": []}
-    assert _jar.remembered({}, items[:1], single, single=True) == {"a-2.jar": "sha256:" + "4" * 64}
+    assert host_records.remembered({}, items[:1], single, single=True) == {"a-2.jar": "sha256:" + "4" * 64}
 
 
 # --- the host moves the pushed copies into dest ---------------------------------------------------
@@ -416,23 +436,23 @@ def _push_copy(path, tmpdir):
 
 
 def _pushed_in(path, tmpdir, checksum=None):
-    item = _jar.pushed_item(JarRequest(_jar.src_source(path)),
-                            _jar.CachedJar(path, _jar.Checksum("sha256", checksum or jars.sha256_file(path))))
+    item = push.pushed_item(JarRequest(sources.src_source(path)),
+                            jar_cache.CachedJar(path, checksums.Checksum("sha256", checksum or jars.sha256_file(path))))
     item["src"] = _push_copy(path, tmpdir)
-    return _jar.pushed_request(item, str(tmpdir))
+    return wire.pushed_request(item, str(tmpdir))
 
 
 def test_pushed_request_may_move_only_the_action_plugins_own_copies():
     item = {"name": "a-1.jar", "checksum": "sha256:" + "a" * 64}
     tmpdir = "/home/u/.ansible/tmp/ansible-tmp-1-2-3"
-    assert _jar.pushed_request(dict(item, src=tmpdir + "/a-1.jar"), tmpdir).source.movable
-    assert _jar.pushed_request(dict(item, src=tmpdir + "/a-1.jar"), tmpdir + "/").source.movable
-    assert not _jar.pushed_request(dict(item, src=tmpdir + "/a-1.jar")).source.movable  # no temp dir named
-    assert not _jar.pushed_request(dict(item, src="/srv/jars/a-1.jar"), tmpdir).source.movable
-    assert not _jar.pushed_request(dict(item, src=tmpdir + "/sub/a-1.jar"), tmpdir).source.movable
-    assert not _jar.pushed_request(dict(item, src=tmpdir + "/../a-1.jar"), tmpdir).source.movable
-    assert not _jar.pushed_request(item, tmpdir).source.movable  # nothing pushed
-    assert not _jar.src_source(tmpdir + "/a-1.jar").movable  # a user's src never is
+    assert wire.pushed_request(dict(item, src=tmpdir + "/a-1.jar"), tmpdir).source.movable
+    assert wire.pushed_request(dict(item, src=tmpdir + "/a-1.jar"), tmpdir + "/").source.movable
+    assert not wire.pushed_request(dict(item, src=tmpdir + "/a-1.jar")).source.movable  # no temp dir named
+    assert not wire.pushed_request(dict(item, src="/srv/jars/a-1.jar"), tmpdir).source.movable
+    assert not wire.pushed_request(dict(item, src=tmpdir + "/sub/a-1.jar"), tmpdir).source.movable
+    assert not wire.pushed_request(dict(item, src=tmpdir + "/../a-1.jar"), tmpdir).source.movable
+    assert not wire.pushed_request(item, tmpdir).source.movable  # nothing pushed
+    assert not sources.src_source(tmpdir + "/a-1.jar").movable  # a user's src never is
 
 
 def test_ensure_jars_moves_the_pushed_copies_into_dest(tmp_path):
@@ -443,7 +463,7 @@ def test_ensure_jars_moves_the_pushed_copies_into_dest(tmp_path):
     requests = [_pushed_in(new_pg, tmpdir), _pushed_in(new_sr, tmpdir)]
     inodes = {os.path.basename(r.source.src): os.stat(r.source.src).st_ino for r in requests}
 
-    done = _jar.ensure_jars(requests, str(lib), _jar.HttpOptions(), _jar.InstallOptions(), check_mode=False)
+    done = ensure.ensure_jars(requests, str(lib), options.HttpOptions(), options.InstallOptions(), check_mode=False)
     assert done["changed"] and [j["checksum"] for j in done["jars"]] == [jars.sha256_file(p) for p in (new_pg, new_sr)]
     assert os.listdir(str(tmpdir)) == []  # moved, not copied
     for name, inode in inodes.items():
@@ -464,8 +484,8 @@ def test_a_pushed_copy_on_another_filesystem_is_copied(tmp_path, monkeypatch):
             raise OSError(errno.EXDEV, "Invalid cross-device link")
         return rename(src, dst)
 
-    monkeypatch.setattr(_jar.os, "rename", cross_device)
-    done = _jar.ensure_jars([request], str(lib), _jar.HttpOptions(), _jar.InstallOptions(), check_mode=False)
+    monkeypatch.setattr(install.os, "rename", cross_device)
+    done = ensure.ensure_jars([request], str(lib), options.HttpOptions(), options.InstallOptions(), check_mode=False)
     assert done["changed"] and os.path.exists(request.source.src)  # left for the action plugin to remove
     assert jars.sha256_file(str(lib / os.path.basename(new_pg))) == jars.sha256_file(new_pg)
     assert os.stat(str(lib / os.path.basename(new_pg))).st_ino != os.stat(request.source.src).st_ino
@@ -483,31 +503,31 @@ def test_adopt_pushed_refuses_anything_but_a_private_regular_file(tmp_path):
     symlink = tmp_path / "tmp" / "symlink.jar"
     symlink.symlink_to(own)
     for refused in (linked, symlink, tmp_path / "tmp", tmp_path / "tmp" / "missing.jar"):
-        assert _jar.adopt_pushed(str(refused), str(target)) is None
+        assert download.adopt_pushed(str(refused), str(target)) is None
         assert not target.exists()
     if os.geteuid() == 0:
         foreign = tmp_path / "tmp" / "foreign.jar"
         foreign.write_bytes(b"jar")
         os.chown(str(foreign), 12345, 12345)  # pushed for another user (become): theirs to change
-        assert _jar.adopt_pushed(str(foreign), str(target)) is None and foreign.exists()
-    moved = _jar.adopt_pushed(str(own), str(target))
+        assert download.adopt_pushed(str(foreign), str(target)) is None and foreign.exists()
+    moved = download.adopt_pushed(str(own), str(target))
     assert moved is not None and not own.exists() and target.read_bytes() == b"jar"
-    assert _jar.read_adopted(str(target), moved, ["sha1"]).digests.size == 3
+    assert download.read_adopted(str(target), moved, ["sha1"]).digests.size == 3
 
 
 def test_read_adopted_refuses_a_file_replaced_or_linked_after_the_move(tmp_path):
     own, target, other = tmp_path / "own.jar", tmp_path / "target.part", tmp_path / "other.jar"
     own.write_bytes(b"jar")
-    moved = _jar.adopt_pushed(str(own), str(target))
+    moved = download.adopt_pushed(str(own), str(target))
     os.link(str(target), str(tmp_path / "second-name"))
     with pytest.raises(JarError) as err:
-        _jar.read_adopted(str(target), moved)
+        download.read_adopted(str(target), moved)
     assert "replaced by another file" in err.value.msg
     os.unlink(str(tmp_path / "second-name"))
     other.write_bytes(b"other")
     os.replace(str(other), str(target))
     with pytest.raises(JarError) as err:
-        _jar.read_adopted(str(target), moved)
+        download.read_adopted(str(target), moved)
     assert "replaced by another file" in err.value.msg
 
 
@@ -517,35 +537,35 @@ def test_a_moved_copy_that_does_not_match_changes_nothing(tmp_path):
     new_pg, new_sr = jars.published_path(str(tmp_path / "repo"), "3.1.0"), starrocks(tmp_path)
     tmpdir = tmp_path / "remote-tmp"
     with pytest.raises(ChecksumError) as err:
-        _jar.ensure_jars([_pushed_in(new_pg, tmpdir), _pushed_in(new_sr, tmpdir, checksum="0" * 64)], str(lib),
-                         _jar.HttpOptions(), _jar.InstallOptions(), check_mode=False)
+        ensure.ensure_jars([_pushed_in(new_pg, tmpdir), _pushed_in(new_sr, tmpdir, checksum="0" * 64)], str(lib),
+                           options.HttpOptions(), options.InstallOptions(), check_mode=False)
     assert "pushed from the controller" in err.value.msg
     assert os.listdir(str(lib)) == []  # neither jar, nor a temp file
 
 
 def test_a_pushed_jar_is_sent_with_its_sha256_and_hashed_once_on_the_host(tmp_path, monkeypatch):
     src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
-    pinned = _jar.src_source(src, "sha1:" + jars.sha_hex(src, "sha1"))
-    cached = _jar.cache_jar(pinned, str(tmp_path / "cache"), _jar.HttpOptions(), run_id="run-1")
-    item = _jar.pushed_item(JarRequest(pinned), cached)
+    pinned = sources.src_source(src, "sha1:" + jars.sha_hex(src, "sha1"))
+    cached = jar_cache.cache_jar(pinned, str(tmp_path / "cache"), options.HttpOptions(), run_id="run-1")
+    item = push.pushed_item(JarRequest(pinned), cached)
     assert item["checksum"] == "sha256:" + jars.sha256_file(src)
     hashed = []
-    hasher_init = _jar._Hasher.__init__
+    hasher_init = checksums.Hasher.__init__
 
     def recording(self, algorithms=()):
         hasher_init(self, algorithms)
         hashed.append(sorted(self._hashes))
 
-    monkeypatch.setattr(_jar._Hasher, "__init__", recording)
+    monkeypatch.setattr(checksums.Hasher, "__init__", recording)
     lib = tmp_path / "lib"
     lib.mkdir()
     item["src"] = _push_copy(cached.path, tmp_path / "remote-tmp")
-    _jar.ensure_jars([_jar.pushed_request(item, str(tmp_path / "remote-tmp"))], str(lib), _jar.HttpOptions(),
-                     _jar.InstallOptions(), check_mode=False)
+    ensure.ensure_jars([wire.pushed_request(item, str(tmp_path / "remote-tmp"))], str(lib), options.HttpOptions(),
+                       options.InstallOptions(), check_mode=False)
     assert hashed == [["sha256"]]  # one pass, one algorithm
     del hashed[:]
-    again = _jar.ensure_jars([_jar.pushed_request(dict(item, src=None))], str(lib), _jar.HttpOptions(),
-                             _jar.InstallOptions(), check_mode=False)
+    again = ensure.ensure_jars([wire.pushed_request(dict(item, src=None))], str(lib), options.HttpOptions(),
+                               options.InstallOptions(), check_mode=False)
     assert not again["changed"] and hashed == [["sha256"]]
 
 
@@ -554,13 +574,13 @@ def test_a_pushed_jar_is_sent_with_its_sha256_and_hashed_once_on_the_host(tmp_pa
 IMPORTS = r"""
 import json, os, sys
 import ansible.module_utils.basic
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _jar
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import ensure, options, urls, wire
 seen = ["ansible.module_utils.urls" in sys.modules]
 item = json.loads(sys.argv[2])
-_jar.ensure_jars([_jar.pushed_request(item, sys.argv[4])], sys.argv[3], _jar.HttpOptions(), _jar.InstallOptions(),
+ensure.ensure_jars([wire.pushed_request(item, sys.argv[4])], sys.argv[3], options.HttpOptions(), options.InstallOptions(),
                  False)
 seen.append("ansible.module_utils.urls" in sys.modules)
-masked = _jar.mask_url("https://user:secret@repo.example/m2/a.jar")
+masked = urls.mask_url("https://user:secret@repo.example/m2/a.jar")
 seen.append("ansible.module_utils.urls" in sys.modules)
 print(json.dumps([seen, masked]))
 """
@@ -573,8 +593,8 @@ def test_installing_pushed_jars_never_imports_the_download_code(tmp_path):
     src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
     lib = tmp_path / "lib"
     lib.mkdir()
-    item = _jar.pushed_item(JarRequest(_jar.maven_source("https://repo.example/m2", "org.apache.flink", PGA, "3.1.0")),
-                            _jar.CachedJar(src, _jar.Checksum("sha256", jars.sha256_file(src))))
+    item = push.pushed_item(JarRequest(sources.maven_source("https://repo.example/m2", "org.apache.flink", PGA, "3.1.0")),
+                            jar_cache.CachedJar(src, checksums.Checksum("sha256", jars.sha256_file(src))))
     item["src"] = _push_copy(src, tmp_path / "remote-tmp")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))  # this checkout's collection
     out = subprocess.run([sys.executable, "-c", IMPORTS, "", json.dumps(item), str(lib), str(tmp_path / "remote-tmp")],
@@ -591,7 +611,7 @@ def test_installing_pushed_jars_never_imports_the_download_code(tmp_path):
                                  "https://repo.example/path/with@sign/a.jar"])
 def test_mask_url_is_ansibles(url):
     from ansible.module_utils.urls import mask_url
-    assert _jar.mask_url(url) == mask_url(url)
+    assert urls.mask_url(url) == mask_url(url)
 
 
 # --- controller work done once per run, not once per host -----------------------------------------
@@ -600,28 +620,28 @@ def test_a_src_jar_is_hashed_once_per_run_on_the_controller(tmp_path, monkeypatc
     src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
     cache = str(tmp_path / "cache")
     calls = []
-    digests = _jar.file_digests
+    digests = checksums.file_digests
 
     def counting(path, algorithms=()):
         calls.append(path)
         return digests(path, algorithms)
 
-    monkeypatch.setattr(_jar, "file_digests", counting)
-    first = _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions(), run_id="run-1")
+    monkeypatch.setattr(checksums, "file_digests", counting)
+    first = jar_cache.cache_jar(sources.src_source(src), cache, options.HttpOptions(), run_id="run-1")
     hashed = len(calls)
     for dummy in range(3):  # the other hosts of the run
-        assert _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions(), run_id="run-1") == first
+        assert jar_cache.cache_jar(sources.src_source(src), cache, options.HttpOptions(), run_id="run-1") == first
     assert len(calls) == hashed
-    _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions(), run_id="run-2")  # a new run looks again
+    jar_cache.cache_jar(sources.src_source(src), cache, options.HttpOptions(), run_id="run-2")  # a new run looks again
     assert len(calls) == hashed + 1
     jars.publish_postgres_cdc(str(tmp_path / "repo"), "3.1.0", size=4096)  # the file changes within the run
-    changed = _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions(), run_id="run-2")
+    changed = jar_cache.cache_jar(sources.src_source(src), cache, options.HttpOptions(), run_id="run-2")
     assert changed.checksum.hexdigest == jars.sha256_file(src) != first.checksum.hexdigest
     notes = sorted(os.listdir(os.path.join(cache, "sources")))
     with open(os.path.join(cache, "sources", notes[0])) as f:
         note = f.read()
     hashed = len(calls)
-    _jar.cache_jar(_jar.src_source(src), cache, _jar.HttpOptions(), check_mode=True, run_id="run-3")
+    jar_cache.cache_jar(sources.src_source(src), cache, options.HttpOptions(), check_mode=True, run_id="run-3")
     assert len(calls) == hashed + 1  # check mode hashes, and notes nothing
     assert sorted(os.listdir(os.path.join(cache, "sources"))) == notes
     with open(os.path.join(cache, "sources", notes[0])) as f:
@@ -633,12 +653,12 @@ def test_a_src_jar_is_hashed_once_per_run_on_the_controller(tmp_path, monkeypatc
 def _by_zipfile(path):
     import zipfile
     with zipfile.ZipFile(path) as jar:
-        return _jar._services_of(jar)
+        return jarfile._services_of(jar)
 
 
 def _fast(path):
     with open(path, "rb") as f:
-        return _jar._factories_in_central_directory(f, os.path.getsize(path))
+        return jarfile._factories_in_central_directory(f, os.path.getsize(path))
 
 
 def _jar_with(path, entries, comment=b"", compression=None):
@@ -650,49 +670,49 @@ def _jar_with(path, entries, comment=b"", compression=None):
     return path
 
 
-SERVICES = "# comment\n%s\n\n%s  \n%s\n" % (PG3, _jar.STARROCKS_FACTORIES[0], PG3)
+SERVICES = "# comment\n%s\n\n%s  \n%s\n" % (PG3, connectors.STARROCKS_FACTORIES[0], PG3)
 
 
 @pytest.mark.parametrize("entries, comment, compression", [
-    ([("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n"), (_jar.FACTORY_SERVICE, SERVICES)], b"", None),
-    ([(_jar.FACTORY_SERVICE, SERVICES), ("a/B.class", "x" * 5000)], b"", 0),  # stored
+    ([("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n"), (jarfile.FACTORY_SERVICE, SERVICES)], b"", None),
+    ([(jarfile.FACTORY_SERVICE, SERVICES), ("a/B.class", "x" * 5000)], b"", 0),  # stored
     ([("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n"), ("a/B.class", "x")], b"", None),  # registers nothing
-    ([("x/" + _jar.FACTORY_SERVICE, "not this one"), (_jar.FACTORY_SERVICE, SERVICES)], b"", None),
-    ([(_jar.FACTORY_SERVICE, SERVICES)], b"an archive comment", None),
-    ([("M" * 40 + _jar.FACTORY_SERVICE, "a longer name ending in the service name")], b"", None),
+    ([("x/" + jarfile.FACTORY_SERVICE, "not this one"), (jarfile.FACTORY_SERVICE, SERVICES)], b"", None),
+    ([(jarfile.FACTORY_SERVICE, SERVICES)], b"an archive comment", None),
+    ([("M" * 40 + jarfile.FACTORY_SERVICE, "a longer name ending in the service name")], b"", None),
 ])
 def test_factories_from_the_central_directory_are_zipfiles(tmp_path, entries, comment, compression):
     path = _jar_with(str(tmp_path / "a-1.jar"), entries, comment, compression)
-    assert _fast(path) == _by_zipfile(path) == _jar.read_factories(path)
+    assert _fast(path) == _by_zipfile(path) == jarfile.read_factories(path)
 
 
 def test_factories_of_real_connector_jars_come_from_the_central_directory(tmp_path):
     for path in (jars.published_path(str(tmp_path / "repo"), "3.1.0"), starrocks(tmp_path),
                  jars.published_path(str(tmp_path / "repo"), "2.4.2")):
-        assert _fast(path) == _by_zipfile(path) == _jar.read_factories(path) != ()
+        assert _fast(path) == _by_zipfile(path) == jarfile.read_factories(path) != ()
 
 
 def test_unusual_jars_are_left_to_zipfile(tmp_path):
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
-        twice = _jar_with(str(tmp_path / "twice.jar"), [(_jar.FACTORY_SERVICE, PG2), (_jar.FACTORY_SERVICE, PG3)])
+        twice = _jar_with(str(tmp_path / "twice.jar"), [(jarfile.FACTORY_SERVICE, PG2), (jarfile.FACTORY_SERVICE, PG3)])
     assert _fast(twice) is None
-    assert _jar.read_factories(twice) == _by_zipfile(twice) == (PG3,)  # zipfile's answer: the last one
-    normal = _jar_with(str(tmp_path / "normal.jar"), [(_jar.FACTORY_SERVICE, SERVICES)])
+    assert jarfile.read_factories(twice) == _by_zipfile(twice) == (PG3,)  # zipfile's answer: the last one
+    normal = _jar_with(str(tmp_path / "normal.jar"), [(jarfile.FACTORY_SERVICE, SERVICES)])
     prefixed = tmp_path / "prefixed.jar"  # data before the zip: not what a jar in lib/ looks like
     with open(normal, "rb") as f:
         prefixed.write_bytes(b"#!/bin/sh\nexec java -jar \"$0\"\n" + f.read())
     assert _fast(str(prefixed)) is None
     with pytest.raises(InvalidJarError):
-        _jar.read_factories(str(prefixed))
-    damaged = _jar_with(str(tmp_path / "damaged.jar"), [(_jar.FACTORY_SERVICE, SERVICES * 20)], compression=0)
-    jars.corrupt_entry(damaged, _jar.FACTORY_SERVICE)
+        jarfile.read_factories(str(prefixed))
+    damaged = _jar_with(str(tmp_path / "damaged.jar"), [(jarfile.FACTORY_SERVICE, SERVICES * 20)], compression=0)
+    jars.corrupt_entry(damaged, jarfile.FACTORY_SERVICE)
     assert _fast(damaged) is None
     with pytest.raises(InvalidJarError) as err:
-        _jar.read_factories(damaged)
+        jarfile.read_factories(damaged)
     assert "CRC" in err.value.msg
-    assert _jar._safe_factories(damaged) == ()
+    assert jarfile.safe_factories(damaged) == ()
 
 
 # --- the rerun without a module execution -----------------------------------------------------------
@@ -709,17 +729,17 @@ def _lib_with_two_jars(tmp_path):
 def test_dest_state_sees_every_change_a_rerun_depends_on(tmp_path):
     lib, a = _lib_with_two_jars(tmp_path)
     names = ["a-1.jar", "missing-1.jar"]
-    first = _jar.dest_state(str(lib), names)
+    first = dest_state.dest_state(str(lib), names)
     assert sorted(first["entries"]) == ["a-1.jar", "b-1.jar"]
     assert first["sha256"] == {"a-1.jar": [jars.sha256_file(a), os.path.getsize(a)]}  # a missing name: absent
-    assert _jar.dest_state(str(lib), names) == first
+    assert dest_state.dest_state(str(lib), names) == first
     (lib / "notes.txt").write_text("changed")
-    assert _jar.dest_state(str(lib), names) == first  # only *.jar entries count
+    assert dest_state.dest_state(str(lib), names) == first  # only *.jar entries count
 
     def changed(change):
-        before = _jar.dest_state(str(lib), names)
+        before = dest_state.dest_state(str(lib), names)
         change()
-        after = _jar.dest_state(str(lib), names)
+        after = dest_state.dest_state(str(lib), names)
         return after != before and after["entries"] != before["entries"]
 
     b = str(lib / "b-1.jar")
@@ -746,49 +766,49 @@ def test_the_probe_command_prints_dest_state(tmp_path):
     import subprocess
     lib, a = _lib_with_two_jars(tmp_path)
     env = dict(os.environ, CDCOPS_LIB=str(lib))
-    command = _jar.probe_command([sys.executable], "$CDCOPS_LIB", ["a-1.jar", "b-1.jar"])
+    command = jar_rerun.probe_command([sys.executable], "$CDCOPS_LIB", ["a-1.jar", "b-1.jar"])
     out = subprocess.run(command, shell=True, env=env, stdout=subprocess.PIPE, check=True).stdout.decode()
-    assert _jar.parse_probe(out) == _jar.dest_state(str(lib), ["a-1.jar", "b-1.jar"])
+    assert jar_rerun.parse_probe(out) == dest_state.dest_state(str(lib), ["a-1.jar", "b-1.jar"])
     # dest as the module's path option resolves it: variables and ~ expanded.
-    assert _jar.parse_probe(out)["dest"] == str(lib)
+    assert jar_rerun.parse_probe(out)["dest"] == str(lib)
     # A dest that is not a directory: an error, never a state.
-    bad = subprocess.run(_jar.probe_command([sys.executable], str(lib / "nope"), []), shell=True,
+    bad = subprocess.run(jar_rerun.probe_command([sys.executable], str(lib / "nope"), []), shell=True,
                          stdout=subprocess.PIPE, check=True).stdout.decode()
-    assert "error" in json.loads(bad) and _jar.parse_probe(bad) is None
-    assert _jar.parse_probe("") is None and _jar.parse_probe("garbage\n") is None
+    assert "error" in json.loads(bad) and jar_rerun.parse_probe(bad) is None
+    assert jar_rerun.parse_probe("") is None and jar_rerun.parse_probe("garbage\n") is None
 
 
 def test_replay_only_when_dest_is_exactly_as_recorded(tmp_path):
     lib, a = _lib_with_two_jars(tmp_path)
     sha = jars.sha256_file(a)
     items = [_item("a-1.jar", "sha256:" + sha), {"state": "absent", "name": "old-1.jar"}]
-    state = _jar.dest_state(str(lib), ["a-1.jar"])
+    state = dest_state.dest_state(str(lib), ["a-1.jar"])
     record = {"state": state, "result": {"changed": False}}
-    assert _jar.replay(record, json.loads(json.dumps(state)), items)  # as stored and parsed: JSON both ways
-    assert not _jar.replay(record, None, items)
-    assert not _jar.replay({"state": state}, state, items)  # no recorded answer
-    assert not _jar.replay(record, dict(state, dest=str(tmp_path)), items)
+    assert jar_rerun.replay(record, json.loads(json.dumps(state)), items)  # as stored and parsed: JSON both ways
+    assert not jar_rerun.replay(record, None, items)
+    assert not jar_rerun.replay({"state": state}, state, items)  # no recorded answer
+    assert not jar_rerun.replay(record, dict(state, dest=str(tmp_path)), items)
     os.chmod(a, 0o600)
-    assert not _jar.replay(record, _jar.dest_state(str(lib), ["a-1.jar"]), items)
+    assert not jar_rerun.replay(record, dest_state.dest_state(str(lib), ["a-1.jar"]), items)
     # An expected checksum the recorded state does not hold: never replayed, and that jar is the one to push.
     other = [_item("a-1.jar", "sha256:" + "0" * 64)]
-    assert not _jar.replay(record, state, other)
-    assert _jar.probe_mismatches(state, other) == ["a-1.jar"]
-    assert _jar.probe_mismatches(state, items) == []
-    assert _jar.probe_mismatches({"sha256": {}}, items) == ["a-1.jar"]
+    assert not jar_rerun.replay(record, state, other)
+    assert jar_rerun.probe_mismatches(state, other) == ["a-1.jar"]
+    assert jar_rerun.probe_mismatches(state, items) == []
+    assert jar_rerun.probe_mismatches({"sha256": {}}, items) == ["a-1.jar"]
 
 
 def test_rerun_key_covers_the_task_but_not_the_pushed_copies():
     items = [_item("a-1.jar")]
-    key = _jar.rerun_key({"dest": "/lib", "mode": "0644"}, items, False, "/usr/bin/python3")
-    assert key == _jar.rerun_key({"dest": "/lib", "mode": "0644"}, [dict(items[0], src="/tmp/x/a-1.jar")], False,
-                                 "/usr/bin/python3")
-    for other in (_jar.rerun_key({"dest": "/lib", "mode": "0640"}, items, False, "/usr/bin/python3"),
-                  _jar.rerun_key({"dest": "/lib2", "mode": "0644"}, items, False, "/usr/bin/python3"),
-                  _jar.rerun_key({"dest": "/lib", "mode": "0644"}, [_item("a-1.jar", "sha256:" + "b" * 64)], False,
-                                 "/usr/bin/python3"),
-                  _jar.rerun_key({"dest": "/lib", "mode": "0644"}, items, True, "/usr/bin/python3"),
-                  _jar.rerun_key({"dest": "/lib", "mode": "0644"}, items, False, "/usr/bin/python3.11")):
+    key = jar_rerun.rerun_key({"dest": "/lib", "mode": "0644"}, items, False, "/usr/bin/python3")
+    assert key == jar_rerun.rerun_key({"dest": "/lib", "mode": "0644"}, [dict(items[0], src="/tmp/x/a-1.jar")], False,
+                                      "/usr/bin/python3")
+    for other in (jar_rerun.rerun_key({"dest": "/lib", "mode": "0640"}, items, False, "/usr/bin/python3"),
+                  jar_rerun.rerun_key({"dest": "/lib2", "mode": "0644"}, items, False, "/usr/bin/python3"),
+                  jar_rerun.rerun_key({"dest": "/lib", "mode": "0644"}, [_item("a-1.jar", "sha256:" + "b" * 64)], False,
+                                      "/usr/bin/python3"),
+                  jar_rerun.rerun_key({"dest": "/lib", "mode": "0644"}, items, True, "/usr/bin/python3"),
+                  jar_rerun.rerun_key({"dest": "/lib", "mode": "0644"}, items, False, "/usr/bin/python3.11")):
         assert other != key
 
 
@@ -796,27 +816,27 @@ def test_rerun_record_is_what_a_rerun_answers(tmp_path):
     lib, a = _lib_with_two_jars(tmp_path)
     sha = jars.sha256_file(a)
     item = dict(_item("a-1.jar", "sha256:" + sha), artifact_id="a", factories=["a.Factory"])
-    request = _jar.pushed_request(dict(item, src=str(tmp_path / "gone.jar")), str(tmp_path))
-    opts = _jar.InstallOptions(validate=False, remove_other_versions=True, mode=0o644, uid=None, gid=None,
-                               backup=False, force=False)
-    http = _jar.HttpOptions(timeout=5, validate_certs=True, url_username=None, url_password=None, headers={},
-                            use_proxy=False, force=False)
+    request = wire.pushed_request(dict(item, src=str(tmp_path / "gone.jar")), str(tmp_path))
+    opts = options.InstallOptions(validate=False, remove_other_versions=True, mode=0o644, uid=None, gid=None,
+                                  backup=False, force=False)
+    http = options.HttpOptions(timeout=5, validate_certs=True, url_username=None, url_password=None, headers={},
+                               use_proxy=False, force=False)
     os.chmod(a, 0o644)
-    record = _jar.rerun_record([request], str(lib), http, opts)
-    rerun = _jar.ensure_jars([_jar.pushed_request(item)], str(lib), http, opts, False)
+    record = ensure.rerun_record([request], str(lib), http, opts)
+    rerun = ensure.ensure_jars([wire.pushed_request(item)], str(lib), http, opts, False)
     assert record["result"] == rerun and rerun["changed"] is False  # the pushed copy is not needed for it
-    assert record["state"] == _jar.dest_state(str(lib), ["a-1.jar"])
+    assert record["state"] == dest_state.dest_state(str(lib), ["a-1.jar"])
     os.chmod(a, 0o600)  # a rerun would fix the mode: nothing to replay
-    assert _jar.rerun_record([request], str(lib), http, opts) is None
+    assert ensure.rerun_record([request], str(lib), http, opts) is None
 
 
 def test_host_memory_keeps_the_rerun_record(tmp_path):
     cache = str(tmp_path / "cache")
     jars_memory = {"a-1.jar": "sha256:" + "a" * 64}
-    assert _jar.load_host_memory(cache, "h", "/lib") == {"jars": {}, "rerun": None}
-    _jar.write_host_memory(cache, "h", "/lib", jars_memory, {"key": "k", "state": {}, "result": {}})
-    assert _jar.load_host_memory(cache, "h", "/lib") == {
+    assert host_records.load_host_memory(cache, "h", "/lib") == {"jars": {}, "rerun": None}
+    host_records.write_host_memory(cache, "h", "/lib", jars_memory, {"key": "k", "state": {}, "result": {}})
+    assert host_records.load_host_memory(cache, "h", "/lib") == {
         "jars": jars_memory, "rerun": {"key": "k", "state": {}, "result": {}}}
-    _jar.write_host_memory(cache, "h", "/lib", jars_memory)
-    assert _jar.load_host_memory(cache, "h", "/lib") == {"jars": jars_memory, "rerun": None}
-    assert _jar.load_host_memory(cache, "h", "/lib")["jars"] == jars_memory
+    host_records.write_host_memory(cache, "h", "/lib", jars_memory)
+    assert host_records.load_host_memory(cache, "h", "/lib") == {"jars": jars_memory, "rerun": None}
+    assert host_records.load_host_memory(cache, "h", "/lib")["jars"] == jars_memory

@@ -1,4 +1,4 @@
-"""Every name plugins/module_utils/_jar.py writes: none can be taken for a jar.
+"""Every name plugins/module_utils/_connector_jar/ (and the controller cache) writes: none can be taken for a jar.
 
 Flink puts every file named ``*.jar`` under ``lib/`` on its classpath (``bin/config.sh``,
 ``constructFlinkClassPath``: ``find "$FLINK_LIB_DIR" ! -type d -name '*.jar'``), so the only ``*.jar`` this code
@@ -16,8 +16,16 @@ import tempfile
 
 import pytest
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _jar
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._jar import JarRequest
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import (
+    dest_state,
+    ensure,
+    errors,
+    install,
+    options,
+    sources,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils._connector_jar import cache as jar_cache, host_records
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.sources import JarRequest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "bed"))
@@ -106,20 +114,20 @@ def test_installing_writes_no_jar_but_the_verified_ones(tmp_path, repo, written,
     other.mkdir()
     for key, new in (("pg_old", "pg_new"), ("sr_old", "sr_new")):
         shutil.copyfile(repo[new], str(other / os.path.basename(repo[key])))
-    same_names = [JarRequest(_jar.src_source(str(other / os.path.basename(repo[key]))), "present")
+    same_names = [JarRequest(sources.src_source(str(other / os.path.basename(repo[key]))), "present")
                   for key in ("pg_old", "sr_old")]
-    opts = _jar.InstallOptions(backup=backup)
-    result = _jar.ensure_jars(same_names, str(lib), _jar.HttpOptions(), opts, False)
+    opts = options.InstallOptions(backup=backup)
+    result = ensure.ensure_jars(same_names, str(lib), options.HttpOptions(), opts, False)
     assert result["changed"]
     # ... then new versions, which replace the old ones (removed, or renamed to backups).
-    new_versions = [JarRequest(_jar.src_source(repo[key]), "present") for key in ("pg_new",)]
-    result = _jar.ensure_jars(new_versions, str(lib), _jar.HttpOptions(), opts, False)
+    new_versions = [JarRequest(sources.src_source(repo[key]), "present") for key in ("pg_new",)]
+    result = ensure.ensure_jars(new_versions, str(lib), options.HttpOptions(), opts, False)
     assert result["changed"] and result["removed"]
     finals = [os.path.basename(repo[key]) for key in ("pg_old", "sr_old", "pg_new")]
     assert jars_written(written, lib, finals) == []
     # Whatever is left besides the jars is a backup (with backup) and never ends in .jar.
     left = sorted(set(os.listdir(str(lib))) - set(finals))
-    assert all(name.endswith(_jar.BACKUP_SUFFIX) for name in left) and bool(left) == backup, left
+    assert all(name.endswith(install.BACKUP_SUFFIX) for name in left) and bool(left) == backup, left
 
 
 def test_a_failed_install_writes_no_jar(tmp_path, repo, written):
@@ -130,18 +138,18 @@ def test_a_failed_install_writes_no_jar(tmp_path, repo, written):
         data = f.read()
     broken.write_bytes(data[:len(data) // 2])
     del written[:]  # the set-up above is not the code under test
-    with pytest.raises(_jar.JarError):
-        _jar.ensure_jars([JarRequest(_jar.src_source(repo["sr_new"]), "present"),
-                          JarRequest(_jar.src_source(str(broken)), "present")],
-                         str(lib), _jar.HttpOptions(), _jar.InstallOptions(), False)
+    with pytest.raises(errors.JarError):
+        ensure.ensure_jars([JarRequest(sources.src_source(repo["sr_new"]), "present"),
+                            JarRequest(sources.src_source(str(broken)), "present")],
+                           str(lib), options.HttpOptions(), options.InstallOptions(), False)
     assert jars_written(written, lib, []) == []
     assert sorted(os.listdir(str(lib))) == sorted(os.path.basename(repo[k]) for k in ("pg_old", "sr_old"))
 
 
 def test_the_controller_cache_writes_no_jar_but_its_entries(tmp_path, repo, written):
     cache = tmp_path / "cache"
-    cached = _jar.cache_jar(_jar.src_source(repo["pg_new"]), str(cache), _jar.HttpOptions(), run_id="run-1")
-    _jar.write_host_memory(str(cache), "tm1 10.0.0.1", "/opt/flink/lib", {os.path.basename(repo["pg_new"]): "x"})
+    cached = jar_cache.cache_jar(sources.src_source(repo["pg_new"]), str(cache), options.HttpOptions(), run_id="run-1")
+    host_records.write_host_memory(str(cache), "tm1 10.0.0.1", "/opt/flink/lib", {os.path.basename(repo["pg_new"]): "x"})
     entry = os.path.relpath(cached.path, str(cache))
     assert jars_written(written, cache, [entry]) == []
 
@@ -150,31 +158,31 @@ def test_every_temp_name_is_found_by_the_cleanup(tmp_path):
     """What the next run removes is exactly what a killed run can leave: the temp files and the second names."""
     lib = tmp_path / "lib"
     lib.mkdir()
-    out, temp = _jar.open_temp(str(lib), "%s-3.5.0.jar" % PGA)
+    out, temp = install.open_temp(str(lib), "%s-3.5.0.jar" % PGA)
     out.close()
-    keep = "%s%s%s" % (_jar._temp_prefix("%s-3.5.0.jar" % PGA), os.urandom(6).hex(), _jar.TEMP_SUFFIX)
+    keep = "%s%s%s" % (install.temp_prefix("%s-3.5.0.jar" % PGA), os.urandom(6).hex(), install.TEMP_SUFFIX)
     (lib / keep).write_bytes(b"")
-    backup = _jar.backup_name("%s-3.5.0.jar" % PGA)
+    backup = install.backup_name("%s-3.5.0.jar" % PGA)
     (lib / backup).write_bytes(b"")
     names = [os.path.basename(temp), keep]
     assert not [n for n in names + [backup] if n.endswith(".jar")]
-    assert _jar.stale_temps(str(lib)) == sorted(names)  # never a backup, which the user asked to keep
+    assert install.stale_temps(str(lib)) == sorted(names)  # never a backup, which the user asked to keep
     # The controller's probe sees them, so a rerun runs the module (which removes them) instead of replaying.
-    state = _jar.dest_state(str(lib), [])
+    state = dest_state.dest_state(str(lib), [])
     assert sorted(state["entries"]) == sorted(names)
-    _jar.remove_stale_temps(str(lib))
+    install.remove_stale_temps(str(lib))
     assert os.listdir(str(lib)) == [backup]
 
 
 def test_cleanup_of_what_cannot_be_removed_is_best_effort(tmp_path, monkeypatch):
     lib = tmp_path / "lib"
     lib.mkdir()
-    out, temp = _jar.open_temp(str(lib), "%s-3.5.0.jar" % PGA)
+    out, temp = install.open_temp(str(lib), "%s-3.5.0.jar" % PGA)
     out.close()
 
     def refuse(path):
         raise OSError(errno.EROFS, "Read-only file system", path)
 
     monkeypatch.setattr(os, "unlink", refuse)
-    _jar.remove_stale_temps(str(lib))  # nothing raised: the file is no jar, and a later run tries again
+    install.remove_stale_temps(str(lib))  # nothing raised: the file is no jar, and a later run tries again
     assert os.path.exists(temp)

@@ -1,7 +1,7 @@
 """The module's jar rules against what the REAL published connector jars contain.
 
 Replays tests/unit/fixtures/jars/real_connectors.json, recorded by tests/bed/record_jars.py from the jars
-Maven Central publishes (FACTS.md: "The real jars are the test of record"). No network, no ~/.m2: where a
+Maven Central publishes (the real jars are the test of record). No network, no ~/.m2: where a
 check needs a jar, one is rebuilt here from the recorded layout (the raw factory service file, one class
 per recorded package) and given to the module's own code. The integration test
 ``test_real_jars_in_the_bed_repository_match_the_record`` checks the real files against the same record.
@@ -14,8 +14,8 @@ import zipfile
 
 import pytest
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _jar
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._jar import InvalidJarError
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import checksums, connectors, jarfile
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.errors import InvalidJarError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "bed"))
@@ -44,7 +44,7 @@ def rebuild(record, path):
         jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\n%s\r\n" % "".join(
             "%s: %s\r\n" % item for item in sorted(record["manifest"].items())))
         for service in record["services"]:
-            jar.writestr(service, record["factory_service"] if service == _jar.FACTORY_SERVICE else "x\n")
+            jar.writestr(service, record["factory_service"] if service == jarfile.FACTORY_SERVICE else "x\n")
         for package in record["packages"]:
             jar.writestr("%s/Recorded.class" % package, b"\xca\xfe\xba\xbe")
     return str(path)
@@ -68,24 +68,24 @@ def test_the_record_covers_the_bed_table():
 
 @pytest.mark.parametrize("record", REAL + [THIN], ids=coords)
 def test_published_sidecar_is_accepted(record):
-    assert _jar.parse_sidecar(record["sha1"], "sha1").hexdigest == record["sha1"]
+    assert checksums.parse_sidecar(record["sha1"], "sha1").hexdigest == record["sha1"]
 
 
 @pytest.mark.parametrize("record", REAL + [THIN], ids=coords)
 def test_parse_services_reads_the_real_file_with_its_license_header(record):
     raw = record["factory_service"]
     assert raw.splitlines()[0].startswith("# Licensed"), raw  # an Apache license header in '#' comments
-    assert _jar._parse_services(raw.encode("utf-8")) == tuple(record["factories"])
+    assert jarfile._parse_services(raw.encode("utf-8")) == tuple(record["factories"])
     assert record["factories"] and not any("#" in f or " " in f for f in record["factories"])
 
 
 @pytest.mark.parametrize("record", REAL, ids=coords)
 def test_real_factories_are_the_known_connector(record):
-    (connector,) = _jar.connectors_for(record["artifact_id"], record["group_id"])
+    (connector,) = connectors.connectors_for(record["artifact_id"], record["group_id"])
     assert set(record["factories"]) == set(connector.factories)
     assert connector.required_factory in record["factories"]
-    assert _jar.identifiers_of(record["factories"]) == {IDENTIFIERS[record["artifact_id"]]}
-    assert _jar.FACTORY_SERVICE in record["services"]
+    assert connectors.identifiers_of(record["factories"]) == {IDENTIFIERS[record["artifact_id"]]}
+    assert jarfile.FACTORY_SERVICE in record["services"]
 
 
 @pytest.mark.parametrize("record", by_kind("flink-sql-connector-postgres-cdc"), ids=coords)
@@ -93,8 +93,9 @@ def test_postgres_cdc_sql_jar_bundles_debezium_and_pgjdbc_unrelocated(record):
     packages, relocated = record["packages"], record["relocated"]
     # The module's thin-jar rule: every PG_CDC_SHADED fragment occurs in some entry name.
     names = [p + "/" for p in packages]
-    assert [m for m in _jar.PG_CDC_SHADED if not any(m in n for n in names)] == []
-    # FACTS.md: Debezium, pgjdbc and HikariCP keep their package names ...
+    assert [m for m in connectors.PG_CDC_SHADED if not any(m in n for n in names)] == []
+    # Debezium, pgjdbc and HikariCP keep their package names (apache/flink-cdc
+    # flink-sql-connector-postgres-cdc/pom.xml, shade includes and relocations) ...
     assert packages["io/debezium/connector"] > 100 and packages["io/debezium/embedded"] > 0
     assert packages["org/postgresql/jdbc"] > 50 and packages["org/postgresql/replication"] > 0
     assert packages["com/zaxxer/hikari"] > 0
@@ -109,7 +110,8 @@ def test_postgres_cdc_sql_jar_bundles_debezium_and_pgjdbc_unrelocated(record):
 
 @pytest.mark.parametrize("record", by_kind("flink-connector-starrocks"), ids=coords)
 def test_starrocks_jar_bundles_the_mysql_driver_unrelocated(record):
-    # FACTS.md: mysql-connector-java 5.1.49, package com.mysql.jdbc, kept as is; the rest under com/starrocks.
+    # mysql-connector-java 5.1.49, package com.mysql.jdbc, kept as is; the rest under com/starrocks
+    # (StarRocks/starrocks-connector-for-apache-flink pom.xml, shade plugin).
     assert record["packages"]["com/mysql/jdbc"] > 100
     assert "META-INF/services/java.sql.Driver" in record["services"]
     assert {p.split("/")[0] for p in record["packages"]} == {"com", "org"}
@@ -120,10 +122,10 @@ def test_starrocks_jar_bundles_the_mysql_driver_unrelocated(record):
 @pytest.mark.parametrize("record", REAL, ids=coords)
 def test_the_module_accepts_the_real_layout(record, tmp_path):
     path = rebuild(record, tmp_path / ("%s-%s.jar" % (record["artifact_id"], record["version"])))
-    (connector,) = _jar.connectors_for(record["artifact_id"], record["group_id"])
-    info = _jar.validate_jar(path, "the jar", expected_factories=connector.factories)
+    (connector,) = connectors.connectors_for(record["artifact_id"], record["group_id"])
+    info = jarfile.validate_jar(path, "the jar", expected_factories=connector.factories)
     assert info.factories == tuple(record["factories"])
-    assert _jar.read_factories(path) == tuple(record["factories"])
+    assert jarfile.read_factories(path) == tuple(record["factories"])
 
 
 def test_the_real_thin_jar_is_refused_as_thin(tmp_path):
@@ -131,11 +133,11 @@ def test_the_real_thin_jar_is_refused_as_thin(tmp_path):
     # neither Debezium's engine nor pgjdbc: both PG_CDC_SHADED fragments are absent from it.
     assert THIN["packages"]["io/debezium/connector"] > 0
     assert not [p for p in THIN["packages"] if p.startswith("org/postgresql")]
-    assert THIN["factories"] == [_jar.PG_CDC_FACTORY_3X]
+    assert THIN["factories"] == [connectors.PG_CDC_FACTORY_3X]
     path = rebuild(THIN, tmp_path / "flink-connector-postgres-cdc-3.5.0.jar")
     with pytest.raises(InvalidJarError, match="thin connector jar") as err:
-        _jar.validate_jar(path, "the jar")
+        jarfile.validate_jar(path, "the jar")
     assert "org/postgresql/" in str(err.value)
     assert "carries no io/debezium/embedded/ or org/postgresql/jdbc/ classes" in str(err.value)
     with pytest.raises(InvalidJarError, match="Refusing flink-connector-postgres-cdc"):
-        _jar.refuse_wrong_artifact(THIN["artifact_id"])
+        jarfile.refuse_wrong_artifact(THIN["artifact_id"])

@@ -12,7 +12,16 @@ import time
 
 import pytest
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _flink_rest, _http_common, _jar, _pg
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import (
+    download,
+    errors,
+    install,
+    maven,
+    options,
+    sources,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils._connector_jar import cache as jar_cache
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _flink_rest, _http_common, _pg
 
 
 # --- secrets in URLs ----------------------------------------------------------------------------------
@@ -31,8 +40,8 @@ def test_url_secrets(url, secrets):
 def test_option_url_secrets_covers_every_option_that_takes_a_url():
     params = {"repository_url": "http://a:one@r/", "url": "http://b:two@r/x.jar",
               "jars": [{"url": "http://c:three@r/y.jar"}, {"artifact_id": "z"}, "junk"]}
-    assert _jar.option_url_secrets(params) == {"one", "two", "three"}
-    assert _jar.option_url_secrets({"repository_url": "http://r/", "jars": None}) == set()
+    assert options.option_url_secrets(params) == {"one", "two", "three"}
+    assert options.option_url_secrets({"repository_url": "http://r/", "jars": None}) == set()
 
 
 # --- deadlines -----------------------------------------------------------------------------------------
@@ -123,8 +132,8 @@ def test_rest_deadline_bounds_every_request_of_a_wait(trickling_server):
 
 def test_jar_headers_that_trickle_time_out(trickling_server):
     start = time.monotonic()
-    with pytest.raises(_jar.DownloadError) as err:
-        _jar.http_open(trickling_server + "/x.jar", _jar.HttpOptions(timeout=1), "x.jar")
+    with pytest.raises(errors.DownloadError) as err:
+        download.http_open(trickling_server + "/x.jar", options.HttpOptions(timeout=1), "x.jar")
     assert time.monotonic() - start < 3
     assert "gave no complete answer within 1 s" in err.value.msg and err.value.details["timed_out"]
 
@@ -140,44 +149,44 @@ def test_jar_headers_that_trickle_time_out(trickling_server):
     ("3.0.1", ["3.0.0-SNAPSHOT", "3.0.0"], ["3.0.0-SNAPSHOT", "3.0.0"]),
 ])
 def test_nearest_versions(wanted, versions, nearest):
-    assert _jar.nearest_versions(wanted, versions) == nearest
+    assert maven.nearest_versions(wanted, versions) == nearest
 
 
 def test_metadata_url_is_maven_centrals_layout():
-    assert _jar.metadata_url("https://repo1.maven.org/maven2/", "org.apache.flink", "flink-sql-connector-postgres-cdc") \
+    assert maven.metadata_url("https://repo1.maven.org/maven2/", "org.apache.flink", "flink-sql-connector-postgres-cdc") \
         == "https://repo1.maven.org/maven2/org/apache/flink/flink-sql-connector-postgres-cdc/maven-metadata.xml"
 
 
 def test_maven_source_keeps_coordinates_and_repository():
-    source = _jar.maven_source("http://u:p@r/m2/", "org.apache.flink", "a", "1.0", classifier="tests")
+    source = sources.maven_source("http://u:p@r/m2/", "org.apache.flink", "a", "1.0", classifier="tests")
     assert source.coordinates == "org.apache.flink:a:1.0:tests" and source.repository == "http://u:p@r/m2"
 
 
 # --- filesystems and users -----------------------------------------------------------------------------
 
 def test_mount_of_names_the_mount_point():
-    point, kind = _jar.mount_of("/proc/self")
+    point, kind = install.mount_of("/proc/self")
     assert point == "/proc" and kind == "proc"
-    point, dummy = _jar.mount_of(os.path.join(os.getcwd(), "no", "such", "dir"))
+    point, dummy = install.mount_of(os.path.join(os.getcwd(), "no", "such", "dir"))
     assert os.path.ismount(point) or point == "/"
 
 
 def test_read_only_is_never_told_to_become(tmp_path):
-    err = _jar.write_error(str(tmp_path), OSError(errno.EROFS, "Read-only file system"))
+    err = install.write_error(str(tmp_path), OSError(errno.EROFS, "Read-only file system"))
     assert "is read-only" in err.msg and "mounted at " in err.msg and "become" not in err.msg
-    cache = _jar.cache_error(str(tmp_path), OSError(errno.EROFS, "Read-only file system"))
+    cache = jar_cache.cache_error(str(tmp_path), OSError(errno.EROFS, "Read-only file system"))
     assert "is read-only" in cache.msg and "controller_cache_dir" in cache.msg
 
 
 def test_root_refused_is_told_what_refuses_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(_jar.os, "geteuid", lambda: 0)
-    err = _jar.write_error(str(tmp_path), OSError(errno.EPERM, "Operation not permitted"))
+    monkeypatch.setattr(install.os, "geteuid", lambda: 0)
+    err = install.write_error(str(tmp_path), OSError(errno.EPERM, "Operation not permitted"))
     assert "Run the task with become" not in err.msg and "lsattr -d %s" % tmp_path in err.msg
 
 
 def test_a_user_refused_is_told_to_become(tmp_path, monkeypatch):
-    monkeypatch.setattr(_jar.os, "geteuid", lambda: 4242)
-    err = _jar.write_error(str(tmp_path), OSError(errno.EACCES, "Permission denied"))
+    monkeypatch.setattr(install.os, "geteuid", lambda: 4242)
+    err = install.write_error(str(tmp_path), OSError(errno.EACCES, "Permission denied"))
     assert "become" in err.msg and "lsattr" not in err.msg
 
 
