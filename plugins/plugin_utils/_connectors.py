@@ -44,7 +44,6 @@ METADATA_ARTIFACTS = (
 )
 
 
-
 def coordinates(connector: t.Mapping[str, t.Any]) -> str:
     return "%s:%s:%s" % (connector.get("group_id"), connector.get("artifact_id"), connector.get("version"))
 
