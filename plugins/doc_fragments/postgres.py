@@ -4,12 +4,10 @@
 # the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     """Options to connect to PostgreSQL, named as in community.postgresql."""
 
     DOCUMENTATION = r"""

@@ -3,17 +3,15 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
 # the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
-"""Jinja filters over the collection's support matrix (module_utils/_compat.py) and the role's connector
+"""Jinja filters over the collection's support matrix (module_utils/_support_matrix.py) and the role's connector
 choice (plugin_utils/_connectors.py)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._compat import (
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._support_matrix import (
     connector_problem,
     java_check,
     java_major,
@@ -64,7 +62,7 @@ def java_verdict(version_output, flink_version):
     return {"major": java_major(version_output), "error": error, "warning": warning}
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {
             "connector_choice": connector_choice,

@@ -31,7 +31,7 @@ def restart_method_rows(hostvars, taskmanagers, jobmanagers, defaults, deploy_to
                                 bool(deploy_to_jobmanager))
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {
             "smoke_job": smoke_job,

@@ -3,8 +3,8 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
 # the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
-"""What the collection's two HTTP clients share (private to it): the Flink REST client (``_flink_rest``) and the
-jar download (``_jar``). Standard library only, so that importing it costs a module nothing.
+"""What the collection's two HTTP clients share (private to it): the Flink REST client (``_flink/rest.py``) and the
+jar download (``_connector_jar/download.py``). Standard library only, so that importing it costs a module nothing.
 
 * ``call_within``: a deadline for a whole request (connect, headers, body), which a socket timeout is not;
 * ``url_secrets``: the passwords written into URLs, for ``AnsibleModule.no_log_values``.
@@ -25,7 +25,7 @@ def url_secrets(*urls: t.Optional[str]) -> t.Set[str]:
     (and the action plugin masks its own results with them): Ansible then replaces them with ``********``
     wherever they appear in a result, ``invocation.module_args`` at -vvv included.
     """
-    found = set()  # type: t.Set[str]
+    found: t.Set[str] = set()
     for url in urls:
         if not isinstance(url, str) or "@" not in url:
             continue
@@ -54,7 +54,7 @@ def call_within(seconds: float, func: t.Callable[[], t.Any], on_late: t.Optional
     """
     lock = threading.Lock()
     done = threading.Event()
-    box = {}  # type: t.Dict[str, t.Any]
+    box: t.Dict[str, t.Any] = {}
 
     def run() -> None:
         late = False

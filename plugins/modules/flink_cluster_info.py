@@ -5,9 +5,7 @@
 # the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: flink_cluster_info
@@ -237,13 +235,13 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_cluster import (
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.cluster import (
     WaitTimeout,
     match_hosts,
     snapshot,
     wait_for_cluster,
 )
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest import (
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import (
     FlinkRestClient,
     FlinkRestError,
     rest_argument_spec,

@@ -224,14 +224,14 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._compat import flink_at_least
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest import (
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._support_matrix import flink_at_least
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import (
     FlinkRestClient,
     FlinkRestError,
     rest_argument_spec,
 )
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import url_secrets
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_sql_job import (
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.sql_job import (
     SqlJobError,
     client_argv,
     default_settings,

@@ -5,9 +5,7 @@
 # the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: pg_logical_check
@@ -392,28 +390,36 @@ queries:
   elements: str
 """
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._pg import (
-    DEFAULT_PUBLICATION,
-    ERROR,
-    PLUGINS,
-    TESTED_MIN_VERSION_NUM,
-    WARNING,
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres.catalog import (
+    collect,
+    table_summaries,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres.connection import (
     AnsiblePgClient,
     PgConnectError,
     PgQueryError,
-    check_label,
-    collect,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres.readiness import (
+    DEFAULT_PUBLICATION,
+    PLUGINS,
     evaluate,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres.text import (
+    parse_table_name,
+    version_major,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres.verdict import (
+    ERROR,
+    WARNING,
+    check_label,
     failing,
     is_ready,
     not_ready_message,
-    parse_table_name,
-    table_summaries,
-    version_major,
 )
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._support_matrix import TESTED_MIN_VERSION_NUM
 
 
-class PgLogicalCheck(object):
+class PgLogicalCheck:
     """The readiness verdict for one source database."""
 
     def __init__(self, client):

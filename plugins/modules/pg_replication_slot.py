@@ -218,28 +218,34 @@ queries:
 import re
 from typing import Any, Dict, List
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._pg import (
-    CREATE_SLOT_SQL,
-    DROP_SLOT_SQL,
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres.catalog import (
     ROLE_SQL,
     SERVER_SQL,
-    SQLSTATE_OBJECT_IN_USE,
-    SQLSTATE_UNDEFINED_OBJECT,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres.connection import (
     AnsiblePgClient,
     PgConnectError,
     PgQueryError,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres.hints import connect_hint
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres.slots import (
+    CREATE_SLOT_SQL,
+    DROP_SLOT_SQL,
+    SQLSTATE_OBJECT_IN_USE,
+    SQLSTATE_UNDEFINED_OBJECT,
     SlotError,
     can_use_slots,
-    connect_hint,
     describe_consumer,
     managed_slots_sql,
     plan_slots,
     slot_call_error,
     slot_consumer,
-    slot_name_problems,
     slot_privilege_hint,
     slot_summary,
     subtask_slot_pattern,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres.text import (
+    slot_name_problems,
     suggest_slot_name,
 )
 

@@ -9,7 +9,7 @@ scripts/supported_versions.py use this).
 A user who pins ``flink_cdc_connectors`` gets exactly that list, judged against the cluster. Otherwise the
 role follows the cluster: for the Flink version the preflight read from the JobManager it takes the newest
 postgres-cdc build and the newest StarRocks connector build that the support matrix
-(plugins/module_utils/_compat.py) lists for that Flink minor, and, when the preflight could read the Maven
+(plugins/module_utils/_support_matrix.py) lists for that Flink minor, and, when the preflight could read the Maven
 repository's ``maven-metadata.xml``, that the repository lists too: a mirror that lags behind Maven Central
 (or one that leaves a build out) gets the newest build it has, not a 404 at deploy time. Where no release
 exists (no Flink CDC release for Flink 2.0 and 2.1, no StarRocks build for any Flink 2.x), or the repository
@@ -21,9 +21,9 @@ from __future__ import annotations
 import re
 import typing as t
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _compat
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _support_matrix as _compat
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.maven import metadata_versions
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest import redact_url
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import redact_url
 
 POSTGRES_CDC_SQL_ARTIFACT = "flink-sql-connector-postgres-cdc"
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import typing as t
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._compat import postgres_cdc_line
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._support_matrix import postgres_cdc_line
 
 POSTGRES_CDC_SQL_ARTIFACT = "flink-sql-connector-postgres-cdc"
 # scan.startup.mode = 'snapshot' for postgres-cdc: Flink CDC 3.1.0 (apache/flink-cdc PR #2901).

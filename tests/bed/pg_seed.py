@@ -334,8 +334,11 @@ def drop_scenario(pg, names):
 
 def _collection_import():
     sys.path.insert(0, os.path.join(ROOT, ".venv", "collections"))
-    from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _pg
-    return _pg
+    from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _postgres
+    # Importing the submodules makes them attributes of the package: _postgres.connection.PgClient, ...
+    from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres import (  # noqa: F401
+        catalog, connection, readiness, slots, text)
+    return _postgres
 
 
 def fixture_cases(state, names):
@@ -361,11 +364,11 @@ def fixture_cases(state, names):
 
 
 def collect_case(_pg, params, options):
-    client = _pg.PgClient(_pg.connection_kwargs(dict(params, connect_timeout=10)))
+    client = _pg.connection.PgClient(_pg.connection.connection_kwargs(dict(params, connect_timeout=10)))
     client.connect()
     try:
-        tables = [_pg.parse_table_name(t) for t in options["tables"]]
-        return client.conn_kwargs, _pg.collect(client, tables=tables, publication=options["publication"])
+        tables = [_pg.text.parse_table_name(t) for t in options["tables"]]
+        return client.conn_kwargs, _pg.catalog.collect(client, tables=tables, publication=options["publication"])
     finally:
         client.close()
 

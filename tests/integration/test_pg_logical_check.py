@@ -587,9 +587,9 @@ def test_recorded_unit_fixtures_match_live_facts(bed, logical, scenario):
                 live["slots"], recorded["facts"]["slots"] = [], []
             assert _shape(live) == _shape(recorded["facts"]), fixture
             assert live["server"]["version_num"] == recorded["facts"]["server"]["version_num"]
-            live_checks = _pg.evaluate(live, **{k: v for k, v in options.items() if k != "tables"})
-            recorded_checks = _pg.evaluate(recorded["facts"], **{k: v for k, v in recorded["options"].items()
-                                                                 if k != "tables"})
+            live_checks = _pg.readiness.evaluate(live, **{k: v for k, v in options.items() if k != "tables"})
+            recorded_checks = _pg.readiness.evaluate(recorded["facts"], **{k: v for k, v in recorded["options"].items()
+                                                                           if k != "tables"})
             assert [(c["name"], c.get("table"), c["ok"]) for c in live_checks if c["name"] != "free_wal_senders"] \
                 == [(c["name"], c.get("table"), c["ok"]) for c in recorded_checks if c["name"] != "free_wal_senders"]
     finally:
@@ -749,11 +749,11 @@ def test_recorded_tables_fixture_matches_live_facts(logical, scenario):
     params = {"login_host": logical["host"], "login_port": logical["port"], "login_user": scenario["cdc_user"],
               "login_password": scenario["password"], "login_db": scenario["database"]}
     with typed_tables(logical, scenario):
-        client = _pg.PgClient(_pg.connection_kwargs(dict(params, connect_timeout=10)))
+        client = _pg.connection.PgClient(_pg.connection.connection_kwargs(dict(params, connect_timeout=10)))
         client.connect()
         try:
-            facts = _pg.collect(client, tables=[_pg.parse_table_name(t) for t in FIXTURE_TABLES], publication=None,
-                                replication_connection=False, count_rows=True)
+            facts = _pg.catalog.collect(client, tables=[_pg.text.parse_table_name(t) for t in FIXTURE_TABLES], publication=None,
+                                        replication_connection=False, count_rows=True)
         finally:
             client.close()
     live = json.loads(_stable(json.dumps({"tables": FIXTURE_TABLES, "facts_tables": facts["tables"],

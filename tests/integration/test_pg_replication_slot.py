@@ -358,14 +358,14 @@ def test_recorded_slots_fixture_matches_live_rows(logical, scenario):
         execute(logical, scenario["database"], "CREATE TABLE IF NOT EXISTS wal_filler (id int)")
         execute(logical, scenario["database"], "INSERT INTO wal_filler SELECT generate_series(1, 1000)")
         with consumer(logical, scenario, base) as pid:
-            client = _pg.PgClient(_pg.connection_kwargs({
+            client = _pg.connection.PgClient(_pg.connection.connection_kwargs({
                 "login_host": logical["host"], "login_port": logical["port"], "login_user": scenario["cdc_user"],
                 "login_password": scenario["password"], "login_db": scenario["database"], "connect_timeout": 10}))
             client.connect(readonly=False)
             try:
-                server = client.query(_pg.SERVER_SQL)[0]
-                rows = client.query(_pg.managed_slots_sql(server["version_num"]), {
-                    "name": base, "subtasks": True, "subtask_pattern": _pg.subtask_slot_pattern(base)})
+                server = client.query(_pg.catalog.SERVER_SQL)[0]
+                rows = client.query(_pg.slots.managed_slots_sql(server["version_num"]), {
+                    "name": base, "subtasks": True, "subtask_pattern": _pg.slots.subtask_slot_pattern(base)})
             finally:
                 client.close()
     assert [r["slot_name"] for r in rows] == [base, base + "_0", base + "_1", base + "_10", base + "_2"]

@@ -378,7 +378,7 @@ def test_absent_version_is_named_with_the_versions_the_repository_has(maven_repo
 
 def rest_client_module():
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(sys.executable)), "collections"))
-    from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _flink_rest
+    from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink import rest as _flink_rest
     return _flink_rest
 
 

@@ -6,7 +6,7 @@
 """The connector lines whose jars we know how to check: the factory classes each registers, and what tells its
 SQL jar from the thin one. Data, with its sources.
 
-The artifact names and groups here also appear in the support matrix (``plugins/module_utils/_compat.py``:
+The artifact names and groups here also appear in the support matrix (``plugins/module_utils/_support_matrix.py``:
 ``POSTGRES_CDC_ARTIFACTS``, ``STARROCKS_ARTIFACT``, ``STARROCKS_GROUP``, ``FLINK_CDC_*_GROUP``), which judges which
 release fits which Flink. That file is being reworked separately; until that lands, each keeps its own copy, and
 this file is the one place for what the jars contain.

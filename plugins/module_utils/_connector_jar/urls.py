@@ -7,7 +7,7 @@
 until a URL with credentials is masked (see ``ansible_urls``).
 
 ``mask_url`` is ``ansible.module_utils.urls.mask_url`` (it keeps the user and masks the password), which the
-module's results and the tests rely on; the REST client's ``_flink_rest.redact_url`` drops the userinfo
+module's results and the tests rely on; the REST client's ``_flink/rest.py`` ``redact_url`` drops the userinfo
 altogether, and its ``endpoint`` fills in the scheme's default port. Their texts differ, so each stays.
 """
 

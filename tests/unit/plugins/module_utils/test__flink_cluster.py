@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _flink_cluster as fc
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest import FlinkRestError
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink import cluster as fc
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import FlinkRestError
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "flink")
 

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest import (
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import (
     FlinkRestClient,
     FlinkRestError,
     endpoint,

@@ -1,4 +1,4 @@
-"""_flink_sql_job: the script, the SQL client's output, job reports and diagnoses.
+"""_flink/sql_job.py: the script, the SQL client's output, job reports and diagnoses.
 
 The client outputs and REST bodies in fixtures/sql_job/ were recorded on the bed (Flink 1.20.3 with the
 real flink-sql-connector-postgres-cdc 3.5.0): a finished bounded job, a JobManager and a TaskManager started
@@ -14,8 +14,8 @@ import pytest
 
 from conftest import FIXTURES
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _flink_sql_job as sj
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest import FlinkRestError
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink import sql_job as sj
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import FlinkRestError
 
 HERE = os.path.join(FIXTURES, "sql_job")
 

@@ -13,7 +13,17 @@ import sys
 
 import pytest
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _pg
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres import (
+    catalog as pg_catalog,
+    connection as pg_connection,
+    hints as pg_hints,
+    readiness as pg_readiness,
+    slot_checks as pg_slot_checks,
+    slots as pg_slots,
+    table_checks as pg_table_checks,
+    text as pg_text,
+    verdict as pg_verdict,
+)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "pg")
 
@@ -28,12 +38,12 @@ def evaluate_recorded(name, **overrides):
     options = dict(data["options"])
     options.pop("tables")
     options.update(overrides)
-    return _pg.evaluate(data["facts"], **options)
+    return pg_readiness.evaluate(data["facts"], **options)
 
 
 def by_name(checks, name, table=None):
     found = [c for c in checks if c["name"] == name and (table is None or c.get("table") == table)]
-    assert len(found) == 1, "expected one %s check for %s in %s" % (name, table, [_pg.check_label(c) for c in checks])
+    assert len(found) == 1, "expected one %s check for %s in %s" % (name, table, [pg_verdict.check_label(c) for c in checks])
     return found[0]
 
 
@@ -64,7 +74,7 @@ def assert_passed(check):
     ('" padded "', ("public", " padded ")),
 ])
 def test_parse_table_name(name, expected):
-    assert _pg.parse_table_name(name) == expected
+    assert pg_text.parse_table_name(name) == expected
 
 
 @pytest.mark.parametrize("name, error", [
@@ -77,7 +87,7 @@ def test_parse_table_name(name, expected):
 ])
 def test_parse_table_name_rejects(name, error):
     with pytest.raises(ValueError, match=error):
-        _pg.parse_table_name(name)
+        pg_text.parse_table_name(name)
 
 
 @pytest.mark.parametrize("schema, table, display", [
@@ -86,7 +96,7 @@ def test_parse_table_name_rejects(name, error):
     ("public", 'we"ird', 'public."we""ird"'),
 ])
 def test_display_table_quotes_only_when_needed(schema, table, display):
-    assert _pg.display_table(schema, table) == display
+    assert pg_text.display_table(schema, table) == display
 
 
 def base_params(**overrides):
@@ -98,24 +108,24 @@ def base_params(**overrides):
 
 
 def test_connection_kwargs_tcp():
-    kw = _pg.connection_kwargs(base_params(login_host="db.example.com", login_port=6432, login_user="flink_cdc",
-                                           login_password="s3cret", login_db="shop", ca_cert="/etc/ca.pem",
-                                           ssl_mode="verify-full"))
+    kw = pg_connection.connection_kwargs(base_params(login_host="db.example.com", login_port=6432, login_user="flink_cdc",
+                                                     login_password="s3cret", login_db="shop", ca_cert="/etc/ca.pem",
+                                                     ssl_mode="verify-full"))
     assert kw == {"host": "db.example.com", "port": 6432, "user": "flink_cdc", "password": "s3cret",
                   "dbname": "shop", "sslmode": "verify-full", "sslrootcert": "/etc/ca.pem",
                   "connect_timeout": 10, "application_name": "cdcops.flink_cdc"}
 
 
 def test_connection_kwargs_socket_when_no_host_and_params_win():
-    kw = _pg.connection_kwargs(base_params(login_unix_socket="/run/postgresql", login_host="localhost",
-                                           connect_params={"application_name": "x", "target_session_attrs": "read-write"}))
+    kw = pg_connection.connection_kwargs(base_params(login_unix_socket="/run/postgresql", login_host="localhost",
+                                                     connect_params={"application_name": "x", "target_session_attrs": "read-write"}))
     assert kw["host"] == "/run/postgresql"
     assert "password" not in kw and "dbname" not in kw
     assert kw["application_name"] == "x"
     assert kw["target_session_attrs"] == "read-write"
     # An explicit remote host beats the socket, as in community.postgresql.
-    assert _pg.connection_kwargs(base_params(login_unix_socket="/run/postgresql",
-                                             login_host="10.0.0.5"))["host"] == "10.0.0.5"
+    assert pg_connection.connection_kwargs(base_params(login_unix_socket="/run/postgresql",
+                                                       login_host="10.0.0.5"))["host"] == "10.0.0.5"
 
 
 @pytest.mark.parametrize("kwargs, text", [
@@ -125,11 +135,11 @@ def test_connection_kwargs_socket_when_no_host_and_params_win():
     ({"port": 5432}, "the default unix socket (port 5432)"),
 ])
 def test_describe_endpoint(kwargs, text):
-    assert _pg.describe_endpoint(kwargs) == text
+    assert pg_connection.describe_endpoint(kwargs) == text
 
 
 def test_argument_spec_hides_the_password():
-    spec = _pg.postgres_common_argument_spec()
+    spec = pg_connection.postgres_common_argument_spec()
     assert spec["login_password"]["no_log"] is True
     assert spec["login_port"]["default"] == 5432
     assert spec["ssl_mode"]["default"] == "prefer"
@@ -167,8 +177,8 @@ NO_HBA = ('connection to server at "10.0.0.9", port 5432 failed: FATAL:  no pg_h
     ("FATAL:  sorry, too many clients already\n", "sorry, too many clients already", "too_many_connections"),
 ])
 def test_connect_errors_are_classified(raw, reason, kind):
-    assert _pg.connect_error_reason(raw) == reason
-    assert _pg.classify_connect_error(reason) == kind
+    assert pg_connection.connect_error_reason(raw) == reason
+    assert pg_connection.classify_connect_error(reason) == kind
 
 
 @pytest.mark.parametrize("kind, parts", [
@@ -182,23 +192,23 @@ def test_connect_errors_are_classified(raw, reason, kind):
     ("no_connect_privilege", ["GRANT CONNECT ON DATABASE shop TO flink_cdc;"]),
 ])
 def test_connect_hints(kind, parts):
-    hint = _pg.connect_hint(kind, "db:5432", "flink_cdc", "shop")
+    hint = pg_hints.connect_hint(kind, "db:5432", "flink_cdc", "shop")
     for part in parts:
         assert part in hint
 
 
 def test_replication_pg_hba_hint_explains_the_database_column():
-    hint = _pg.connect_hint("pg_hba", "db:5432", "flink_cdc", "shop", replication=True)
+    hint = pg_hints.connect_hint("pg_hba", "db:5432", "flink_cdc", "shop", replication=True)
     assert "matches the database column, not the 'replication' keyword" in hint
 
 
 def test_scrub_removes_secrets():
-    assert _pg.scrub("bad password hunter2 for x", ["hunter2", None, ""]) == "bad password ******** for x"
+    assert pg_connection.scrub("bad password hunter2 for x", ["hunter2", None, ""]) == "bad password ******** for x"
 
 
 def test_failed_connect_check_has_endpoint_and_hint():
-    check = _pg.check_connect("127.0.0.1:15432", "cannot connect to PostgreSQL at 127.0.0.1:15432 (...): "
-                              "password authentication failed", "auth", "flink_cdc", "shop")
+    check = pg_readiness.check_connect("127.0.0.1:15432", "cannot connect to PostgreSQL at 127.0.0.1:15432 (...): "
+                                       "password authentication failed", "auth", "flink_cdc", "shop")
     assert_failed(check, "error", "login_password")
     assert "127.0.0.1:15432" in check["message"]
 
@@ -216,40 +226,40 @@ def test_failed_connect_check_has_endpoint_and_hint():
     (170002, "pgoutput", False, "warning", "17.2 is newer"),
 ])
 def test_server_version(version_num, plugin, ok, severity, text):
-    check = _pg.check_server_version(version_num, plugin)
+    check = pg_readiness.check_server_version(version_num, plugin)
     assert (check["ok"], check["severity"]) == (ok, severity)
     assert text in check["message"]
 
 
 def test_standby_before_16_fails_and_16_passes():
-    assert_failed(_pg.check_standby(True, 150004), "error", "primary")
-    assert_passed(_pg.check_standby(True, 160001))
-    assert_passed(_pg.check_standby(False, 120000))
+    assert_failed(pg_readiness.check_standby(True, 150004), "error", "primary")
+    assert_passed(pg_readiness.check_standby(True, 160001))
+    assert_passed(pg_readiness.check_standby(False, 120000))
 
 
 def test_wal_level_replica_fails_with_alter_system_and_rds_hint():
-    check = _pg.check_wal_level("replica")
+    check = pg_readiness.check_wal_level("replica")
     assert_failed(check, "error", "ALTER SYSTEM SET wal_level = logical;", "restart PostgreSQL",
                   "rds.logical_replication = 1")
     assert "wal_level is replica" in check["message"]
     # On RDS the parameter group advice comes first.
-    assert _pg.check_wal_level("replica", is_rds=True)["hint"].startswith("On Amazon RDS")
+    assert pg_readiness.check_wal_level("replica", is_rds=True)["hint"].startswith("On Amazon RDS")
 
 
 def test_wal_level_pending_restart_variants():
-    restart = _pg.check_wal_level("replica", pending=True, pending_value="logical")
+    restart = pg_readiness.check_wal_level("replica", pending=True, pending_value="logical")
     assert_failed(restart, "error", "Restart PostgreSQL to apply wal_level = logical")
-    going_away = _pg.check_wal_level("logical", pending=True, pending_value="replica")
+    going_away = pg_readiness.check_wal_level("logical", pending=True, pending_value="replica")
     assert_failed(going_away, "error", "ALTER SYSTEM SET wal_level = logical;")
     assert "becomes replica at the next restart" in going_away["message"]
-    unknown = _pg.check_wal_level("logical", pending=True, pending_value=None)
+    unknown = pg_readiness.check_wal_level("logical", pending=True, pending_value=None)
     assert_failed(unknown, "warning", "pg_file_settings")
-    assert_passed(_pg.check_wal_level("logical"))
+    assert_passed(pg_readiness.check_wal_level("logical"))
 
 
 def test_pending_restart():
-    assert_passed(_pg.check_pending_restart([]))
-    check = _pg.check_pending_restart(["max_wal_senders"])
+    assert_passed(pg_readiness.check_pending_restart([]))
+    check = pg_readiness.check_pending_restart(["max_wal_senders"])
     assert_failed(check, "warning", "Restart PostgreSQL", "ALTER SYSTEM RESET max_wal_senders;")
     assert "max_wal_senders" in check["message"]
 
@@ -263,24 +273,24 @@ def slot(name, active=False, retained=0, plugin="pgoutput", database="shop", slo
 
 def test_free_slots_counts_every_slot_and_suggests_idle_ones():
     slots = [slot("s%d" % i, active=i < 5) for i in range(9)]
-    check = _pg.check_free_replication_slots(10, slots, 3)
+    check = pg_slot_checks.check_free_replication_slots(10, slots, 3)
     assert_failed(check, "error", "ALTER SYSTEM SET max_replication_slots = 12;",
                   "SELECT pg_drop_replication_slot('s5');")
     assert "only 1 of 10 replication slots free (9 in use); the job needs 3" in check["message"]
     assert "s0" not in check["hint"]  # active slots are not proposed for dropping
-    assert_passed(_pg.check_free_replication_slots(10, slots, 1))
+    assert_passed(pg_slot_checks.check_free_replication_slots(10, slots, 1))
 
 
 def test_free_slots_reuses_the_existing_job_slot():
     slots = [slot("s%d" % i) for i in range(9)]
-    check = _pg.check_free_replication_slots(10, slots, 2, slot_name="s3")
+    check = pg_slot_checks.check_free_replication_slots(10, slots, 2, slot_name="s3")
     assert_passed(check)
     assert "the job needs 1 (slot s3 exists and is reused)" in check["message"]
 
 
 def test_free_wal_senders():
-    assert_passed(_pg.check_free_wal_senders(10, 2, 5))
-    check = _pg.check_free_wal_senders(10, 8, 5)
+    assert_passed(pg_slot_checks.check_free_wal_senders(10, 2, 5))
+    check = pg_slot_checks.check_free_wal_senders(10, 8, 5)
     assert_failed(check, "error", "ALTER SYSTEM SET max_wal_senders = 13;")
     assert "only 2 of 10 WAL senders free" in check["message"]
 
@@ -293,13 +303,13 @@ def test_free_wal_senders():
     ({"name": "cdc", "can_login": False, "replication": True}, False),
 ])
 def test_role(role, ok):
-    assert _pg.check_role(role)["ok"] is ok
+    assert pg_readiness.check_role(role)["ok"] is ok
 
 
 def test_role_without_replication_hints_both_ways():
-    check = _pg.check_role({"name": "Flink", "quoted": '"Flink"', "can_login": True})
+    check = pg_readiness.check_role({"name": "Flink", "quoted": '"Flink"', "can_login": True})
     assert_failed(check, "error", 'ALTER ROLE "Flink" WITH REPLICATION;', 'GRANT rds_replication TO "Flink";')
-    rds = _pg.check_role({"name": "cdc", "can_login": True}, is_rds=True)
+    rds = pg_readiness.check_role({"name": "cdc", "can_login": True}, is_rds=True)
     assert rds["hint"].startswith("GRANT rds_replication TO cdc;")
     assert "rds_replication" in rds["message"]
 
@@ -307,13 +317,13 @@ def test_role_without_replication_hints_both_ways():
 def table(schema="public", name="orders", **facts):
     data = {"schema": schema, "table": name, "exists": True, "relkind": "r", "schema_usage": True,
             "can_select": True, "primary_key": ["id"], "replica_identity": "f",
-            "qualified": _pg.display_table(schema, name), "is_owner": False}
+            "qualified": pg_text.display_table(schema, name), "is_owner": False}
     data.update(facts)
     return data
 
 
 def test_table_checks_for_a_good_table():
-    checks = _pg.check_tables([table()], "cdc", "cdc", "shop")
+    checks = pg_table_checks.check_tables([table()], "cdc", "cdc", "shop")
     assert [c["name"] for c in checks] == ["table_exists", "table_select", "table_primary_key",
                                            "table_replica_identity"]
     for check in checks:
@@ -322,32 +332,32 @@ def test_table_checks_for_a_good_table():
 
 
 def test_missing_table_stops_there_and_suggests_the_right_case():
-    checks = _pg.check_tables([table(name="Orders", exists=False, similar=["public.orders"])], "cdc", "cdc", "shop")
+    checks = pg_table_checks.check_tables([table(name="Orders", exists=False, similar=["public.orders"])], "cdc", "cdc", "shop")
     assert len(checks) == 1
     assert_failed(checks[0], "error", "Did you mean public.orders?", "case-sensitive")
     assert checks[0]["message"] == 'table public."Orders" does not exist in database shop'
 
 
 def test_view_is_not_a_table():
-    check = _pg.check_table_exists(table(name="orders_view", relkind="v"), "shop")
+    check = pg_table_checks.check_table_exists(table(name="orders_view", relkind="v"), "shop")
     assert_failed(check, "error")
     assert "is a view, not a table" in check["message"]
 
 
 def test_select_privilege_and_schema_usage():
-    no_select = _pg.check_table_select(table(can_select=False), "cdc", "cdc")
+    no_select = pg_table_checks.check_table_select(table(can_select=False), "cdc", "cdc")
     assert_failed(no_select, "error", "GRANT SELECT ON public.orders TO cdc;")
-    no_usage = _pg.check_table_select(table(schema="hidden", name="t", schema_usage=False), "cdc", "cdc")
+    no_usage = pg_table_checks.check_table_select(table(schema="hidden", name="t", schema_usage=False), "cdc", "cdc")
     assert_failed(no_usage, "error", "GRANT USAGE ON SCHEMA hidden TO cdc;", "GRANT SELECT ON hidden.t TO cdc;")
 
 
 def test_primary_key_missing_and_chunk_key_column():
-    missing = _pg.check_table_primary_key(table(primary_key=None))
+    missing = pg_table_checks.check_table_primary_key(table(primary_key=None))
     assert_failed(missing, "error", "ALTER TABLE public.orders ADD PRIMARY KEY",
                   "scan.incremental.snapshot.chunk.key-column")
     assert "no primary key" in missing["message"]
-    assert_passed(_pg.check_table_primary_key(table(primary_key=None, chunk_key="event_id", chunk_key_exists=True)))
-    wrong = _pg.check_table_primary_key(table(primary_key=None, chunk_key="nope", chunk_key_exists=False))
+    assert_passed(pg_table_checks.check_table_primary_key(table(primary_key=None, chunk_key="event_id", chunk_key_exists=True)))
+    wrong = pg_table_checks.check_table_primary_key(table(primary_key=None, chunk_key="nope", chunk_key_exists=False))
     assert_failed(wrong, "error", "chunk_key_columns")
 
 
@@ -358,30 +368,30 @@ def test_primary_key_missing_and_chunk_key_column():
     ("i", ["id"], "REPLICA IDENTITY USING INDEX"),
 ])
 def test_replica_identity_warnings(identity, primary_key, text):
-    check = _pg.check_table_replica_identity(table(replica_identity=identity, primary_key=primary_key))
+    check = pg_table_checks.check_table_replica_identity(table(replica_identity=identity, primary_key=primary_key))
     assert_failed(check, "warning", "ALTER TABLE public.orders REPLICA IDENTITY FULL;")
     assert text in check["message"]
 
 
 def test_publication_absent_says_who_could_create_it():
     tables = [table(), table(name="customers")]
-    cannot = _pg.check_publication("dbz_publication", None, tables,
-                                   {"name": "cdc", "can_create_in_database": False}, "shop")
+    cannot = pg_table_checks.check_publication("dbz_publication", None, tables,
+                                               {"name": "cdc", "can_create_in_database": False}, "shop")
     assert_failed(cannot, "error", "CREATE PUBLICATION dbz_publication FOR TABLE public.orders, public.customers;")
     assert "role cdc could not create it: it has no CREATE privilege on the database and it does not own " \
            "public.orders, public.customers" in cannot["message"]
     assert "autocreate" not in cannot["hint"]
 
     owner_tables = [table(is_owner=True), table(name="customers", is_owner=True)]
-    can = _pg.check_publication("p", None, owner_tables, {"name": "cdc", "can_create_in_database": True}, "shop")
+    can = pg_table_checks.check_publication("p", None, owner_tables, {"name": "cdc", "can_create_in_database": True}, "shop")
     assert_failed(can, "error", "'debezium.publication.autocreate.mode' = 'filtered'")
     assert "role cdc could create it FOR TABLE" in can["message"]
 
     # Debezium's default autocreate mode works for a superuser: a warning, not an error.
-    superuser = _pg.check_publication("p", None, tables, {"name": "postgres", "superuser": True}, "shop")
+    superuser = pg_table_checks.check_publication("p", None, tables, {"name": "postgres", "superuser": True}, "shop")
     assert_failed(superuser, "warning", "CREATE PUBLICATION p FOR TABLE public.orders, public.customers;")
     assert "creates it FOR ALL TABLES on first start" in superuser["message"]
-    could, why = _pg.could_create_publication({"name": "postgres", "superuser": True}, tables)
+    could, why = pg_table_checks.could_create_publication({"name": "postgres", "superuser": True}, tables)
     assert could and "superuser, also FOR ALL TABLES" in why
 
 
@@ -389,21 +399,21 @@ def test_publication_coverage():
     tables = [table(), table(name="customers"), table(name="gone", exists=False)]
     partial = {"name": "p", "quoted": "p", "owner": "postgres", "all_tables": False,
                "tables": [["public", "orders"]]}
-    check = _pg.check_publication("p", partial, tables, {"name": "cdc"}, "shop")
+    check = pg_table_checks.check_publication("p", partial, tables, {"name": "cdc"}, "shop")
     assert_failed(check, "error", "ALTER PUBLICATION p ADD TABLE public.customers;")
     assert "does not cover public.customers" in check["message"]
     assert "gone" not in check["message"]  # a missing table is table_exists' problem
     everything = dict(partial, all_tables=True, tables=[])
-    assert_passed(_pg.check_publication("p", everything, tables, {"name": "cdc"}, "shop"))
+    assert_passed(pg_table_checks.check_publication("p", everything, tables, {"name": "cdc"}, "shop"))
     full = dict(partial, tables=[["public", "orders"], ["public", "customers"]])
-    assert_passed(_pg.check_publication("p", full, tables, {"name": "cdc"}, "shop"))
+    assert_passed(pg_table_checks.check_publication("p", full, tables, {"name": "cdc"}, "shop"))
 
 
 def test_publication_actions():
-    check = _pg.check_publication_actions("p", {"insert": True, "update": False, "delete": False})
+    check = pg_table_checks.check_publication_actions("p", {"insert": True, "update": False, "delete": False})
     assert_failed(check, "error", "ALTER PUBLICATION p SET (publish = 'insert, update, delete');")
     assert "does not publish update, delete" in check["message"]
-    assert_passed(_pg.check_publication_actions("p", {"insert": True, "update": True, "delete": True}))
+    assert_passed(pg_table_checks.check_publication_actions("p", {"insert": True, "update": True, "delete": True}))
 
 
 @pytest.mark.parametrize("value, ok, severity", [
@@ -415,7 +425,7 @@ def test_publication_actions():
     (None, False, "warning"),
 ])
 def test_decoderbufs(value, ok, severity):
-    check = _pg.check_decoderbufs(value, "cdc")
+    check = pg_readiness.check_decoderbufs(value, "cdc")
     assert (check["ok"], check["severity"]) == (ok, severity)
     if value == "pg_stat_statements":
         assert "shared_preload_libraries = 'pg_stat_statements, decoderbufs'" in check["hint"]
@@ -429,7 +439,7 @@ def test_decoderbufs(value, ok, severity):
     ("x" * 64, False, "x" * 63),
 ])
 def test_slot_name(name, ok, suggestion):
-    check = _pg.check_slot_name(name)
+    check = pg_slot_checks.check_slot_name(name)
     assert check["ok"] is ok
     if suggestion:
         assert repr(suggestion) in check["hint"]
@@ -437,12 +447,12 @@ def test_slot_name(name, ok, suggestion):
 
 
 def test_slot_absent_is_fine():
-    assert_passed(_pg.check_slot("s", None, "pgoutput", "shop"))
+    assert_passed(pg_slot_checks.check_slot("s", None, "pgoutput", "shop"))
 
 
 def test_slot_active_under_another_pid():
-    check = _pg.check_slot("s", slot("s", active=True, retained=2048, active_user="cdc",
-                                     active_application="pg_recvlogical"), "pgoutput", "shop")
+    check = pg_slot_checks.check_slot("s", slot("s", active=True, retained=2048, active_user="cdc",
+                                                active_application="pg_recvlogical"), "pgoutput", "shop")
     assert_failed(check, "error", "pg_terminate_backend(4242)", "own slot_name")
     assert "slot s is active for PID 4242 (user cdc, application pg_recvlogical)" in check["message"]
     assert "2.0 KiB of WAL" in check["message"]
@@ -457,7 +467,7 @@ def test_slot_active_under_another_pid():
     ({"wal_status": "lost"}, "lost WAL it needs", "pg_drop_replication_slot('s')"),
 ])
 def test_slot_problems(facts, text, hint):
-    check = _pg.check_slot("s", slot("s", **facts), "pgoutput", "shop")
+    check = pg_slot_checks.check_slot("s", slot("s", **facts), "pgoutput", "shop")
     assert_failed(check, "error", hint)
     assert text in check["message"]
 
@@ -465,19 +475,19 @@ def test_slot_problems(facts, text, hint):
 def test_inactive_slots_retaining_wal():
     slots = [slot("busy", active=True, retained=5 * 1024 ** 3), slot("idle", retained=3 * 1024 ** 3),
              slot("small", retained=10)]
-    check = _pg.check_inactive_slots(slots, 1024 ** 3, "-1")
+    check = pg_slot_checks.check_inactive_slots(slots, 1024 ** 3, "-1")
     assert_failed(check, "warning", "SELECT pg_drop_replication_slot('idle');", "max_slot_wal_keep_size")
     assert "idle (3.0 GiB)" in check["message"]
     assert "busy" not in check["message"] and "small" not in check["message"]
-    assert "max_slot_wal_keep_size" not in _pg.check_inactive_slots(slots, 1024 ** 3, "10240")["hint"]
-    assert_passed(_pg.check_inactive_slots(slots, 4 * 1024 ** 3))
+    assert "max_slot_wal_keep_size" not in pg_slot_checks.check_inactive_slots(slots, 1024 ** 3, "10240")["hint"]
+    assert_passed(pg_slot_checks.check_inactive_slots(slots, 4 * 1024 ** 3))
 
 
 def test_replication_connection():
-    ok = _pg.check_replication_connection("h:5432", "cdc", "shop", {"ok": True, "system": {"systemid": "1",
-                                                                                           "timeline": 1}})
+    ok = pg_readiness.check_replication_connection("h:5432", "cdc", "shop", {"ok": True, "system": {"systemid": "1",
+                                                                                                    "timeline": 1}})
     assert_passed(ok)
-    failed = _pg.check_replication_connection("h:5432", "cdc", "shop", {
+    failed = pg_readiness.check_replication_connection("h:5432", "cdc", "shop", {
         "ok": False, "kind": "replication_privilege",
         "error": "cannot open a logical replication connection ...: must be superuser or replication role"})
     assert_failed(failed, "error", "ALTER ROLE cdc WITH REPLICATION;")
@@ -489,7 +499,7 @@ def test_replication_connection():
     (90600, ["pg_xlog_location_diff", "pg_current_xlog_location()"], ["pg_wal_lsn_diff", "s.temporary"]),
 ])
 def test_slots_sql_follows_the_server_version(version_num, present, absent):
-    text = _pg.slots_sql(version_num)
+    text = pg_catalog.slots_sql(version_num)
     for part in present:
         assert part in text
     for part in absent:
@@ -500,7 +510,7 @@ def test_slots_sql_follows_the_server_version(version_num, present, absent):
     (None, "unknown"), (0, "0 bytes"), (1023, "1023 bytes"), (1536, "1.5 KiB"), (3 * 1024 ** 3, "3.0 GiB"),
 ])
 def test_format_bytes(value, text):
-    assert _pg.format_bytes(value) == text
+    assert pg_text.format_bytes(value) == text
 
 
 # --------------------------------------------------------------------------- replayed verdicts
@@ -508,11 +518,11 @@ def test_format_bytes(value, text):
 
 def test_recorded_ready_source_is_ready():
     checks = evaluate_recorded("ready")
-    assert _pg.is_ready(checks)
-    assert _pg.failing(checks, "error") == []
+    assert pg_verdict.is_ready(checks)
+    assert pg_verdict.failing(checks, "error") == []
     # PostgreSQL 15 is outside the tested range: a warning, not an error.
-    assert [c["name"] for c in _pg.failing(checks)] == ["server_version"]
-    names = [_pg.check_label(c) for c in checks]
+    assert [c["name"] for c in pg_verdict.failing(checks)] == ["server_version"]
+    names = [pg_verdict.check_label(c) for c in checks]
     assert names[:11] == ["connect", "server_version", "standby", "wal_level", "pending_restart", "role",
                           "free_replication_slots", "free_wal_senders", "slot_name", "slot", "inactive_slots"]
     assert "publication" in names and "publication_actions" in names
@@ -523,8 +533,8 @@ def test_recorded_ready_source_is_ready():
 def test_recorded_broken_source_names_every_problem():
     data = recorded("broken")
     checks = evaluate_recorded("broken")
-    assert not _pg.is_ready(checks)
-    failed = [_pg.check_label(c) for c in _pg.failing(checks, "error")]
+    assert not pg_verdict.is_ready(checks)
+    failed = [pg_verdict.check_label(c) for c in pg_verdict.failing(checks, "error")]
     assert failed == [
         "role", "slot", "publication",
         "table_primary_key (public.events_nopk)",
@@ -535,13 +545,13 @@ def test_recorded_broken_source_names_every_problem():
         "table_exists (public.missing)",
         "replication_connection",
     ]
-    warnings = [_pg.check_label(c) for c in _pg.failing(checks, "warning")]
+    warnings = [pg_verdict.check_label(c) for c in pg_verdict.failing(checks, "warning")]
     assert warnings == ["server_version", "table_replica_identity (public.items_default)"]
     assert "uses plugin test_decoding" in by_name(checks, "slot")["message"]
     assert "does not cover public.items_default, public.events_nopk, public.secret, hidden.t" in \
         by_name(checks, "publication")["message"]
     assert "Did you mean public.customers?" in by_name(checks, "table_exists", 'public."Customers"')["hint"]
-    message = _pg.not_ready_message(data["facts"]["endpoint"], "plc_fx", checks)
+    message = pg_verdict.not_ready_message(data["facts"]["endpoint"], "plc_fx", checks)
     assert message.startswith("PostgreSQL at 127.0.0.1:15432 (database plc_fx) is not ready for Flink CDC; "
                               "10 checks failed: ")
     for label in failed:
@@ -556,7 +566,7 @@ def test_recorded_broken_source_with_chunk_key_and_more_slots():
             row["chunk_key"], row["chunk_key_exists"] = "event_id", True
     options = dict(data["options"], slots_needed=20)
     options.pop("tables")
-    checks = _pg.evaluate(facts, **options)
+    checks = pg_readiness.evaluate(facts, **options)
     assert by_name(checks, "table_primary_key", "public.events_nopk")["ok"] is True
     assert_failed(by_name(checks, "free_replication_slots"), "error", "max_replication_slots")
     assert_failed(by_name(checks, "free_wal_senders"), "error", "max_wal_senders")
@@ -564,7 +574,7 @@ def test_recorded_broken_source_with_chunk_key_and_more_slots():
 
 def test_recorded_replica_cluster_fails_wal_level():
     checks = evaluate_recorded("replica")
-    assert [_pg.check_label(c) for c in _pg.failing(checks, "error")] == ["wal_level"]
+    assert [pg_verdict.check_label(c) for c in pg_verdict.failing(checks, "error")] == ["wal_level"]
     assert_failed(by_name(checks, "wal_level"), "error", "ALTER SYSTEM SET wal_level = logical;")
     # No publication was asked for, so none is checked.
     assert not [c for c in checks if c["name"].startswith("publication")]
@@ -580,17 +590,17 @@ def test_connect_failure_is_the_only_check():
     facts = {"endpoint": "127.0.0.1:1", "user": "cdc", "database": "shop",
              "connect_error": {"message": "cannot connect to PostgreSQL at 127.0.0.1:1 ...: Connection refused",
                                "kind": "unreachable"}}
-    checks = _pg.evaluate(facts, slot_name="s", publication="p")
+    checks = pg_readiness.evaluate(facts, slot_name="s", publication="p")
     assert [c["name"] for c in checks] == ["connect"]
-    assert not _pg.is_ready(checks)
+    assert not pg_verdict.is_ready(checks)
 
 
 def test_old_server_stops_after_the_version_check():
     facts = {"endpoint": "h:5432", "server": {"version_num": 90400, "version": "9.4.26", "database": "shop",
                                               "in_recovery": False}, "role": {"name": "cdc"}}
-    checks = _pg.evaluate(facts)
+    checks = pg_readiness.evaluate(facts)
     assert [c["name"] for c in checks] == ["connect", "server_version"]
-    assert not _pg.is_ready(checks)
+    assert not pg_verdict.is_ready(checks)
 
 
 # --------------------------------------------------------------------------- without psycopg2
@@ -600,13 +610,13 @@ def test_module_utils_import_without_psycopg2(monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg2", None)
     monkeypatch.setitem(sys.modules, "psycopg2.extras", None)
     try:
-        reloaded = importlib.reload(_pg)
+        reloaded = importlib.reload(pg_connection)
         assert reloaded.HAS_PSYCOPG2 is False
         assert "psycopg2" in reloaded.PSYCOPG2_IMPORT_ERROR
     finally:
         monkeypatch.undo()
-        importlib.reload(_pg)
-    assert _pg.HAS_PSYCOPG2 is True
+        importlib.reload(pg_connection)
+    assert pg_connection.HAS_PSYCOPG2 is True
 
 
 # --------------------------------------------------------------------------- table facts (pg_logical_check tables)
@@ -617,12 +627,12 @@ def test_module_utils_import_without_psycopg2(monkeypatch):
 
 def recorded_tables():
     data = recorded("tables")
-    return data, {(_pg.display_table(t["schema"], t["table"])): t for t in data["facts_tables"]}
+    return data, {(pg_text.display_table(t["schema"], t["table"])): t for t in data["facts_tables"]}
 
 
 def test_table_summaries_from_recorded_facts():
     data, _by_name = recorded_tables()
-    summaries = _pg.table_summaries(data["facts_tables"])
+    summaries = pg_catalog.table_summaries(data["facts_tables"])
     assert [s["name"] for s in summaries] == ["public.typed_keys", "public.events_nopk", "public.orders_view",
                                               "public.secret", "hidden.t", '"Sales.EU"."Orders"', "public.missing"]
     by_name = {s["name"]: s for s in summaries}
@@ -646,7 +656,7 @@ def test_table_summaries_from_recorded_facts():
 
 
 def test_table_summaries_carry_the_recorded_key_types():
-    summaries = _pg.table_summaries(recorded("ready")["facts"]["tables"])
+    summaries = pg_catalog.table_summaries(recorded("ready")["facts"]["tables"])
     assert summaries[0]["primary_key"] == [{"name": "id", "type": "bigint"}]
     assert all("rows" not in s for s in summaries)
 
@@ -654,7 +664,7 @@ def test_table_summaries_carry_the_recorded_key_types():
 def test_table_summaries_without_key_types_keep_the_names():
     # Facts without primary_key_types (a catalog row from before the column was read): names, no types.
     rows = [dict(t, primary_key_types=None) for t in recorded("ready")["facts"]["tables"]]
-    assert _pg.table_summaries(rows)[0]["primary_key"] == [{"name": "id", "type": None}]
+    assert pg_catalog.table_summaries(rows)[0]["primary_key"] == [{"name": "id", "type": None}]
 
 
 @pytest.mark.parametrize("overrides, counted", [
@@ -667,15 +677,15 @@ def test_table_summaries_without_key_types_keep_the_names():
     ({"schema_usage": False}, False),
 ])
 def test_countable(overrides, counted):
-    assert _pg.countable(table(**overrides)) is counted
+    assert pg_catalog.countable(table(**overrides)) is counted
 
 
 def test_count_rows_sql_takes_the_servers_quoting():
-    assert _pg.count_rows_sql('public."odd%s ""name"""') == 'SELECT count(*) AS row_count FROM public."odd%s ""name"""'
+    assert pg_catalog.count_rows_sql('public."odd%s ""name"""') == 'SELECT count(*) AS row_count FROM public."odd%s ""name"""'
 
 
 def test_tables_sql_reads_key_names_and_types_in_key_order():
-    text = " ".join(_pg.TABLES_SQL.split())
+    text = " ".join(pg_catalog.TABLES_SQL.split())
     assert "pk.names AS primary_key, pk.types AS primary_key_types" in text
     assert "format_type(a.atttypid, a.atttypmod) ORDER BY k.ord" in text
     assert "unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)" in text
@@ -693,20 +703,20 @@ class ReplayClient(object):
 
     def query(self, sql, params=None, record=True):
         self.executed_queries.append(" ".join(sql.split()))
-        if sql == _pg.SERVER_SQL:
+        if sql == pg_catalog.SERVER_SQL:
             return [{"version_num": 150018, "version": "15.18", "in_recovery": False, "database": "plc_fx"}]
-        if sql == _pg.ROLE_SQL:
+        if sql == pg_catalog.ROLE_SQL:
             return [{"name": "plc_fx_cdc", "replication": True, "can_login": True}]
-        if sql == _pg.SETTINGS_SQL:
+        if sql == pg_catalog.SETTINGS_SQL:
             return []
-        if sql == _pg.WAL_SENDERS_SQL:
+        if sql == pg_catalog.WAL_SENDERS_SQL:
             return [{"active": 0}]
-        if sql == _pg.TABLES_SQL:
+        if sql == pg_catalog.TABLES_SQL:
             assert params["tables"] == [t["table"] for t in self.facts_tables]
             return [{k: v for k, v in t.items() if k != "rows"} for t in self.facts_tables]
         if sql.startswith("SELECT count(*) AS row_count FROM "):
             return [{"row_count": self.counts[sql[len("SELECT count(*) AS row_count FROM "):]]}]
-        if sql == _pg.slots_sql(150018):
+        if sql == pg_catalog.slots_sql(150018):
             return []
         raise AssertionError("unexpected query %s" % sql)
 
@@ -716,8 +726,8 @@ def test_collect_counts_only_when_asked_one_query_per_countable_table(count_rows
     data, by_name = recorded_tables()
     counts = {t["qualified"]: t["rows"] for t in data["facts_tables"] if "rows" in t}
     client = ReplayClient(data["facts_tables"], counts)
-    keys = [_pg.parse_table_name(t) for t in data["tables"]]
-    facts = _pg.collect(client, tables=keys, replication_connection=False, count_rows=count_rows)
+    keys = [pg_text.parse_table_name(t) for t in data["tables"]]
+    facts = pg_catalog.collect(client, tables=keys, replication_connection=False, count_rows=count_rows)
     table_queries = [q for q in client.executed_queries if "FROM unnest(" in q]
     assert len(table_queries) == 1  # one catalog query for every table
     count_queries = [q for q in client.executed_queries if "row_count" in q]
@@ -739,8 +749,8 @@ def test_counts_do_not_change_the_verdict():
     facts = dict(ready["facts"])
     options = dict(ready["options"])
     options.pop("tables")
-    with_counts = _pg.evaluate(dict(facts, tables=data["facts_tables"]), **options)
-    without_counts = _pg.evaluate(dict(facts, tables=without), **options)
+    with_counts = pg_readiness.evaluate(dict(facts, tables=data["facts_tables"]), **options)
+    without_counts = pg_readiness.evaluate(dict(facts, tables=without), **options)
     assert with_counts == without_counts
 
 
@@ -767,27 +777,27 @@ def inactive(rows):
     ("job_0_1", False), ("jobs_0", False), ("other_0", False), ("job_0\n", False), ("job_\u0661", False),
 ])
 def test_is_subtask_slot(slot_name, subtask):
-    assert _pg.is_subtask_slot(slot_name, "job") is subtask
+    assert pg_slots.is_subtask_slot(slot_name, "job") is subtask
 
 
 def test_subtask_pattern_and_query_bind_the_name():
-    assert _pg.subtask_slot_pattern("flink_job") == "^flink_job_[0-9]+$"
-    text = _pg.managed_slots_sql(150018)
+    assert pg_slots.subtask_slot_pattern("flink_job") == "^flink_job_[0-9]+$"
+    text = pg_slots.managed_slots_sql(150018)
     assert "WHERE s.slot_name = %(name)s OR (%(subtasks)s AND s.slot_name ~ %(subtask_pattern)s)" in text
     assert "FROM pg_replication_slots s LEFT JOIN pg_stat_activity a" in text
     # The checks' query is unchanged: every slot, no filter.
-    assert "WHERE" not in _pg.slots_sql(150018)
+    assert "WHERE" not in pg_catalog.slots_sql(150018)
 
 
 def test_recorded_slots_are_what_the_query_selects():
     rows, name, _database = recorded_slots()
     assert [r["slot_name"] for r in rows] == [name, name + "_0", name + "_1", name + "_10", name + "_2"]
-    assert all(r["slot_name"] == name or _pg.is_subtask_slot(r["slot_name"], name) for r in rows)
+    assert all(r["slot_name"] == name or pg_slots.is_subtask_slot(r["slot_name"], name) for r in rows)
 
 
 def test_plan_absent_with_subtasks_drops_this_databases_logical_slots_in_order():
     rows, name, database = recorded_slots()
-    plan = _pg.plan_slots(inactive(rows), name, database, state="absent", include_subtask_slots=True)
+    plan = pg_slots.plan_slots(inactive(rows), name, database, state="absent", include_subtask_slots=True)
     assert plan["drop"] == [name, name + "_0", name + "_10"]
     assert plan["create"] is False and plan["active"] == []
     # _1 (database postgres) and _2 (physical) are named like subtask slots but are not ours.
@@ -797,14 +807,14 @@ def test_plan_absent_with_subtasks_drops_this_databases_logical_slots_in_order()
 
 def test_plan_absent_without_subtasks_ignores_them():
     rows, name, database = recorded_slots()
-    plan = _pg.plan_slots(inactive(rows), name, database, state="absent")
+    plan = pg_slots.plan_slots(inactive(rows), name, database, state="absent")
     assert plan["drop"] == [name] and plan["foreign"] == []
 
 
 def test_plan_absent_refuses_an_active_slot_before_dropping_anything():
     rows, name, database = recorded_slots()
-    with pytest.raises(_pg.SlotError) as caught:
-        _pg.plan_slots(rows, name, database, state="absent", include_subtask_slots=True)
+    with pytest.raises(pg_slots.SlotError) as caught:
+        pg_slots.plan_slots(rows, name, database, state="absent", include_subtask_slots=True)
     error = caught.value
     assert ("replication slot prs_fx_job is active for PID 4242 (client 127.0.0.1, application pg_recvlogical, "
             "user prs_fx_cdc)") in error.message
@@ -816,24 +826,24 @@ def test_plan_absent_refuses_an_active_slot_before_dropping_anything():
 
 def test_plan_absent_leaves_active_slots_when_told():
     rows, name, database = recorded_slots()
-    plan = _pg.plan_slots(rows, name, database, state="absent", include_subtask_slots=True, fail_on_active=False)
+    plan = pg_slots.plan_slots(rows, name, database, state="absent", include_subtask_slots=True, fail_on_active=False)
     assert plan["drop"] == [name + "_0", name + "_10"]
     assert [s["slot_name"] for s in plan["active"]] == [name]
-    assert _pg.slot_consumer(plan["active"][0]) == {"name": name, "active_pid": 4242, "user": "prs_fx_cdc",
-                                                    "application_name": "pg_recvlogical", "client_addr": "127.0.0.1"}
+    assert pg_slots.slot_consumer(plan["active"][0]) == {"name": name, "active_pid": 4242, "user": "prs_fx_cdc",
+                                                         "application_name": "pg_recvlogical", "client_addr": "127.0.0.1"}
     assert plan["before"] == [name, name + "_0", name + "_10"] and plan["after"] == [name]
 
 
 @pytest.mark.parametrize("state", ["absent", "present"])
 def test_plan_refuses_a_physical_slot_or_one_of_another_database(state):
     rows, name, database = recorded_slots()
-    with pytest.raises(_pg.SlotError) as physical:
-        _pg.plan_slots(rows, name + "_2", database, state=state)
+    with pytest.raises(pg_slots.SlotError) as physical:
+        pg_slots.plan_slots(rows, name + "_2", database, state=state)
     assert "replication slot prs_fx_job_2 is a physical slot, not a logical slot of database prs_fx" \
         in physical.value.message
     assert "another slot.name" in physical.value.hint
-    with pytest.raises(_pg.SlotError) as elsewhere:
-        _pg.plan_slots(rows, name + "_1", database, state=state)
+    with pytest.raises(pg_slots.SlotError) as elsewhere:
+        pg_slots.plan_slots(rows, name + "_1", database, state=state)
     assert "replication slot prs_fx_job_1 is a logical slot of database postgres, not of prs_fx" \
         in elsewhere.value.message
     assert "login_db=postgres" in elsewhere.value.hint
@@ -842,23 +852,23 @@ def test_plan_refuses_a_physical_slot_or_one_of_another_database(state):
 
 def test_plan_present():
     rows, name, database = recorded_slots()
-    assert _pg.plan_slots([], name, database)["create"] is True
-    existing = _pg.plan_slots(rows, name, database)  # active or not, it is there
+    assert pg_slots.plan_slots([], name, database)["create"] is True
+    existing = pg_slots.plan_slots(rows, name, database)  # active or not, it is there
     assert (existing["create"], existing["drop"], existing["before"], existing["after"]) == (False, [], [name], [name])
-    with pytest.raises(_pg.SlotError) as caught:
-        _pg.plan_slots(rows, name, database, plugin="test_decoding")
+    with pytest.raises(pg_slots.SlotError) as caught:
+        pg_slots.plan_slots(rows, name, database, plugin="test_decoding")
     assert "exists in database prs_fx with plugin pgoutput, not test_decoding" in caught.value.message
     assert "state=absent" in caught.value.hint
     # Subtask slots do not matter for present.
-    assert _pg.plan_slots(inactive(rows[1:]), name, database, include_subtask_slots=True)["drop"] == []
+    assert pg_slots.plan_slots(inactive(rows[1:]), name, database, include_subtask_slots=True)["drop"] == []
 
 
 def test_slot_summary_keeps_what_the_module_returns():
     rows, name, _database = recorded_slots()
-    assert _pg.slot_summary(rows[0]) == {"name": name, "slot_type": "logical", "database": "prs_fx",
-                                         "plugin": "pgoutput", "temporary": False, "active": True,
-                                         "active_pid": 4242, "retained_bytes": rows[0]["retained_bytes"]}
-    assert _pg.slot_summary(rows[4])["slot_type"] == "physical"
+    assert pg_slots.slot_summary(rows[0]) == {"name": name, "slot_type": "logical", "database": "prs_fx",
+                                              "plugin": "pgoutput", "temporary": False, "active": True,
+                                              "active_pid": 4242, "retained_bytes": rows[0]["retained_bytes"]}
+    assert pg_slots.slot_summary(rows[4])["slot_type"] == "physical"
 
 
 # Errors as PostgreSQL 15 raised them on the bed.
@@ -873,16 +883,16 @@ def test_slot_summary_keeps_what_the_module_returns():
     ("42710", 'replication slot "s" already exists', ["run the task again"]),
 ])
 def test_slot_call_errors_say_what_to_do(code, reason, hint_parts):
-    exc = _pg.PgQueryError("a query failed on PostgreSQL at db:5432: " + reason, code, reason)
-    error = _pg.slot_call_error(exc, "create", "s", "db:5432", "flink_cdc", "no_such_plugin")
+    exc = pg_connection.PgQueryError("a query failed on PostgreSQL at db:5432: " + reason, code, reason)
+    error = pg_slots.slot_call_error(exc, "create", "s", "db:5432", "flink_cdc", "no_such_plugin")
     assert error.message.startswith("cannot create replication slot s on db:5432: " + reason)
     for part in hint_parts:
         assert part in error.hint, (part, error.hint)
 
 
 def test_unknown_slot_call_error_names_the_sqlstate():
-    exc = _pg.PgQueryError("x", "XX000", "something odd")
-    error = _pg.slot_call_error(exc, "drop", "s", "db:5432", "u")
+    exc = pg_connection.PgQueryError("x", "XX000", "something odd")
+    error = pg_slots.slot_call_error(exc, "drop", "s", "db:5432", "u")
     assert error.message == "cannot drop replication slot s on db:5432: something odd (SQLSTATE XX000)"
     assert str(error) == error.message
 
@@ -892,19 +902,19 @@ def test_unknown_slot_call_error_names_the_sqlstate():
     ({"superuser": False, "replication": False, "rds_replication": False}, False),
 ])
 def test_can_use_slots(role, allowed):
-    assert _pg.can_use_slots(role) is allowed
+    assert pg_slots.can_use_slots(role) is allowed
 
 
 def test_slot_name_problems_match_the_check():
-    assert _pg.slot_name_problems("flink_cdc_shop") == []
-    assert _pg.slot_name_problems("Flink-Slot") == ["Flink CDC's slot.name allows only lowercase letters, digits and _"]
-    assert _pg.slot_name_problems("x" * 64) == ["PostgreSQL names are at most 63 bytes"]
-    check = _pg.check_slot_name("Flink-Slot")
+    assert pg_text.slot_name_problems("flink_cdc_shop") == []
+    assert pg_text.slot_name_problems("Flink-Slot") == ["Flink CDC's slot.name allows only lowercase letters, digits and _"]
+    assert pg_text.slot_name_problems("x" * 64) == ["PostgreSQL names are at most 63 bytes"]
+    check = pg_slot_checks.check_slot_name("Flink-Slot")
     assert check["message"] == "slot name 'Flink-Slot' is invalid: Flink CDC's slot.name allows only lowercase " \
                                "letters, digits and _"
 
 
 def test_query_error_keeps_the_reason_apart():
-    exc = _pg.PgQueryError("a read-only query failed on PostgreSQL at h:5432: boom", "XX000")
+    exc = pg_connection.PgQueryError("a read-only query failed on PostgreSQL at h:5432: boom", "XX000")
     assert exc.reason == exc.message
-    assert _pg.PgQueryError("m", "XX000", "boom").reason == "boom"
+    assert pg_connection.PgQueryError("m", "XX000", "boom").reason == "boom"

@@ -21,7 +21,12 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar im
     sources,
 )
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils._connector_jar import cache as jar_cache
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _flink_rest, _http_common, _pg
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _http_common
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres import (
+    hints as pg_hints,
+    readiness as pg_readiness,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink import rest as _flink_rest
 
 
 # --- secrets in URLs ----------------------------------------------------------------------------------
@@ -197,13 +202,13 @@ SSL_ENCRYPTION = 'no pg_hba.conf entry for host "10.0.0.1", user "flink_cdc", da
 
 
 def test_pg_hba_hint_follows_how_the_attempt_was_made():
-    unencrypted = _pg.connect_hint("pg_hba", "db:5432", "flink_cdc", "shop", reason=NO_ENCRYPTION)
+    unencrypted = pg_hints.connect_hint("pg_hba", "db:5432", "flink_cdc", "shop", reason=NO_ENCRYPTION)
     assert unencrypted.index("ssl_mode: require") < unencrypted.index("'host shop flink_cdc")
     assert "verify-full with ca_cert" in unencrypted
-    over_ssl = _pg.connect_hint("pg_hba", "db:5432", "flink_cdc", "shop", reason=SSL_ENCRYPTION)
+    over_ssl = pg_hints.connect_hint("pg_hba", "db:5432", "flink_cdc", "shop", reason=SSL_ENCRYPTION)
     assert "'hostssl shop flink_cdc <client address>/32 scram-sha-256'" in over_ssl and "ssl_mode: require" not in over_ssl
     # ssl_mode=prefer tried both ways and both were refused: a line is missing either way.
-    both = _pg.connect_hint("pg_hba", "db:5432", "flink_cdc", "shop", reason=SSL_ENCRYPTION + " " + NO_ENCRYPTION)
+    both = pg_hints.connect_hint("pg_hba", "db:5432", "flink_cdc", "shop", reason=SSL_ENCRYPTION + " " + NO_ENCRYPTION)
     assert both.startswith("Add a pg_hba.conf line") and "ssl_mode" not in both
-    check = _pg.check_connect("db:5432", "cannot connect: " + NO_ENCRYPTION, "pg_hba", "flink_cdc", "shop")
+    check = pg_readiness.check_connect("db:5432", "cannot connect: " + NO_ENCRYPTION, "pg_hba", "flink_cdc", "shop")
     assert "ssl_mode: require" in check["hint"]

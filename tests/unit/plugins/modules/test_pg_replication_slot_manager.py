@@ -12,7 +12,11 @@ import os
 
 import pytest
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _pg
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres import (
+    catalog as pg_catalog,
+    connection as pg_connection,
+    slots as pg_slots,
+)
 from ansible_collections.cdcops.flink_cdc.plugins.modules import pg_replication_slot
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "pg")
@@ -20,7 +24,7 @@ FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "pg")
 
 @pytest.fixture(autouse=True)
 def current_pg_classes():
-    # test__pg.py reloads _pg (to import it without psycopg2); bind the module to the current classes.
+    # test__pg.py reloads _postgres/connection.py (to import it without psycopg2); bind the module to the current classes.
     importlib.reload(pg_replication_slot)
 
 
@@ -92,19 +96,19 @@ class FakeClient(object):
 
     def query(self, sql, params=None, record=True):
         self.executed_queries.append((sql, params))
-        if sql == _pg.SERVER_SQL:
+        if sql == pg_catalog.SERVER_SQL:
             return [{"version_num": 150018, "version": "15.18", "in_recovery": False, "database": DATABASE}]
-        if sql == _pg.ROLE_SQL:
+        if sql == pg_catalog.ROLE_SQL:
             return [self.role]
-        if sql == _pg.managed_slots_sql(150018):
+        if sql == pg_slots.managed_slots_sql(150018):
             name = params["name"]
             return [r for r in self.rows if r["slot_name"] == name
-                    or (params["subtasks"] and _pg.is_subtask_slot(r["slot_name"], name))]
-        if sql in (_pg.DROP_SLOT_SQL, _pg.CREATE_SLOT_SQL):
+                    or (params["subtasks"] and pg_slots.is_subtask_slot(r["slot_name"], name))]
+        if sql in (pg_slots.DROP_SLOT_SQL, pg_slots.CREATE_SLOT_SQL):
             error = self.errors.get(params["name"])
             if error:
                 raise error
-            return [{"pg_drop_replication_slot": ""}] if sql == _pg.DROP_SLOT_SQL else \
+            return [{"pg_drop_replication_slot": ""}] if sql == pg_slots.DROP_SLOT_SQL else \
                 [{"slot_name": params["name"], "lsn": "0/1"}]
         raise AssertionError("unexpected query %s" % sql)
 
@@ -126,7 +130,7 @@ def inactive_rows():
 
 
 def query_error(code, reason):
-    return _pg.PgQueryError("a query failed on PostgreSQL at 127.0.0.1:15432: " + reason, code, reason)
+    return pg_connection.PgQueryError("a query failed on PostgreSQL at 127.0.0.1:15432: " + reason, code, reason)
 
 
 def test_absent_drops_this_databases_slots_in_a_read_write_session():
@@ -134,7 +138,7 @@ def test_absent_drops_this_databases_slots_in_a_read_write_session():
     assert not isinstance(outcome, Failed)
     result = outcome.result
     assert client.connected == {"readonly": False} and client.closed
-    assert client.calls(_pg.DROP_SLOT_SQL) == [NAME, NAME + "_0", NAME + "_10"]
+    assert client.calls(pg_slots.DROP_SLOT_SQL) == [NAME, NAME + "_0", NAME + "_10"]
     assert result["changed"] is True
     assert result["dropped"] == [NAME, NAME + "_0", NAME + "_10"]
     assert result["created"] is False
@@ -144,14 +148,14 @@ def test_absent_drops_this_databases_slots_in_a_read_write_session():
     assert [w.split(" is named")[0] for w in module.warnings] == ["replication slot %s_1" % NAME,
                                                                   "replication slot %s_2" % NAME]
     # The subtask filter is bound, never formatted into the SQL.
-    slot_query = [p for q, p in client.executed_queries if q == _pg.managed_slots_sql(150018)][0]
+    slot_query = [p for q, p in client.executed_queries if q == pg_slots.managed_slots_sql(150018)][0]
     assert slot_query == {"name": NAME, "subtasks": True, "subtask_pattern": "^%s_[0-9]+$" % NAME}
 
 
 def test_check_mode_reports_and_runs_no_slot_function():
     outcome, client, _module = run(rows=inactive_rows(), check_mode=True, diff=True)
     assert not isinstance(outcome, Failed)
-    assert client.calls(_pg.DROP_SLOT_SQL) == [] and client.calls(_pg.CREATE_SLOT_SQL) == []
+    assert client.calls(pg_slots.DROP_SLOT_SQL) == [] and client.calls(pg_slots.CREATE_SLOT_SQL) == []
     assert outcome.result["changed"] is True
     assert outcome.result["dropped"] == [NAME, NAME + "_0", NAME + "_10"]
     assert outcome.result["diff"]["after"] == {"slots": []}
@@ -169,15 +173,15 @@ def test_nothing_to_do_is_not_changed_and_reads_no_role():
     outcome, client, _module = run(rows=[], diff=True)
     assert (outcome.result["changed"], outcome.result["dropped"]) == (False, [])
     assert outcome.result["diff"] == {"before": {"slots": []}, "after": {"slots": []}}
-    assert [q for q, _p in client.executed_queries] == [_pg.SERVER_SQL, _pg.managed_slots_sql(150018)]
+    assert [q for q, _p in client.executed_queries] == [pg_catalog.SERVER_SQL, pg_slots.managed_slots_sql(150018)]
 
 
 def test_include_subtask_slots_only_applies_to_absent():
     outcome, client, _module = run({"state": "present"}, rows=[])
     assert outcome.result["created"] is True
-    assert [p for q, p in client.executed_queries if q == _pg.managed_slots_sql(150018)][0]["subtasks"] is False
-    assert client.calls(_pg.CREATE_SLOT_SQL) == [NAME]
-    create = [p for q, p in client.executed_queries if q == _pg.CREATE_SLOT_SQL][0]
+    assert [p for q, p in client.executed_queries if q == pg_slots.managed_slots_sql(150018)][0]["subtasks"] is False
+    assert client.calls(pg_slots.CREATE_SLOT_SQL) == [NAME]
+    create = [p for q, p in client.executed_queries if q == pg_slots.CREATE_SLOT_SQL][0]
     assert create == {"name": NAME, "plugin": "pgoutput"}
 
 
@@ -188,7 +192,7 @@ def test_active_slot_fails_before_any_drop():
     assert msg.startswith("replication slot prs_fx_job is active for PID 4242 (client 127.0.0.1, application "
                           "pg_recvlogical, user prs_fx_cdc)")
     assert "(PostgreSQL at 127.0.0.1:15432). Stop the consumer" in msg
-    assert client.calls(_pg.DROP_SLOT_SQL) == []
+    assert client.calls(pg_slots.DROP_SLOT_SQL) == []
     assert (outcome.result["changed"], outcome.result["dropped"]) == (False, [])
     assert client.closed
 
@@ -196,7 +200,7 @@ def test_active_slot_fails_before_any_drop():
 def test_active_slot_left_with_fail_on_active_false():
     outcome, client, module = run({"fail_on_active": False}, diff=True)
     assert not isinstance(outcome, Failed)
-    assert client.calls(_pg.DROP_SLOT_SQL) == [NAME + "_0", NAME + "_10"]
+    assert client.calls(pg_slots.DROP_SLOT_SQL) == [NAME + "_0", NAME + "_10"]
     assert outcome.result["active"] == [{"name": NAME, "active_pid": 4242, "user": "prs_fx_cdc",
                                          "application_name": "pg_recvlogical", "client_addr": "127.0.0.1"}]
     assert outcome.result["diff"]["after"] == {"slots": [NAME]}
@@ -226,7 +230,7 @@ def test_slot_that_became_active_meanwhile():
     assert failed.result["msg"].startswith("cannot drop replication slot prs_fx_job_0 on 127.0.0.1:15432: " + reason)
     # What was dropped before the failure is reported, and the task changed something.
     assert (failed.result["changed"], failed.result["dropped"]) == (True, [NAME])
-    assert client.calls(_pg.DROP_SLOT_SQL) == [NAME, NAME + "_0"]
+    assert client.calls(pg_slots.DROP_SLOT_SQL) == [NAME, NAME + "_0"]
 
 
 def test_permission_error_gives_the_exact_fix():
@@ -247,7 +251,7 @@ def test_foreign_slot_of_that_name_fails_with_where_and_what():
     assert outcome.result["msg"].startswith("replication slot prs_fx_job_2 is a physical slot, not a logical slot "
                                             "of database prs_fx: this module never drops it")
     assert "(PostgreSQL at 127.0.0.1:15432). Give the Flink CDC job another slot.name." in outcome.result["msg"]
-    assert client.calls(_pg.DROP_SLOT_SQL) == []
+    assert client.calls(pg_slots.DROP_SLOT_SQL) == []
 
 
 def test_invalid_name_fails_before_connecting():
@@ -260,9 +264,9 @@ def test_invalid_name_fails_before_connecting():
 
 
 def test_connect_failure_has_the_hint():
-    error = _pg.PgConnectError("cannot connect to PostgreSQL at 127.0.0.1:15432 (database prs_fx, user u): "
-                               "password authentication failed for user \"u\"", "auth",
-                               "password authentication failed for user \"u\"")
+    error = pg_connection.PgConnectError("cannot connect to PostgreSQL at 127.0.0.1:15432 (database prs_fx, user u): "
+                                         "password authentication failed for user \"u\"", "auth",
+                                         "password authentication failed for user \"u\"")
     outcome, _client, _module = run(connect_error=error)
     assert isinstance(outcome, Failed)
     assert "password authentication failed" in outcome.result["msg"]
@@ -273,7 +277,7 @@ def test_connect_failure_has_the_hint():
 def test_query_failure_is_reported_with_the_queries_so_far():
     class Broken(FakeClient):
         def query(self, sql, params=None, record=True):
-            if sql == _pg.managed_slots_sql(150018):
+            if sql == pg_slots.managed_slots_sql(150018):
                 raise query_error("57P01", "terminating connection due to administrator command")
             return FakeClient.query(self, sql, params, record)
 

@@ -3,7 +3,7 @@
 import pytest
 
 from ansible_collections.cdcops.flink_cdc.plugins.filter.compat import connector_choice, default_connectors
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _compat
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _support_matrix
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _connectors
 
 PG = "flink-sql-connector-postgres-cdc"
@@ -31,26 +31,26 @@ def test_defaults_per_flink(flink_version, expected):
 
 @pytest.mark.parametrize("flink_version", FLINK_VERSIONS)
 def test_every_default_exists_in_the_tables_and_fits(flink_version):
-    minor = _compat.flink_minor(flink_version)
+    minor = _support_matrix.flink_minor(flink_version)
     for connector in _connectors.default_connectors(flink_version):
-        assert _compat.connector_problem(connector, flink_version) is None, connector
+        assert _support_matrix.connector_problem(connector, flink_version) is None, connector
         version = connector["version"]
         if connector["artifact_id"] == PG:
-            line, suffix = _compat.postgres_cdc_line(version)
-            assert version.split("-")[0] in _compat.FLINK_CDC_RELEASES[line]
-            assert minor in _compat.FLINK_CDC_FLINK[line]
-            assert connector["group_id"] == _compat.postgres_cdc_group(line) == "org.apache.flink"
-            assert suffix == (minor if _compat.postgres_cdc_suffixed(line) else None)
+            line, suffix = _support_matrix.postgres_cdc_line(version)
+            assert version.split("-")[0] in _support_matrix.FLINK_CDC_RELEASES[line]
+            assert minor in _support_matrix.FLINK_CDC_FLINK[line]
+            assert connector["group_id"] == _support_matrix.postgres_cdc_group(line) == "org.apache.flink"
+            assert suffix == (minor if _support_matrix.postgres_cdc_suffixed(line) else None)
             # The newest line that supports this Flink, and its newest release.
-            newer = [cdc for cdc, flinks in _compat.FLINK_CDC_FLINK.items()
-                     if minor in flinks and _compat._key(cdc) > _compat._key(line)]
+            newer = [cdc for cdc, flinks in _support_matrix.FLINK_CDC_FLINK.items()
+                     if minor in flinks and _support_matrix._key(cdc) > _support_matrix._key(line)]
             assert not newer
-            assert version.split("-")[0] == max(_compat.FLINK_CDC_RELEASES[line], key=_compat._key)
+            assert version.split("-")[0] == max(_support_matrix.FLINK_CDC_RELEASES[line], key=_support_matrix._key)
         else:
-            release, suffix = _compat.starrocks_parts(version)
-            assert suffix == minor and minor in _compat.STARROCKS_FLINK[release]
-            assert release == max((r for r, flinks in _compat.STARROCKS_FLINK.items() if minor in flinks),
-                                  key=_compat._key)
+            release, suffix = _support_matrix.starrocks_parts(version)
+            assert suffix == minor and minor in _support_matrix.STARROCKS_FLINK[release]
+            assert release == max((r for r, flinks in _support_matrix.STARROCKS_FLINK.items() if minor in flinks),
+                                  key=_support_matrix._key)
 
 
 def test_pinned_list_is_never_replaced():
@@ -245,7 +245,7 @@ def test_repository_credentials_never_reach_the_rows():
 @pytest.mark.parametrize("flink_version", FLINK_VERSIONS)
 def test_every_listed_choice_is_listed_fits_and_is_the_newest_listed(flink_version):
     # Walk every subset a repository might list of the builds that fit (bounded: each build in or out).
-    minor = _compat.flink_minor(flink_version)
+    minor = _support_matrix.flink_minor(flink_version)
     # The preflight reads org.apache.flink's metadata only: older lines under com.ververica are never candidates.
     pg_builds = [v for g, v, _l in _connectors.postgres_cdc_builds(minor) if g == "org.apache.flink"]
     sr_builds = _connectors.starrocks_builds(minor)
@@ -259,7 +259,7 @@ def test_every_listed_choice_is_listed_fits_and_is_the_newest_listed(flink_versi
             fitting_listed = [b for b in builds if b in have]
             if fitting_listed:
                 assert chosen[artifact] == fitting_listed[0]
-                assert _compat.connector_problem(
+                assert _support_matrix.connector_problem(
                     next(c for c in out["connectors"] if c["artifact_id"] == artifact), flink_version) is None
             else:
                 assert artifact not in chosen

@@ -1,10 +1,10 @@
-"""The support matrix and its verdicts (plugins/module_utils/_compat.py)."""
+"""The support matrix and its verdicts (plugins/module_utils/_support_matrix.py)."""
 
 import re
 
 import pytest
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _compat as compat
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _support_matrix as compat
 from ansible_collections.cdcops.flink_cdc.plugins.filter.compat import connector_problems, java_verdict
 
 PG = "flink-sql-connector-postgres-cdc"

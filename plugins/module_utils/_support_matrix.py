@@ -8,13 +8,11 @@ which Flink minor, and which Java each Flink runs on.
 
 Every table names its upstream source. The functions take versions as strings and return problems as
 text, so the role's preflight, its connector choice (plugins/plugin_utils/_connectors.py) and the unit
-tests use the same code. Modules import this file too (plugins/module_utils/_pg.py), so it stays plain
+tests use the same code. Modules import this file too (plugins/module_utils/_postgres/), so it stays plain
 Python for managed hosts.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import re
 

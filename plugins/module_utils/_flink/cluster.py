@@ -5,31 +5,31 @@
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
 """A Flink cluster's state as this collection sees it (private to it).
 
-Plain functions over REST bodies (see ``_flink_rest``): parsing TaskManagers,
+Plain functions over REST bodies (see ``rest``): parsing TaskManagers,
 jobs and configuration, matching inventory hosts to registered TaskManagers,
 and waiting for a cluster to reach a wanted size. They take their inputs, so
 unit tests replay bodies recorded from a real Flink.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import re
 import socket
 import time
+import typing as t
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest import FlinkRestError
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import FlinkRestError
 
-# FACTS.md "Flink runtime / TaskManager path": akka.tcp://flink@<host>:<port>/user/rpc/taskmanager_N
-# up to 1.17; pekko.tcp:// from 1.18; pekko.ssl.tcp:// with internal SSL.
+# A TaskManager's RPC path: akka.tcp://flink@<host>:<port>/user/rpc/taskmanager_N up to 1.17; pekko.tcp:// from
+# 1.18, when apache/flink replaced Akka by Pekko (FLINK-32468); pekko.ssl.tcp:// with internal SSL. Seen on the
+# bed's Flink 1.20.3: pekko.tcp://flink@127.0.0.2:41321/user/rpc/taskmanager_0.
 _TM_PATH = re.compile(r"^(?:akka|pekko)(?:\.ssl)?\.tcp://[^@/]+@(?P<host>\[[^\]]+\]|[^:/]+):(?P<port>\d+)/")
 
 ACTIVE_JOB_STATES = ("CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "FAILING", "CANCELLING",
                      "RECONCILING", "SUSPENDED")
 
 
-def taskmanager_host(path):
+def taskmanager_host(path: t.Optional[str]) -> t.Optional[str]:
     """The host a TaskManager registered with, from its RPC ``path``; None if unknown."""
     match = _TM_PATH.match(path or "")
     if not match:
@@ -37,11 +37,12 @@ def taskmanager_host(path):
     return match.group("host").strip("[]")
 
 
-def parse_taskmanager(tm, now_ms=None):
+def parse_taskmanager(tm: t.Mapping[str, t.Any], now_ms: t.Optional[int] = None) -> t.Dict[str, t.Any]:
     """One entry of ``/taskmanagers`` in this collection's shape."""
     hardware = tm.get("hardware") or {}
-    # FACTS.md: despite its name, timeSinceLastHeartbeat is the epoch-ms time of the
-    # last heartbeat (0 before the first one).
+    # Despite its name, timeSinceLastHeartbeat is the epoch-ms time of the last heartbeat (0 before the first
+    # one): apache/flink flink-runtime/src/main/java/org/apache/flink/runtime/rest/messages/taskmanager/
+    # TaskManagerInfo.java writes its lastHeartbeat timestamp under FIELD_NAME_LAST_HEARTBEAT = "timeSinceLastHeartbeat".
     last = tm.get("timeSinceLastHeartbeat") or 0
     age = None
     if last and now_ms is not None:
@@ -60,7 +61,7 @@ def parse_taskmanager(tm, now_ms=None):
     }
 
 
-def parse_jobs(jobs):
+def parse_jobs(jobs: t.Iterable[t.Mapping[str, t.Any]]) -> t.List[t.Dict[str, t.Any]]:
     """``/jobs/overview`` entries: the REST form of ``flink list``."""
     out = []
     for job in jobs:
@@ -74,24 +75,24 @@ def parse_jobs(jobs):
     return out
 
 
-def active_jobs(jobs):
+def active_jobs(jobs: t.Iterable[t.Mapping[str, t.Any]]) -> t.List[t.Mapping[str, t.Any]]:
     return [j for j in jobs if j.get("state") in ACTIVE_JOB_STATES]
 
 
-def parse_config(entries):
+def parse_config(entries: t.Iterable[t.Mapping[str, t.Any]]) -> t.Dict[str, t.Any]:
     """``/jobmanager/config`` is a list of ``{key, value}``; return a dict."""
     return dict((e.get("key"), e.get("value")) for e in entries if "key" in e)
 
 
-def counts(taskmanagers, ignore_ids=()):
+def counts(taskmanagers: t.Iterable[t.Mapping[str, t.Any]], ignore_ids: t.Collection[str] = ()) -> t.Tuple[int, int]:
     """(registered TaskManagers, free slots), leaving out ``ignore_ids``."""
     live = [tm for tm in taskmanagers if tm["id"] not in ignore_ids]
     return len(live), sum(tm.get("slots_free") or 0 for tm in live)
 
 
-def _addresses(name, resolve):
+def _addresses(name: str, resolve: t.Callable[..., t.Any]) -> t.Set[str]:
     """Every IP address ``name`` stands for (itself when it is an address or unresolvable)."""
-    found = set([name])
+    found = {name}
     try:
         for info in resolve(name, None):
             found.add(info[4][0])
@@ -100,7 +101,8 @@ def _addresses(name, resolve):
     return found
 
 
-def match_hosts(expected, taskmanagers, resolve=socket.getaddrinfo):
+def match_hosts(expected: t.Mapping[str, t.Any], taskmanagers: t.Sequence[t.Mapping[str, t.Any]],
+                resolve: t.Callable[..., t.Any] = socket.getaddrinfo) -> t.Dict[str, t.Any]:
     """Match inventory hosts to registered TaskManagers by address.
 
     ``expected`` maps an inventory name to the address its TaskManager registers
@@ -110,9 +112,9 @@ def match_hosts(expected, taskmanagers, resolve=socket.getaddrinfo):
     """
     tm_addrs = [(tm, _addresses(tm["host"], resolve) if tm.get("host") else set())
                 for tm in taskmanagers]
-    matched = {}
-    missing = []
-    claimed = set()
+    matched: t.Dict[str, t.List[str]] = {}
+    missing: t.List[str] = []
+    claimed: t.Set[str] = set()
     for name in sorted(expected):
         want = _addresses(str(expected[name]), resolve)
         ids = [tm["id"] for tm, addrs in tm_addrs if addrs & want]
@@ -126,7 +128,7 @@ def match_hosts(expected, taskmanagers, resolve=socket.getaddrinfo):
     return {"matched": matched, "missing": missing, "unexpected": unexpected}
 
 
-def snapshot(client, now_ms=None, classpath=False):
+def snapshot(client: t.Any, now_ms: t.Optional[int] = None, classpath: bool = False) -> t.Dict[str, t.Any]:
     """Read everything flink_cluster_info returns, in one pass.
 
     With ``classpath``, also the JobManager's JVM classpath (``/jobmanager/environment``): the jars it
@@ -148,22 +150,24 @@ def snapshot(client, now_ms=None, classpath=False):
     return snap
 
 
-def missing_jars(classpath, jars):
+def missing_jars(classpath: t.Optional[t.Iterable[str]], jars: t.Iterable[str]) -> t.List[str]:
     """File names in ``jars`` that no entry of ``classpath`` ends with."""
     names = {entry.replace("\\", "/").rsplit("/", 1)[-1] for entry in classpath or ()}
     return [jar for jar in jars if jar not in names]
 
 
 class WaitTimeout(Exception):
-    def __init__(self, message, last=None):
-        super(WaitTimeout, self).__init__(message)
+    def __init__(self, message: str, last: t.Optional[t.Dict[str, t.Any]] = None) -> None:
+        super().__init__(message)
         self.message = message
         self.last = last
 
 
-def wait_for_cluster(read, want_taskmanagers=0, min_free_slots=0, timeout=0.0, ignore_ids=(),
-                     where="", clock=time.monotonic, sleep=time.sleep, first_delay=0.5,
-                     max_delay=5.0, want_jars=()):
+def wait_for_cluster(read: t.Callable[[], t.Dict[str, t.Any]], want_taskmanagers: int = 0, min_free_slots: int = 0,
+                     timeout: float = 0.0, ignore_ids: t.Collection[str] = (), where: str = "",
+                     clock: t.Callable[[], float] = time.monotonic, sleep: t.Callable[[float], t.Any] = time.sleep,
+                     first_delay: float = 0.5, max_delay: float = 5.0,
+                     want_jars: t.Sequence[str] = ()) -> t.Dict[str, t.Any]:
     """Poll ``read()`` with backoff until the cluster is big enough (and, with ``want_jars``, until the
     JobManager's classpath holds those jar file names).
 
@@ -174,7 +178,8 @@ def wait_for_cluster(read, want_taskmanagers=0, min_free_slots=0, timeout=0.0, i
     deadline = clock() + max(0.0, timeout)
     delay = first_delay
     while True:
-        error = None
+        error: t.Optional[FlinkRestError] = None
+        snap: t.Optional[t.Dict[str, t.Any]]
         try:
             snap = read()
         except FlinkRestError as exc:
@@ -204,5 +209,5 @@ def wait_for_cluster(read, want_taskmanagers=0, min_free_slots=0, timeout=0.0, i
         delay = min(delay * 2, max_delay)
 
 
-def _secs(value):
+def _secs(value: float) -> t.Union[int, float]:
     return int(value) if float(value).is_integer() else value

@@ -32,8 +32,8 @@ import tempfile
 import time
 import typing as t
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._compat import flink_at_least
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink_rest import FlinkRestError
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._support_matrix import flink_at_least
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import FlinkRestError
 
 # Job states after which nothing changes any more (apache/flink JobStatus.isGloballyTerminalState).
 TERMINAL_STATES = ("FINISHED", "FAILED", "CANCELED")
@@ -179,7 +179,7 @@ def parse_client_output(output: str) -> t.Dict[str, t.List[str]]:
     ``[ERROR]`` is what tells.
     """
     output = _ANSI.sub("", output)
-    job_ids = []  # type: t.List[str]
+    job_ids: t.List[str] = []
     for job_id in _JOB_ID.findall(output):
         if job_id not in job_ids:
             job_ids.append(job_id)
@@ -225,8 +225,8 @@ def wait_for_job(client: t.Any, job_id: str, timeout: float, clock: t.Callable[[
     """
     deadline = clock() + max(0.0, timeout)
     delay = 0.5
-    last = None  # type: t.Optional[t.Dict[str, t.Any]]
-    error = None  # type: t.Optional[FlinkRestError]
+    last: t.Optional[t.Dict[str, t.Any]] = None
+    error: t.Optional[FlinkRestError] = None
     while True:
         try:
             last = client.job(job_id)
@@ -280,7 +280,7 @@ def job_report(job: t.Mapping[str, t.Any],
     leaves the whole chain.
     """
     vertices = []
-    taskmanagers = {}  # type: t.Dict[str, t.Dict[str, t.Any]]
+    taskmanagers: t.Dict[str, t.Dict[str, t.Any]] = {}
     sources = []
     for vertex in job.get("vertices") or []:
         metrics = vertex.get("metrics") or {}
@@ -333,7 +333,7 @@ def exception_text(exceptions: t.Mapping[str, t.Any]) -> t.Tuple[str, t.List[str
                 traces.append(concurrent["stacktrace"])
         if entry.get("stacktrace"):
             traces.append(entry["stacktrace"])
-    chain = []  # type: t.List[str]
+    chain: t.List[str] = []
     root = ""
     for trace in traces:
         messages = _messages(trace)

@@ -11,18 +11,17 @@ traceback and without credentials. Callers get parsed JSON or a
 ``FlinkRestError``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
+from __future__ import annotations
 
 import json
 import socket
 import ssl
 import time
+import typing as t
+from urllib.error import HTTPError
+from urllib.parse import urlsplit, urlunsplit
 
 from ansible.module_utils.common.text.converters import to_native
-from ansible.module_utils.six.moves.urllib.error import HTTPError
-from ansible.module_utils.six.moves.urllib.parse import urlsplit, urlunsplit
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import call_within
@@ -36,15 +35,16 @@ except ImportError:  # pragma: no cover - very old ansible-core
 class FlinkRestError(Exception):
     """A failed REST call, with a message fit for the user."""
 
-    def __init__(self, message, url=None, status=None, not_flink=False):
-        super(FlinkRestError, self).__init__(message)
+    def __init__(self, message: str, url: t.Optional[str] = None, status: t.Optional[int] = None,
+                 not_flink: bool = False) -> None:
+        super().__init__(message)
         self.message = message
         self.url = url
         self.status = status
         self.not_flink = not_flink
 
 
-def rest_argument_spec():
+def rest_argument_spec() -> t.Dict[str, t.Any]:
     """Options shared by every module that talks to the JobManager REST API.
 
     Documented once in the ``cdcops.flink_cdc.flink_rest`` doc fragment.
@@ -61,14 +61,14 @@ def rest_argument_spec():
     )
 
 
-def redact_url(url):
+def redact_url(url: str) -> str:
     """The URL without user:password, for messages."""
     parts = urlsplit(url)
     netloc = parts.netloc.rpartition("@")[2]
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def endpoint(url):
+def endpoint(url: str) -> str:
     """``host:port`` of a URL, with the scheme's default port filled in."""
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -78,11 +78,11 @@ def endpoint(url):
     return "%s:%d" % (host, port)
 
 
-def _secs(value):
+def _secs(value: float) -> str:
     return "%d" % value if float(value).is_integer() else "%.1f" % value
 
 
-def _cause(exc):
+def _cause(exc: BaseException) -> str:
     """A short human description of a low-level failure."""
     reason = getattr(exc, "reason", exc)
     if isinstance(reason, (socket.timeout,)) or "timed out" in to_native(reason).lower():
@@ -104,8 +104,9 @@ class FlinkRestClient:
     ``deadline`` (a ``time.monotonic()`` value), when set, bounds every request of a wait.
     """
 
-    def __init__(self, base_url, url_username=None, url_password=None, validate_certs=True,
-                 ca_path=None, client_cert=None, client_key=None, timeout=10.0):
+    def __init__(self, base_url: str, url_username: t.Optional[str] = None, url_password: t.Optional[str] = None,
+                 validate_certs: bool = True, ca_path: t.Optional[str] = None, client_cert: t.Optional[str] = None,
+                 client_key: t.Optional[str] = None, timeout: float = 10.0) -> None:
         base_url = (base_url or "").strip()
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -122,25 +123,25 @@ class FlinkRestClient:
         self._client_cert = client_cert
         self._client_key = client_key
         self.timeout = timeout
-        self.deadline = None
-        self.last_error = None
+        self.deadline: t.Optional[float] = None
+        self.last_error: t.Optional[FlinkRestError] = None
 
     @classmethod
-    def from_params(cls, params):
+    def from_params(cls, params: t.Mapping[str, t.Any]) -> FlinkRestClient:
         return cls(params["url"], url_username=params.get("url_username"),
                    url_password=params.get("url_password"),
                    validate_certs=params.get("validate_certs", True),
                    ca_path=params.get("ca_path"), client_cert=params.get("client_cert"),
                    client_key=params.get("client_key"), timeout=params.get("timeout") or 10.0)
 
-    def _where(self, path):
+    def _where(self, path: str) -> str:
         return "%s%s (%s)" % (self.display_url, path, self.endpoint)
 
-    def get(self, path):
+    def get(self, path: str) -> t.Any:
         """GET ``path`` and return the decoded JSON body."""
         return self.request("GET", path)
 
-    def request(self, method, path):
+    def request(self, method: str, path: str) -> t.Any:
         """Send ``method`` to ``path`` and return the decoded JSON body (``{}`` for an empty one)."""
         url = self.base_url + path
         where = self._where(path)
@@ -162,8 +163,8 @@ class FlinkRestClient:
         self.last_error = None
         return answer
 
-    def _request(self, method, path, url, where, budget, bound):
-        def fetch():
+    def _request(self, method: str, path: str, url: str, where: str, budget: float, bound: str) -> t.Any:
+        def fetch() -> t.Tuple[bytes, str]:
             resp = open_url(
                 url, method=method, headers={"Accept": "application/json"},
                 timeout=budget, validate_certs=self._validate_certs,
@@ -188,7 +189,7 @@ class FlinkRestClient:
                                  % (where, cause), url=self.display_url + path)
         return self._decode(body, ctype, path, where)
 
-    def _http_error(self, exc, path, where):
+    def _http_error(self, exc: HTTPError, path: str, where: str) -> FlinkRestError:
         status = exc.code
         if status in (401, 403):
             hint = "check url_username/url_password" if status == 401 else \
@@ -196,7 +197,7 @@ class FlinkRestClient:
             return FlinkRestError("the Flink REST API at %s answered HTTP %d (%s): %s"
                                   % (where, status, exc.reason, hint),
                                   url=self.display_url + path, status=status)
-        errors = []
+        errors: t.List[str] = []
         try:
             errors = [to_native(e) for e in json.loads(exc.read()).get("errors") or []]
         except Exception:
@@ -222,7 +223,7 @@ class FlinkRestClient:
                               % (where, status, exc.reason, detail),
                               url=self.display_url + path, status=status)
 
-    def _decode(self, body, ctype, path, where):
+    def _decode(self, body: bytes, ctype: str, path: str, where: str) -> t.Any:
         if not body.strip():
             return {}  # PATCH /jobs/:jobid answers 202 with no body on some versions
         try:
@@ -237,7 +238,7 @@ class FlinkRestClient:
 
     # The endpoints this collection reads (apache/flink docs/content/docs/ops/rest_api.md).
 
-    def overview(self):
+    def overview(self) -> t.Dict[str, t.Any]:
         data = self.get("/overview")
         if not isinstance(data, dict) or "flink-version" not in data:
             raise FlinkRestError(
@@ -245,20 +246,20 @@ class FlinkRestClient:
                 % self.display_url, url=self.display_url + "/overview", not_flink=True)
         return data
 
-    def taskmanagers(self):
+    def taskmanagers(self) -> t.List[t.Dict[str, t.Any]]:
         return self._expect(self.get("/taskmanagers"), "taskmanagers", "/taskmanagers")
 
-    def jobs(self):
+    def jobs(self) -> t.List[t.Dict[str, t.Any]]:
         return self._expect(self.get("/jobs/overview"), "jobs", "/jobs/overview")
 
-    def jobmanager_config(self):
+    def jobmanager_config(self) -> t.List[t.Dict[str, t.Any]]:
         data = self.get("/jobmanager/config")
         if not isinstance(data, list):
             raise FlinkRestError("unexpected body from %s: expected a list of {key, value}"
                                  % self._where("/jobmanager/config"))
         return data
 
-    def jobmanager_classpath(self):
+    def jobmanager_classpath(self) -> t.List[str]:
         """``/jobmanager/environment``'s ``classpath``: the jars the JobManager loaded at start."""
         data = self.get("/jobmanager/environment")
         if not isinstance(data, dict) or not isinstance(data.get("classpath"), list):
@@ -266,7 +267,7 @@ class FlinkRestClient:
                                  % self._where("/jobmanager/environment"))
         return data["classpath"]
 
-    def job(self, job_id):
+    def job(self, job_id: str) -> t.Dict[str, t.Any]:
         """``/jobs/:jobid``: state, timestamps and each vertex with its I/O metrics."""
         path = "/jobs/%s" % job_id
         data = self.get(path)
@@ -274,21 +275,21 @@ class FlinkRestClient:
             raise FlinkRestError("unexpected body from %s: no job state" % self._where(path))
         return data
 
-    def job_exceptions(self, job_id):
+    def job_exceptions(self, job_id: str) -> t.Dict[str, t.Any]:
         """``/jobs/:jobid/exceptions``: the root exception and the exception history."""
         data = self.get("/jobs/%s/exceptions" % job_id)
         return data if isinstance(data, dict) else {}
 
-    def vertex_taskmanagers(self, job_id, vertex_id):
+    def vertex_taskmanagers(self, job_id: str, vertex_id: str) -> t.List[t.Dict[str, t.Any]]:
         """``/jobs/:jobid/vertices/:vertexid/taskmanagers``: where each vertex's subtasks ran."""
         data = self.get("/jobs/%s/vertices/%s/taskmanagers" % (job_id, vertex_id))
         return data.get("taskmanagers") or [] if isinstance(data, dict) else []
 
-    def cancel_job(self, job_id):
+    def cancel_job(self, job_id: str) -> t.Any:
         """``PATCH /jobs/:jobid?mode=cancel`` (Flink REST API, "jobs/:jobid" PATCH)."""
         return self.request("PATCH", "/jobs/%s?mode=cancel" % job_id)
 
-    def _expect(self, data, key, path):
+    def _expect(self, data: t.Any, key: str, path: str) -> t.List[t.Dict[str, t.Any]]:
         if not isinstance(data, dict) or not isinstance(data.get(key), list):
             raise FlinkRestError("unexpected body from %s: no %r list"
                                  % (self._where(path), key), not_flink=True)
