@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import typing as t
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _support_matrix as _compat
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _support_matrix as matrix
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.maven import metadata_versions
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import redact_url
 
@@ -39,8 +39,8 @@ Listed = t.Mapping[str, t.Optional[t.Sequence[str]]]
 
 # The artifacts whose maven-metadata.xml the preflight reads (roles/flink_cdc/tasks/preflight.yml).
 METADATA_ARTIFACTS = (
-    (_compat.FLINK_CDC_APACHE_GROUP, POSTGRES_CDC_SQL_ARTIFACT),
-    (_compat.STARROCKS_GROUP, _compat.STARROCKS_ARTIFACT),
+    (matrix.FLINK_CDC_APACHE_GROUP, POSTGRES_CDC_SQL_ARTIFACT),
+    (matrix.STARROCKS_GROUP, matrix.STARROCKS_ARTIFACT),
 )
 
 
@@ -70,15 +70,15 @@ def listed_versions(results: t.Optional[t.Sequence[t.Mapping[str, t.Any]]]) -> t
 def postgres_cdc_builds(minor: str) -> t.List[t.Tuple[str, str, str]]:
     """(groupId, version, line) of every known postgres-cdc build for a Flink minor, newest first."""
     out = []
-    for line in reversed(_compat.postgres_cdc_lines_for(minor)):
-        for release in sorted(_compat.FLINK_CDC_RELEASES.get(line, ()), key=_compat._key, reverse=True):
-            out.append((_compat.postgres_cdc_group(line), _compat.postgres_cdc_version(release, minor), line))
+    for line in reversed(matrix.postgres_cdc_lines_for(minor)):
+        for release in sorted(matrix.FLINK_CDC_RELEASES.get(line, ()), key=matrix._key, reverse=True):
+            out.append((matrix.postgres_cdc_group(line), matrix.postgres_cdc_version(release, minor), line))
     return out
 
 
 def starrocks_builds(minor: str) -> t.List[str]:
     """Every known StarRocks connector build for a Flink minor, newest first."""
-    return [_compat.starrocks_version(r, minor) for r in reversed(_compat.starrocks_releases_for(minor))]
+    return [matrix.starrocks_version(r, minor) for r in reversed(matrix.starrocks_releases_for(minor))]
 
 
 class _Pick(t.NamedTuple):
@@ -110,15 +110,15 @@ def _pick(builds: t.Sequence[Connector], listed: t.Optional[Listed]) -> _Pick:
 
 
 def _postgres_pick(flink_version: str, listed: t.Optional[Listed]) -> _Pick:
-    minor = _compat.flink_minor(flink_version)
+    minor = matrix.flink_minor(flink_version)
     builds = [{"group_id": group, "artifact_id": POSTGRES_CDC_SQL_ARTIFACT, "version": version}
               for group, version, _line in (postgres_cdc_builds(minor) if minor else ())]
     return _pick(builds, listed)
 
 
 def _starrocks_pick(flink_version: str, listed: t.Optional[Listed]) -> _Pick:
-    minor = _compat.flink_minor(flink_version)
-    builds = [{"group_id": _compat.STARROCKS_GROUP, "artifact_id": _compat.STARROCKS_ARTIFACT, "version": version}
+    minor = matrix.flink_minor(flink_version)
+    builds = [{"group_id": matrix.STARROCKS_GROUP, "artifact_id": matrix.STARROCKS_ARTIFACT, "version": version}
               for version in (starrocks_builds(minor) if minor else ())]
     return _pick(builds, listed)
 
@@ -155,7 +155,7 @@ def _pinned_rows(pinned: t.Sequence[t.Mapping[str, t.Any]], flink_version: str) 
         if not flink_version:
             rows.append(_row(check, "skip", "pinned: %s: Flink version unknown" % name))
             continue
-        problem = _compat.connector_problem(connector, flink_version)
+        problem = matrix.connector_problem(connector, flink_version)
         detail = problem or "%s fits Flink %s" % (name, flink_version)
         rows.append(_row(check, "fail" if problem else "ok", "pinned: %s" % detail))
     return rows
@@ -193,12 +193,12 @@ def _not_listed_detail(flink_version: str, minor: str, pick: _Pick, listed: t.Op
 
 
 def _chosen_rows(flink_version: str, starrocks: bool, listed: t.Optional[Listed], repository: str) -> t.List[Row]:
-    minor = _compat.flink_minor(flink_version) or ""
+    minor = matrix.flink_minor(flink_version) or ""
     chosen_for = "chosen for Flink %s" % flink_version
     rows = []
     postgres = _postgres_pick(flink_version, listed)
     if postgres.connector:
-        line = _compat.postgres_cdc_line(postgres.connector["version"])[0]
+        line = matrix.postgres_cdc_line(postgres.connector["version"])[0]
         why = ("Flink CDC %s, the newest line supporting Flink %s" % (line, minor) if not postgres.newest
                else "Flink CDC %s, which supports Flink %s" % (line, minor))
         rows.append(_row(POSTGRES_CDC_SQL_ARTIFACT, "warn" if postgres.unlisted else "ok",
@@ -209,17 +209,17 @@ def _chosen_rows(flink_version: str, starrocks: bool, listed: t.Optional[Listed]
         rows.append(_row(POSTGRES_CDC_SQL_ARTIFACT, "fail", detail))
     else:
         detail = ("cannot choose for Flink %s: %s. Fix: run a Flink version that Flink CDC supports, or pin "
-                  "flink_cdc_connectors" % (flink_version, _compat.no_postgres_cdc_reason(minor)))
+                  "flink_cdc_connectors" % (flink_version, matrix.no_postgres_cdc_reason(minor)))
         rows.append(_row(POSTGRES_CDC_SQL_ARTIFACT, "fail", detail))
     if not starrocks:
-        rows.append(_row(_compat.STARROCKS_ARTIFACT, "skip", "not chosen: flink_cdc_starrocks_connector is false"))
+        rows.append(_row(matrix.STARROCKS_ARTIFACT, "skip", "not chosen: flink_cdc_starrocks_connector is false"))
         return rows
     sink = _starrocks_pick(flink_version, listed)
     if sink.connector:
-        release = _compat.starrocks_parts(sink.connector["version"])[0]
+        release = matrix.starrocks_parts(sink.connector["version"])[0]
         why = ("StarRocks connector %s, the newest release for Flink %s" % (release, minor) if not sink.newest
                else "StarRocks connector %s, which has a build for Flink %s" % (release, minor))
-        rows.append(_row(_compat.STARROCKS_ARTIFACT, "warn" if sink.unlisted else "ok",
+        rows.append(_row(matrix.STARROCKS_ARTIFACT, "warn" if sink.unlisted else "ok",
                          _chosen_detail(chosen_for, sink, why, repository)))
         return rows
     # A fail, not a warning: the role prepares a PostgreSQL -> StarRocks pipeline, and a cluster without the
@@ -230,9 +230,9 @@ def _chosen_rows(flink_version: str, starrocks: bool, listed: t.Optional[Listed]
         fix = ("set flink_cdc_starrocks_connector: false to deploy without it, point flink_cdc_maven_repository at a "
                "repository that has it, or pin flink_cdc_connectors")
     else:
-        reason = "cannot choose for Flink %s: %s" % (flink_version, _compat.no_starrocks_reason(minor))
+        reason = "cannot choose for Flink %s: %s" % (flink_version, matrix.no_starrocks_reason(minor))
         fix = "set flink_cdc_starrocks_connector: false to deploy without it, or pin flink_cdc_connectors"
-    rows.append(_row(_compat.STARROCKS_ARTIFACT, "fail", "%s. Fix: %s" % (reason, fix)))
+    rows.append(_row(matrix.STARROCKS_ARTIFACT, "fail", "%s. Fix: %s" % (reason, fix)))
     return rows
 
 
@@ -252,7 +252,7 @@ def choice(pinned: t.Optional[t.Sequence[t.Mapping[str, t.Any]]], flink_version:
         connectors = [dict(c) for c in pinned]
         return {"pinned": True, "connectors": connectors, "rows": _pinned_rows(connectors, flink_version),
                 "summary": "pinned (flink_cdc_connectors): %s" % ", ".join(coordinates(c) for c in connectors)}
-    if not _compat.flink_minor(flink_version):
+    if not matrix.flink_minor(flink_version):
         detail = ("flink_cdc_connectors is not pinned, and without the cluster's Flink version (the JobManager "
                   "could not be read) no connector can be chosen. Fix: make the JobManager reachable, or pin "
                   "flink_cdc_connectors")
@@ -267,8 +267,8 @@ def choice(pinned: t.Optional[t.Sequence[t.Mapping[str, t.Any]]], flink_version:
 
 def supported_versions_table(minors: t.Sequence[str] = FLINK_MINORS) -> str:
     """The README's "Supported versions" table: per Flink minor, the connectors the role chooses and the Java."""
-    postgres_header = "%s:%s" % (_compat.FLINK_CDC_APACHE_GROUP, POSTGRES_CDC_SQL_ARTIFACT)
-    starrocks_header = "%s:%s" % (_compat.STARROCKS_GROUP, _compat.STARROCKS_ARTIFACT)
+    postgres_header = "%s:%s" % (matrix.FLINK_CDC_APACHE_GROUP, POSTGRES_CDC_SQL_ARTIFACT)
+    starrocks_header = "%s:%s" % (matrix.STARROCKS_GROUP, matrix.STARROCKS_ARTIFACT)
     lines = ["| Flink | postgres-cdc (`%s`) | StarRocks (`%s`) | Java | ansible-core |" % (
         postgres_header, starrocks_header), "|---|---|---|---|---|"]
     for minor in minors:
@@ -276,11 +276,11 @@ def supported_versions_table(minors: t.Sequence[str] = FLINK_MINORS) -> str:
         sink = starrocks_default(minor)
         if postgres is None:
             postgres_cell = "none"
-        elif postgres["group_id"] == _compat.FLINK_CDC_APACHE_GROUP:
+        elif postgres["group_id"] == matrix.FLINK_CDC_APACHE_GROUP:
             postgres_cell = "`%s`" % postgres["version"]
         else:
             postgres_cell = "`%s:%s`" % (postgres["group_id"], postgres["version"])
-        javas = _compat.java_versions(minor)
+        javas = matrix.java_versions(minor)
         lines.append("| %s | %s | %s | %s | %s |" % (
             minor, postgres_cell, "`%s`" % sink["version"] if sink else "none",
             ", ".join(str(j) for j in javas) or "unknown", ANSIBLE_CORE))
