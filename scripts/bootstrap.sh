@@ -72,33 +72,9 @@ coll="$VENV/collections/ansible_collections/cdcops"
 mkdir -p "$coll"
 ln -sfn "$ROOT" "$coll/flink_cdc"
 
-# ansible-test bootstraps pip in its venvs with a get-pip script downloaded
-# from a host this machine cannot reach; it first looks in this cache. The
-# stand-in uses ensurepip, then the machine's own pip configuration.
-pip_ver="$("$VENV/bin/python" - <<'EOF'
-import re, ansible_test, os
-src = open(os.path.join(os.path.dirname(ansible_test.__file__), "_internal", "python_requirements.py")).read()
-print(re.search(r"pip='([0-9.]+)'", src).group(1).replace(".", "_"))
-EOF
-)"
-get_pip="$HOME/.ansible/test/cache/get_pip_${pip_ver}.py"
-if [ ! -f "$get_pip" ]; then
-    log "writing ansible-test pip stand-in $get_pip"
-    mkdir -p "$(dirname "$get_pip")"
-    cat >"$get_pip" <<'EOF'
-"""Stand-in for get-pip.py: ensurepip, then pip with the machine's config."""
-import ensurepip
-import os
-import subprocess
-import sys
-
-ensurepip.bootstrap(upgrade=True)
-# ensurepip sets these in-process; they would hide the machine's pip config.
-os.environ.pop("PIP_CONFIG_FILE", None)
-os.environ.pop("ENSUREPIP_OPTIONS", None)
-args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
-sys.exit(subprocess.call([sys.executable, "-m", "pip", "install"] + args))
-EOF
-fi
+# ansible-test bootstraps pip in its venvs with a get-pip script downloaded from a host this
+# machine cannot reach; it first looks in a cache, where this writes a stand-in for every pip
+# version this ansible-core names (scripts/test.sh core-matrix does the same for each older one).
+"$ROOT/scripts/ansible_test_get_pip.sh" "$VENV/bin/python"
 
 log "ready: $VENV"

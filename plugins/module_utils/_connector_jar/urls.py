@@ -14,7 +14,7 @@ altogether, and its ``endpoint`` fills in the scheme's default port. Their texts
 from __future__ import annotations
 
 import typing as t
-from urllib.parse import urlsplit
+from urllib.parse import urlparse, urlsplit, urlunparse
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.errors import UnsafeNameError
 
@@ -31,10 +31,25 @@ def ansible_urls() -> t.Any:
 
 def mask_url(url: str) -> str:
     """The URL with its credentials masked by ``ansible.module_utils.urls.mask_url``; one without any (no ``@``)
-    comes back as it is, as there, but without importing that module."""
+    comes back as it is, as there, but without importing that module. ansible-core before 2.19 has no
+    ``mask_url``: there the same masking is done here."""
     if "@" not in urlsplit(url).netloc:
         return url
-    return ansible_urls().mask_url(url)
+    ansible_mask = getattr(ansible_urls(), "mask_url", None)
+    return ansible_mask(url) if ansible_mask else _mask_url(url)
+
+
+def _mask_url(url: str) -> str:
+    """ansible-core 2.19's ``mask_url`` (ansible/ansible lib/ansible/module_utils/urls.py at v2.19.0): the user and
+    the password each become ``****``."""
+    parsed = urlparse(url)
+    if not parsed.username and not parsed.password:
+        return url
+    if parsed.password:
+        netloc = parsed.netloc.replace("%s:%s@" % (parsed.username, parsed.password), "****:****@")
+    else:
+        netloc = parsed.netloc.replace("%s@" % parsed.username, "****@")
+    return urlunparse(parsed._replace(netloc=netloc))
 
 
 def describe_url(url: str) -> str:

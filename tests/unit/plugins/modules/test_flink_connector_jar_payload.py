@@ -34,8 +34,9 @@ from ansible.template import Templar
 found = module_loader.find_plugin_with_context(sys.argv[2])
 built = modify_module(module_name=sys.argv[2], module_path=found.plugin_resolved_path, module_args={},
                       templar=Templar(loader=DataLoader()), task_vars={"ansible_python_interpreter": sys.executable})
-print(json.dumps({"path": found.plugin_resolved_path,
-                  "payload": base64.b64encode(built.b_module_data).decode("ascii")}))
+# ansible-core 2.19 returns a _BuiltModule; before, a tuple whose first item is the module data.
+data = built.b_module_data if hasattr(built, "b_module_data") else built[0]
+print(json.dumps({"path": found.plugin_resolved_path, "payload": base64.b64encode(data).decode("ascii")}))
 """
 
 # Defined only in plugins/plugin_utils/_connector_jar/: the controller cache, the host records, the rerun probe
