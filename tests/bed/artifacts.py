@@ -12,14 +12,20 @@ Flink connector"):
 * ``org.apache.flink:flink-sql-connector-postgres-cdc`` — apache/flink-cdc
   ``flink-connector/flink-cdc-source-connectors/flink-sql-connector-postgres-cdc/pom.xml``;
   https://repo.maven.apache.org/maven2/org/apache/flink/flink-sql-connector-postgres-cdc/
-  (served here: 3.1.1, 3.2.0, 3.2.1, 3.3.0, 3.5.0).
+  (served here: 3.1.1, 3.2.0, 3.2.1, 3.3.0, 3.5.0). Which Flink minors a line supports: flink-cdc
+  ``docs/content/docs/connectors/flink-sources/overview.md`` ("Supported Flink Versions") on each
+  release branch: 3.2 supports 1.17 – 1.20; 3.3 – 3.5 support 1.19 and 1.20; only 3.6 has a Flink 2.x
+  build (3.6.0-2.2), which Maven Central refuses here.
 * ``com.starrocks:flink-connector-starrocks`` — StarRocks/starrocks-connector-for-apache-flink
   (``docs/content/connector-sink.md``, ``common.sh`` ``SUPPORTED_MINOR_VERSION``);
   https://repo.maven.apache.org/maven2/com/starrocks/flink-connector-starrocks/
-  (newest served builds: 1.2.10_flink-1.19, 1.2.10_flink-1.18, 1.2.9_flink-1.18, ...).
+  (newest served builds: 1.2.10_flink-1.19, 1.2.10_flink-1.18, 1.2.9_flink-1.18, ...). Its
+  ``maven-metadata.xml`` lists no ``_flink-1.17`` build after 1.2.8 (1.2.9_flink-1.16, 1.2.9_flink-1.18,
+  1.2.10_flink-1.18, 1.2.10_flink-1.19), so a Flink 1.17 cluster gets no StarRocks jar here.
 * ``org.apache.flink:flink-sql-gateway:<Flink version>`` — apache/flink ``flink-table/flink-sql-gateway``;
   https://repo.maven.apache.org/maven2/org/apache/flink/flink-sql-gateway/ (FACTS.md, "The SQL client
-  needs the SQL gateway jar").
+  needs the SQL gateway jar"). ``mvn`` here does not serve it for every Flink patch release: where it
+  refuses one, the bed takes the nearest served patch release of the same minor (SQL_GATEWAY_SERVED).
 
 Plain Python 3 standard library; ``jars.maven_path`` gives the Maven layout.
 """
@@ -42,7 +48,9 @@ class Artifact(NamedTuple):
     """One published connector jar the bed uses."""
 
     connector: str  # key in state.json "connectors": postgres_cdc, starrocks
-    role: str  # "current" (what the demo deploys) or "older" (the upgrade path's start)
+    # "current" (what the demo deploys on the bed's default Flink), "older" (the upgrade path's start), or
+    # "for_older_flink" (a build only for a bed on an older Flink, which neither of the two fits).
+    role: str
     group_id: str
     artifact_id: str
     version: str
@@ -58,13 +66,25 @@ PG_CDC = ("org.apache.flink", "flink-sql-connector-postgres-cdc")
 STARROCKS = ("com.starrocks", "flink-connector-starrocks")
 SQL_GATEWAY = ("org.apache.flink", "flink-sql-gateway")
 
-# The real connectors. Flink CDC 3.3 and 3.5 support Flink 1.19 and 1.20 (FACTS.md, flink-cdc
-# docs connectors/flink-sources/overview.md); a StarRocks build's suffix is its Flink minor.
+# The real connectors. Flink CDC 3.3 and 3.5 support Flink 1.19 and 1.20, 3.2 supports 1.17 – 1.20 (flink-cdc
+# docs connectors/flink-sources/overview.md at release-3.2, -3.3, -3.5); a StarRocks build's suffix is its
+# Flink minor. 3.2.1 is there for a bed on Flink 1.17 or 1.18, which no other postgres-cdc build here fits.
 CONNECTORS = (
     Artifact("postgres_cdc", "current", *PG_CDC, "3.5.0", flink=("1.19", "1.20")),
     Artifact("postgres_cdc", "older", *PG_CDC, "3.3.0", flink=("1.19", "1.20")),
+    Artifact("postgres_cdc", "for_older_flink", *PG_CDC, "3.2.1", flink=("1.17", "1.18", "1.19", "1.20")),
     Artifact("starrocks", "current", *STARROCKS, "1.2.10_flink-1.19"),
     Artifact("starrocks", "older", *STARROCKS, "1.2.10_flink-1.18"),
+)
+
+# Real jars the bed's repository serves besides the connectors the role knows (not in CONNECTORS, which the
+# recorded layout test and the role's connector tables cover): a Flink 2.x jar for the Flink 2.x beds, where no
+# postgres-cdc or StarRocks build exists or is served, so a deploy and rolling restart still run there
+# (tests/integration/test_flink_versions.py). apache/flink-connector-kafka 4.0.x is built for Flink 2.0 (its
+# "-2.0" suffix); https://repo.maven.apache.org/maven2/org/apache/flink/flink-sql-connector-kafka/ (mvn here
+# serves 4.0.1-2.0 and refuses 4.0.0-2.0).
+STAND_INS = (
+    Artifact("kafka", "flink2_stand_in", "org.apache.flink", "flink-sql-connector-kafka", "4.0.1-2.0"),
 )
 
 # The thin postgres-cdc jar, which never belongs in lib/ (FACTS.md, "Where jars go"). Not served by the
@@ -73,13 +93,32 @@ THIN_PG_CDC = Artifact("postgres_cdc_thin", "wrong", "org.apache.flink", "flink-
                        flink=("1.19", "1.20"))
 
 # Coordinates Maven Central refused ("Could not find artifact"), checked with
-# `mvn -B -q dependency:get -Dartifact=G:A:V -Dtransitive=false`. No StarRocks build for Flink 1.20 is
-# served, so no StarRocks jar fits the bed's Flink 1.20.3 cluster; nothing is built in its place.
+# `mvn -B -q dependency:get -Dartifact=G:A:V -Dtransitive=false`. No StarRocks build for Flink 1.20 or 1.17
+# is served, so no StarRocks jar fits a bed on Flink 1.20.3 or 1.17.2; nothing is built in its place. No
+# postgres-cdc build fits Flink 2.0 or 2.1 (no release line has one) and 3.6.0-2.2 is refused, so a bed on
+# Flink 2.x gets no connector at all.
 REFUSED = {
     "postgres_cdc": ("3.4.0",),
     "starrocks": ("1.2.11_flink-1.20", "1.2.12_flink-1.20", "1.2.13_flink-1.20", "1.2.14_flink-1.20",
-                  "1.2.15_flink-1.20"),
+                  "1.2.15_flink-1.20", "1.2.10_flink-1.17"),
 }
+
+# Flink version -> the org.apache.flink:flink-sql-gateway version the bed puts into its opt/. The same version
+# where mvn serves it; else the newest served patch release of the same minor (a patch release changes no
+# API: the bed's SQL client check runs a batch job with it). Checked with
+# `mvn -B -q -U dependency:get -Dartifact=org.apache.flink:flink-sql-gateway:V -Dtransitive=false`.
+SQL_GATEWAY_SERVED = {
+    "1.17.2": "1.17.2",
+    "1.18.1": "1.18.1",
+    "1.19.3": "1.19.1",
+    "1.20.3": "1.20.3",
+    "2.0.1": "2.0.0",
+    "2.1.1": "2.1.1",
+    "2.2.0": "2.2.0",
+}
+# flink-sql-gateway versions mvn refused ("Could not find artifact org.apache.flink:flink-sql-gateway:jar:V
+# in central"), although PyPI has apache-flink at each of them.
+SQL_GATEWAY_REFUSED = ("1.19.0", "1.19.2", "1.19.3", "2.0.1", "2.0.2")
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _FLINK_SUFFIX = re.compile(r"(?:_flink)?-(\d+\.\d+)$")  # 1.2.10_flink-1.19; flink-cdc 3.6's 3.6.0-1.20
@@ -106,13 +145,26 @@ def connector_names() -> Tuple[str, ...]:
     return tuple(dict.fromkeys(a.connector for a in CONNECTORS))
 
 
+def version_key(version: str) -> Tuple[int, ...]:
+    """``1.2.10_flink-1.19`` -> (1, 2, 10): the connector's own release, its Flink suffix dropped."""
+    base = _FLINK_SUFFIX.sub("", version)
+    return tuple(int(part) for part in re.findall(r"\d+", base))
+
+
+def builds(name: str) -> list:
+    """Every real build of one connector: its current build first, then the others, newest first."""
+    others = sorted((a for a in CONNECTORS if a.connector == name and a.role != "current"),
+                    key=lambda a: version_key(a.version), reverse=True)
+    return [connector(name, "current")] + others
+
+
 def demo_connectors(flink_version: str) -> list:
     """The role-style ``flink_cdc_connectors`` list: per connector, its current build when that fits the
-    cluster, else another that fits; a connector with no fitting build is left out (never built instead)."""
+    cluster, else the newest other real build that fits; a connector with no fitting build is left out
+    (never built instead)."""
     out = []
     for name in connector_names():
-        for role in ("current", "older"):
-            artifact = connector(name, role)
+        for artifact in builds(name):
             if fits(artifact, flink_version):
                 out.append({"group_id": artifact.group_id, "artifact_id": artifact.artifact_id,
                             "version": artifact.version})
@@ -120,8 +172,14 @@ def demo_connectors(flink_version: str) -> list:
     return out
 
 
+def sql_gateway_version(flink_version: str) -> str:
+    """The flink-sql-gateway version for a Flink version: SQL_GATEWAY_SERVED, else the same version."""
+    return SQL_GATEWAY_SERVED.get(flink_version, flink_version)
+
+
 def sql_gateway(flink_version: str) -> Artifact:
-    return Artifact("sql_gateway", "current", *SQL_GATEWAY, flink_version, flink=(flink_minor(flink_version),))
+    return Artifact("sql_gateway", "current", *SQL_GATEWAY, sql_gateway_version(flink_version),
+                    flink=(flink_minor(flink_version),))
 
 
 def m2_path(group_id: str, artifact_id: str, version: str) -> str:

@@ -1,15 +1,45 @@
 """The cdcops.flink_cdc test bed: real Flink, PostgreSQL and a Maven repository on loopback.
 
-Usage: bed.py up [--fresh] | down | status | tm-stop HOST | tm-start HOST | jm-stop | jm-start |
-       job-start [NAME] | jobs-cancel
+Usage: bed.py up [--fresh] [--flink VERSION] | down | status | tm-stop HOST | tm-start HOST | jm-stop |
+       jm-start | job-start [NAME] | jobs-cancel
 
-* Apache Flink 1.20.3, standalone, assembled from the PyPI packages
-  ``apache-flink`` (``pyflink/bin``, ``pyflink/conf``) and
-  ``apache-flink-libraries`` (``deps/lib``, ``opt``, ``plugins``,
-  ``bin/bash-java-utils.jar``), downloaded once with ``pip download --no-deps``
-  into ``~/.cache/cdcops-flink-cdc``. One JobManager (REST on a non-default
-  port) and two TaskManagers bound to 127.0.0.2 and 127.0.0.3, each with its
-  own FLINK_HOME, so a deploy to one "host" never touches the other.
+* Apache Flink, standalone: 1.20.3, or the version ``up --flink VERSION`` or ``$CDCOPS_BED_FLINK`` names
+  (the flag wins), one of 1.17.2, 1.18.1, 1.19.3, 1.20.3, 2.0.1, 2.1.1, 2.2.0 (FLINK_VERSIONS; another
+  patch release of those minors is tried with a warning). ``state.json`` records the bed's version and every
+  later command on that bed directory (and a caller that imports this module) uses it unless told otherwise.
+  Each version is assembled once, into ``~/.cache/cdcops-flink-cdc/flink-<version>``, from the PyPI packages
+  ``apache-flink`` (``pyflink/bin``, ``pyflink/conf``) and ``apache-flink-libraries`` (``lib``, ``opt``,
+  ``plugins``, ``bin/bash-java-utils.jar``), downloaded once with ``pip download --no-deps`` into
+  ``~/.cache/cdcops-flink-cdc/pypi``. Nothing is built or installed. Where the versions differ:
+
+  - ``apache-flink`` 1.17 and 1.18 publish CPython 3.7 – 3.10 wheels only, so the wheel is always asked for
+    as CPython 3.10 on manylinux (``--only-binary :all: --python-version 3.10``): only its files are read.
+  - ``apache-flink-libraries`` is an sdist, ``apache-flink-libraries-V.tar.gz`` up to 1.20 and
+    ``apache_flink_libraries-V.tar.gz`` from 2.0 (its top directory keeps the name
+    ``apache-flink-libraries-V/``), with the jars under ``<top>/deps/``. For 2.2.0 PyPI also has a
+    ``py2.py3-none-any`` wheel of it with ``pyflink/{bin,lib,opt,plugins}`` (``bin`` holding only
+    ``bash-java-utils.jar``), which pip prefers. Both layouts are read (``_library_members``).
+  - Configuration: 1.17 and 1.18 ship ``conf/flink-conf.yaml`` (flat ``key: value`` lines); 1.19 ships
+    ``conf/config.yaml`` in standard YAML (FLIP-366, FLINK-33576) and 2.0 reads nothing else (FLINK-33677;
+    apache/flink ``docs/content/release-notes/flink-2.0.md``, "Configuration"). The bed writes its settings
+    into the file the version ships and keeps every setting Flink shipped in it (``env.java.opts.all``
+    above all: ``bin/flink run`` on 2.x under Java 17 needs it too).
+  - Java: the machine's Java is 17, which Flink supports from 1.18 (FLINK-15736) with the
+    ``--add-exports``/``--add-opens`` list its default configuration puts in ``env.java.opts.all``
+    (FLINK-25002, apache/flink PR #22794; FLINK-32536, PR #22955). 1.17 ships no such list, and on Java 17
+    its processes die with ``IllegalAccessError ... sun.net.util.IPAddressUtil``: the bed gives 1.17 the
+    list 1.18.1 ships (JAVA17_OPTS).
+  - The TaskManager's address in REST ``/taskmanagers`` ``path`` is ``akka.tcp://flink@host:port/...`` up to
+    1.17 and ``pekko.tcp://...`` from 1.18 (FLINK-32468, apache/flink PR #22996); registered_hosts reads both.
+  - The SQL client's ``opt/flink-sql-gateway-<v>.jar``, which the PyPI distribution lacks (FACTS.md), comes
+    from Maven Central; ``mvn`` here refuses some patch releases (1.19.3, 2.0.1), so those beds take the
+    nearest served patch release of the same minor (artifacts.SQL_GATEWAY_SERVED).
+  - Connectors: ``demo_connectors`` holds, per connector, the newest real build in artifacts.CONNECTORS that
+    fits the version (postgres-cdc 3.5.0 on 1.19/1.20, 3.2.1 on 1.17/1.18; StarRocks only on 1.18/1.19);
+    on 2.x it is empty (no postgres-cdc release is served for 2.0 – 2.2).
+
+  One JobManager (REST on a non-default port) and two TaskManagers bound to 127.0.0.2 and 127.0.0.3, each
+  with its own FLINK_HOME, so a deploy to one "host" never touches the other.
 * PostgreSQL from Debian's server packages: a ``logical`` cluster and a
   ``replica`` cluster (wal_level), scram password auth on TCP, run as the
   ``postgres`` OS user when started by root (initdb refuses root). That user
@@ -24,18 +54,18 @@ Usage: bed.py up [--fresh] | down | status | tm-stop HOST | tm-start HOST | jm-s
   each with the ``.sha1`` Maven Central published. They are fetched once with
   ``mvn`` into ``~/.m2`` (artifacts.fetch) and hard-linked into the repository.
   The built jars of jars.py are for fault injection in the tests only.
-* The SQL client's ``opt/flink-sql-gateway-<version>.jar``, which the PyPI
-  distribution lacks (FACTS.md), also comes from Maven Central.
 
 ``up`` and ``down`` are idempotent. ``up`` writes ``state.json`` and an
 Ansible ``inventory.ini`` into the bed directory (``$CDCOPS_BED_DIR``, by
-default ``tests/output/bed``).
+default ``tests/output/bed``). ``up`` on a bed directory whose Flink version
+differs stops that bed's Flink processes and makes its FLINK_HOMEs anew.
 """
 
 import hashlib
 import json
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -58,10 +88,47 @@ import jars  # noqa: E402
 import maven_repo  # noqa: E402
 import pg_seed  # noqa: E402
 
-FLINK_VERSION = "1.20.3"
 CACHE = os.path.join(os.path.expanduser(os.environ.get("XDG_CACHE_HOME", "~/.cache")),
                      "cdcops-flink-cdc")
 BED = os.path.abspath(os.environ.get("CDCOPS_BED_DIR", os.path.join(ROOT, "tests", "output", "bed")))
+
+DEFAULT_FLINK_VERSION = "1.20.3"
+# The versions the bed was brought up on end to end (up, a job, TaskManager and JobManager restarts, the SQL
+# client). Another patch release of their minors is accepted with a warning; other minors are refused, since
+# what differs between versions (module docstring) is only known for these.
+FLINK_VERSIONS = ("1.17.2", "1.18.1", "1.19.3", "1.20.3", "2.0.1", "2.1.1", "2.2.0")
+FLINK_ENV = "CDCOPS_BED_FLINK"
+# The ``--add-exports``/``--add-opens`` list Flink 1.18.1 ships in ``env.java.opts.all`` for Java 17, taken from
+# that distribution's conf/flink-conf.yaml ("These parameters are required for Java 17 support"): apache/flink
+# flink-dist/src/main/resources/flink-conf.yaml at release-1.18.1 (FLINK-25002, PR #22794; java.nio and
+# sun.nio.ch from FLINK-32536, PR #22955). 1.19.3 and 1.20.3 ship the same list in config.yaml. Flink 1.17 ships
+# none, and on Java 17 its processes die at start (IllegalAccessError ... sun.net.util.IPAddressUtil).
+JAVA17_OPTS = " ".join([
+    "--add-exports=java.base/sun.net.util=ALL-UNNAMED",
+    "--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
+    "--add-exports=jdk.compiler/com.sun.tools.javac.api=ALL-UNNAMED",
+    "--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
+    "--add-exports=jdk.compiler/com.sun.tools.javac.parser=ALL-UNNAMED",
+    "--add-exports=jdk.compiler/com.sun.tools.javac.tree=ALL-UNNAMED",
+    "--add-exports=jdk.compiler/com.sun.tools.javac.util=ALL-UNNAMED",
+    "--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang=ALL-UNNAMED",
+    "--add-opens=java.base/java.net=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
+    "--add-opens=java.base/java.text=ALL-UNNAMED",
+    "--add-opens=java.base/java.time=ALL-UNNAMED",
+    "--add-opens=java.base/java.util=ALL-UNNAMED",
+    "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
+    "--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
+    "--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED",
+])
+# A FLINK_HOME records the version it was made from in this file. One without it was made when the bed ran only
+# Flink 1.20.3.
+HOME_VERSION_FILE = ".flink-version"
+LEGACY_HOME_VERSION = "1.20.3"
 
 PORTS = {
     "rest": int(os.environ.get("CDCOPS_BED_REST_PORT", "18081")),
@@ -77,6 +144,42 @@ SLOTS_PER_TM = 2
 def log(msg):
     sys.stderr.write("[bed] %s\n" % msg)
     sys.stderr.flush()
+
+
+def check_flink_version(version):
+    """``version`` when the bed can run it (FLINK_VERSIONS, or a patch release of their minors, with a warning)."""
+    version = str(version).strip()
+    known_minors = {artifacts.flink_minor(v) for v in FLINK_VERSIONS}
+    if version in FLINK_VERSIONS:
+        return version
+    if re.fullmatch(r"\d+\.\d+\.\d+", version) and artifacts.flink_minor(version) in known_minors:
+        log("Flink %s is not one of the versions the bed was tried on (%s); trying it"
+            % (version, ", ".join(FLINK_VERSIONS)))
+        return version
+    raise SystemExit("[bed] Flink %r: the bed runs %s (or another patch release of those minors)"
+                     % (version, ", ".join(FLINK_VERSIONS)))
+
+
+def recorded_flink_version():
+    """The Flink version ``state.json`` of the bed directory records, or None (no bed there yet)."""
+    try:
+        with open(os.path.join(BED, "state.json")) as f:
+            return json.load(f).get("flink_version") or None
+    except (OSError, ValueError):
+        return None
+
+
+def set_flink_version(version):
+    """Make ``version`` the bed's Flink (FLINK_VERSION, which everything here and the tests read). Returns it."""
+    global FLINK_VERSION
+    FLINK_VERSION = check_flink_version(version)
+    return FLINK_VERSION
+
+
+# The bed's Flink: $CDCOPS_BED_FLINK, else what the bed directory's state.json records, else the default. A
+# command line's --flink (main) and up(flink=...) switch it with set_flink_version.
+FLINK_VERSION = DEFAULT_FLINK_VERSION
+set_flink_version(os.environ.get(FLINK_ENV) or recorded_flink_version() or DEFAULT_FLINK_VERSION)
 
 
 def run(cmd, check=True, **kw):
@@ -103,8 +206,77 @@ def wait_for(what, predicate, timeout=90.0, interval=0.5):
 # --------------------------------------------------------------------------- Flink
 
 
+PYPI_WHEEL_PYTHON = "3.10"  # the newest CPython every apache-flink version here has a wheel for (1.17, 1.18: 3.7 - 3.10)
+PYPI_WHEEL_PLATFORM = "manylinux2014_x86_64"  # pip also accepts manylinux1 wheels (1.17, 1.18) for it
+
+
+def _pypi_downloads():
+    downloads = os.path.join(CACHE, "pypi")
+    os.makedirs(downloads, exist_ok=True)
+    return downloads
+
+
+def _flink_wheel(downloads):
+    """The ``apache-flink`` wheel of FLINK_VERSION in ``downloads`` (any Python tag), or None."""
+    names = sorted(f for f in os.listdir(downloads)
+                   if f.startswith("apache_flink-%s-" % FLINK_VERSION) and f.endswith(".whl"))
+    return os.path.join(downloads, names[-1]) if names else None
+
+
+def _flink_libraries(downloads):
+    """The ``apache-flink-libraries`` download of FLINK_VERSION in ``downloads``, or None: the sdist
+    ``apache-flink-libraries-V.tar.gz`` (up to 1.20), ``apache_flink_libraries-V.tar.gz`` (2.x) or the
+    ``apache_flink_libraries-V-py2.py3-none-any.whl`` wheel (2.2)."""
+    for name in ("apache-flink-libraries-%s.tar.gz" % FLINK_VERSION, "apache_flink_libraries-%s.tar.gz" % FLINK_VERSION):
+        if os.path.isfile(os.path.join(downloads, name)):
+            return os.path.join(downloads, name)
+    wheels = sorted(f for f in os.listdir(downloads)
+                    if f.startswith("apache_flink_libraries-%s-" % FLINK_VERSION) and f.endswith(".whl"))
+    return os.path.join(downloads, wheels[-1]) if wheels else None
+
+
+def _download_flink(downloads):
+    """``pip download --no-deps`` of FLINK_VERSION's two packages, each only when missing. The apache-flink wheel
+    is asked for as CPython 3.10 on manylinux, whatever runs this: only its scripts and conf/ are read, and
+    1.17 and 1.18 have no wheel for a newer CPython (pip would build the sdist instead)."""
+    pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", downloads]
+    if not _flink_wheel(downloads):
+        log("downloading apache-flink %s (wheel) from PyPI into %s (once)" % (FLINK_VERSION, downloads))
+        run(pip + ["--only-binary", ":all:", "--python-version", PYPI_WHEEL_PYTHON,
+                   "--platform", PYPI_WHEEL_PLATFORM, "apache-flink==%s" % FLINK_VERSION])
+    if not _flink_libraries(downloads):
+        log("downloading apache-flink-libraries %s from PyPI into %s (once, about 300 MB)" % (FLINK_VERSION, downloads))
+        run(pip + ["apache-flink-libraries==%s" % FLINK_VERSION])
+    wheel, libraries = _flink_wheel(downloads), _flink_libraries(downloads)
+    if not (wheel and libraries):
+        raise SystemExit("[bed] pip left no apache-flink %s wheel or apache-flink-libraries %s in %s"
+                         % (FLINK_VERSION, FLINK_VERSION, downloads))
+    return wheel, libraries
+
+
+def _library_members(path):
+    """(part/rel path, open file) for each file of ``bin``, ``lib``, ``opt`` and ``plugins`` in an
+    apache-flink-libraries download: ``<top>/deps/<part>/...`` in the sdist, ``pyflink/<part>/...`` in the
+    wheel."""
+    parts = ("bin", "lib", "opt", "plugins")
+    if path.endswith(".whl"):
+        with zipfile.ZipFile(path) as whl:
+            for info in whl.infolist():
+                names = info.filename.split("/")
+                if len(names) > 2 and names[0] == "pyflink" and names[1] in parts and not info.is_dir():
+                    with whl.open(info) as src:
+                        yield "/".join(names[1:]), src
+        return
+    with tarfile.open(path) as tar:
+        for member in tar:
+            names = member.name.split("/")
+            if len(names) > 3 and names[1] == "deps" and names[2] in parts and member.isfile():
+                with tar.extractfile(member) as src:
+                    yield "/".join(names[2:]), src
+
+
 def flink_dist():
-    """Assemble (once, cached) a complete Flink distribution from the PyPI packages.
+    """Assemble (once per version, cached) a complete Flink distribution of FLINK_VERSION from the PyPI packages.
 
     Every call also makes sure ``opt/`` has the SQL gateway jar (a cheap stat once it is there), so a
     distribution cached before that jar was added gets it too.
@@ -113,21 +285,11 @@ def flink_dist():
     if os.path.exists(os.path.join(dist, ".complete")):
         add_sql_gateway(dist)
         return dist
-    downloads = os.path.join(CACHE, "pypi")
-    os.makedirs(downloads, exist_ok=True)
-    have = os.listdir(downloads)
-    if not (any(f.startswith("apache_flink-%s-" % FLINK_VERSION) for f in have)
-            and "apache-flink-libraries-%s.tar.gz" % FLINK_VERSION in have):
-        log("downloading apache-flink %s from PyPI into %s (once)" % (FLINK_VERSION, downloads))
-        run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", downloads,
-             "apache-flink==%s" % FLINK_VERSION, "apache-flink-libraries==%s" % FLINK_VERSION])
-    wheel = next(os.path.join(downloads, f) for f in sorted(os.listdir(downloads))
-                 if f.startswith("apache_flink-%s-" % FLINK_VERSION) and f.endswith(".whl"))
-    sdist = os.path.join(downloads, "apache-flink-libraries-%s.tar.gz" % FLINK_VERSION)
-    tmp = dist + ".tmp"
+    wheel, libraries = _download_flink(_pypi_downloads())
+    tmp = "%s.%d.tmp" % (dist, os.getpid())
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    log("assembling FLINK_HOME %s" % dist)
+    log("assembling FLINK_HOME %s from %s and %s" % (dist, os.path.basename(wheel), os.path.basename(libraries)))
     with zipfile.ZipFile(wheel) as whl:
         for info in whl.infolist():
             for part in ("bin", "conf"):
@@ -137,18 +299,17 @@ def flink_dist():
                     os.makedirs(os.path.dirname(target), exist_ok=True)
                     with whl.open(info) as src, open(target, "wb") as out:
                         shutil.copyfileobj(src, out)
-    prefix = "apache-flink-libraries-%s/deps/" % FLINK_VERSION
-    with tarfile.open(sdist) as tar:
-        for member in tar.getmembers():
-            if not member.name.startswith(prefix) or not member.isfile():
-                continue
-            rel = member.name[len(prefix):]
-            if rel.split("/")[0] not in ("bin", "lib", "opt", "plugins"):
-                continue
-            target = os.path.join(tmp, rel)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with tar.extractfile(member) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out)
+    for rel, src in _library_members(libraries):
+        target = os.path.join(tmp, rel)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as out:
+            shutil.copyfileobj(src, out)
+    missing = [p for p in ("bin/config.sh", "bin/bash-java-utils.jar", "lib/flink-dist-%s.jar" % FLINK_VERSION,
+                           "opt", "plugins") if not os.path.exists(os.path.join(tmp, p))]
+    if missing or not _shipped_conf_name(tmp):
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SystemExit("[bed] %s and %s make no complete Flink %s (missing: %s)" % (
+            wheel, libraries, FLINK_VERSION, ", ".join(missing) or "conf/config.yaml or conf/flink-conf.yaml"))
     for name in os.listdir(os.path.join(tmp, "bin")):
         os.chmod(os.path.join(tmp, "bin", name), 0o755)
     open(os.path.join(tmp, ".complete"), "w").close()
@@ -159,10 +320,11 @@ def flink_dist():
 
 
 def add_sql_gateway(dist):
-    """``opt/flink-sql-gateway-<v>.jar``, which ``bin/sql-client.sh`` puts on its classpath: the official
-    tarball ships it, the PyPI packages do not (FACTS.md, "The SQL client needs the SQL gateway jar").
-    A copy (1 MB), not a link into ~/.m2, so the cached distribution stands alone; written atomically,
-    since other beds on this machine share the cache."""
+    """``opt/flink-sql-gateway-<v>.jar``, which ``bin/sql-client.sh`` puts on its classpath (any
+    ``flink-sql-gateway*.jar`` in opt/): the official tarball ships it, the PyPI packages do not (FACTS.md, "The
+    SQL client needs the SQL gateway jar"). Its version is artifacts.sql_gateway's: the Flink version, or the
+    nearest patch release Maven Central serves. A copy (1 MB), not a link into ~/.m2, so the cached
+    distribution stands alone; written atomically, since other beds on this machine share the cache."""
     gateway = artifacts.sql_gateway(FLINK_VERSION)
     target = os.path.join(dist, "opt", "%s-%s.jar" % (gateway.artifact_id, gateway.version))
     if os.path.exists(target):
@@ -189,9 +351,89 @@ def _link_tree(src, dst):
     shutil.copytree(src, dst, copy_function=link, symlinks=True)
 
 
+def _shipped_conf_name(dist):
+    """The configuration file the distribution ships and its version reads: ``flink-conf.yaml`` (1.17, 1.18;
+    also taken first by 1.19 and 1.20 when present), else ``config.yaml`` (1.19+, the only one 2.x reads)."""
+    for name in ("flink-conf.yaml", "config.yaml"):
+        if os.path.isfile(os.path.join(dist, "conf", name)):
+            if name == "flink-conf.yaml" and int(FLINK_VERSION.split(".", maxsplit=1)[0]) >= 2:
+                continue
+            return name
+    return None
+
+
+def home_version(home):
+    """The Flink version a FLINK_HOME was made from (HOME_VERSION_FILE), or None when there is no home."""
+    try:
+        with open(os.path.join(home, HOME_VERSION_FILE)) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        return LEGACY_HOME_VERSION if os.path.isfile(os.path.join(home, "conf", "config.yaml")) else None
+
+
+def _stop_daemons(home):
+    """Stop whatever Flink daemon a home's run/ has a live pid file for (before the home goes away)."""
+    for kind in ("standalonesession", "taskexecutor"):
+        pid = daemon_pid(home, kind)
+        if pid:
+            log("stopping the %s of %s (pid %d): that home is Flink %s, the bed is now %s"
+                % (kind, home, pid, home_version(home), FLINK_VERSION))
+            _terminate(pid)
+
+
+def _flat_conf(text, settings):
+    """``flink-conf.yaml`` (1.17, 1.18: one ``key: value`` a line, read by Flink's own line parser) with
+    ``settings`` set: a shipped line of the same key is replaced in place, the others are appended."""
+    pending = dict(settings)
+    out = []
+    for line in text.splitlines():
+        key = line.split(":", 1)[0].strip() if ":" in line and not line.lstrip().startswith("#") else None
+        if key in pending:
+            out.append("%s: %s" % (key, pending.pop(key)))
+        else:
+            out.append(line)
+    if pending:
+        out += ["", "# cdcops test bed"] + ["%s: %s" % item for item in pending.items()]
+    return "\n".join(out) + "\n"
+
+
+def _nested_conf(text, settings):
+    """``config.yaml`` (1.19+, standard YAML) with ``settings`` set as nested keys."""
+    conf = yaml.safe_load(text) or {}
+    for dotted, value in settings.items():
+        node = conf
+        keys = dotted.split(".")
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    return yaml.safe_dump(conf, default_flow_style=False)
+
+
+def _flatten(node, prefix=""):
+    """Standard-YAML configuration as Flink reads it: nested keys joined with dots."""
+    out = {}
+    for key, value in (node or {}).items():
+        dotted = "%s%s" % (prefix, key)
+        out.update(_flatten(value, dotted + ".") if isinstance(value, dict) else {dotted: value})
+    return out
+
+
+def _shipped_java_opts(name, text):
+    """Whether the shipped configuration sets ``env.java.opts.all`` (1.18+ do, with the Java 17 flags)."""
+    if name == "flink-conf.yaml":
+        return any(line.split(":", 1)[0].strip() == "env.java.opts.all"
+                   for line in text.splitlines() if not line.lstrip().startswith("#"))
+    return bool(_flatten(yaml.safe_load(text)).get("env.java.opts.all"))
+
+
 def make_home(dist, home, settings):
-    """A FLINK_HOME of its own: lib/ and conf/ are private to this process."""
-    if not os.path.exists(os.path.join(home, "conf", "config.yaml")):
+    """A FLINK_HOME of its own: lib/ and conf/ are private to this process. A home made from another Flink
+    version (its HOME_VERSION_FILE) is made anew, after its daemon, if one runs, is stopped."""
+    made = home_version(home)
+    if made != FLINK_VERSION:
+        if made:
+            _stop_daemons(home)
+            log("making %s anew: it is Flink %s, the bed is %s" % (home, made, FLINK_VERSION))
         tmp = home + ".tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
@@ -202,6 +444,8 @@ def make_home(dist, home, settings):
         shutil.copytree(os.path.join(dist, "conf"), os.path.join(tmp, "conf"))
         for part in ("log", "run"):
             os.makedirs(os.path.join(tmp, part))
+        with open(os.path.join(tmp, HOME_VERSION_FILE), "w") as f:
+            f.write(FLINK_VERSION + "\n")
         shutil.rmtree(home, ignore_errors=True)
         os.rename(tmp, home)
     # A home made before the distribution's opt/ gained a jar (the SQL gateway) gets it now.
@@ -212,16 +456,15 @@ def make_home(dist, home, settings):
                 os.link(os.path.join(dist, "opt", name), target)
             except OSError:
                 shutil.copy2(os.path.join(dist, "opt", name), target)
-    with open(os.path.join(dist, "conf", "config.yaml")) as f:
-        conf = yaml.safe_load(f)
-    for dotted, value in settings.items():
-        node = conf
-        keys = dotted.split(".")
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-        node[keys[-1]] = value
-    with open(os.path.join(home, "conf", "config.yaml"), "w") as f:
-        yaml.safe_dump(conf, f, default_flow_style=False)
+    # Settings go into the file this version ships, over what it ships (never a file of the bed's own).
+    name = _shipped_conf_name(dist)
+    with open(os.path.join(dist, "conf", name)) as f:
+        text = f.read()
+    if not _shipped_java_opts(name, text):
+        # Flink 1.17: no Java 17 module flags shipped (JAVA17_OPTS).
+        settings = dict({"env.java.opts.all": JAVA17_OPTS}, **settings)
+    with open(os.path.join(home, "conf", name), "w") as f:
+        f.write(_flat_conf(text, settings) if name == "flink-conf.yaml" else _nested_conf(text, settings))
     return home
 
 
@@ -254,6 +497,11 @@ def rest(path, timeout=2.0):
         return json.load(resp)
 
 
+# A TaskManager's RPC address in /taskmanagers "path": akka.tcp://flink@127.0.0.2:41321/user/rpc/taskmanager_0 up to
+# Flink 1.17, pekko.tcp://... from 1.18 (pekko.ssl.tcp with internal SSL).
+_TM_PATH = re.compile(r"^(?:akka|pekko)(?:\.ssl)?\.tcp://[^@/]+@([^:/]+)")
+
+
 def registered_hosts(heartbeat=False):
     """Hosts of the TaskManagers the JobManager lists; with ``heartbeat``, only those it has had a heartbeat
     from (FACTS.md: timeSinceLastHeartbeat is 0 before the first one). The bed is up only then, so that what
@@ -262,21 +510,39 @@ def registered_hosts(heartbeat=False):
         tms = rest("/taskmanagers")["taskmanagers"]
     except (OSError, ValueError):
         return []
-    return [tm["path"].split("@", 1)[1].split(":", 1)[0] for tm in tms
-            if not heartbeat or (tm.get("timeSinceLastHeartbeat") or 0) > 0]
+    hosts = []
+    for tm in tms:
+        match = _TM_PATH.match(tm.get("path") or "")
+        if match and (not heartbeat or (tm.get("timeSinceLastHeartbeat") or 0) > 0):
+            hosts.append(match.group(1))
+    return hosts
 
 
 def daemon_pid(home, kind):
+    """The live pid of the ``kind`` daemon of ``home``. flink-daemon.sh appends each start's pid to its pid file
+    and never drops a dead one, and pids wrap quickly on a busy machine (pid_max 32768), so a pid counts only
+    when its command line names this home: else a stale line could make tm-stop kill another bed's Flink."""
     run_dir = os.path.join(home, "run")
     if not os.path.isdir(run_dir):
         return None
     for name in os.listdir(run_dir):
         if kind in name and name.endswith(".pid"):
             with open(os.path.join(run_dir, name)) as f:
-                for line in f:
-                    if line.strip().isdigit() and pid_alive(int(line)):
-                        return int(line)
+                pids = [int(line) for line in f if line.strip().isdigit()]
+            for pid in reversed(pids):
+                if pid_alive(pid) and _runs_from(pid, home):
+                    return pid
     return None
+
+
+def _runs_from(pid, home):
+    """Whether process ``pid`` is a Flink daemon of ``home`` (its -Dlog.file and classpath are under it)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            cmdline = f.read().decode("utf-8", "replace")
+    except OSError:
+        return not os.path.isdir("/proc/self")  # no /proc to tell: trust the pid file
+    return os.path.join(home, "") in cmdline
 
 
 def pid_alive(pid):
@@ -364,11 +630,19 @@ def _terminate(pid, timeout=30):
 
 
 def job_jar():
-    """A tiny streaming job (datagen -> blackhole) so the bed can have RUNNING jobs."""
-    jar = os.path.join(BED, "job", "bedjob.jar")
-    if os.path.exists(jar):
-        return jar
+    """A tiny streaming job (datagen -> blackhole) so the bed can have RUNNING jobs, compiled against the
+    JobManager's lib/ (again when the bed's Flink version changed)."""
     src_dir = os.path.join(BED, "job")
+    jar = os.path.join(src_dir, "bedjob.jar")
+    marker = os.path.join(src_dir, HOME_VERSION_FILE)
+    made = None
+    if os.path.exists(jar):
+        made = LEGACY_HOME_VERSION
+        if os.path.exists(marker):
+            with open(marker) as f:
+                made = f.read().strip()
+    if made == FLINK_VERSION:
+        return jar
     os.makedirs(src_dir, exist_ok=True)
     with open(os.path.join(src_dir, "BedJob.java"), "w") as f:
         f.write("""
@@ -387,6 +661,8 @@ public class BedJob {
 """)
     run(["javac", "-cp", os.path.join(jm_home(), "lib", "*"), "BedJob.java"], cwd=src_dir)
     run(["jar", "cfe", "bedjob.jar", "BedJob", "BedJob.class"], cwd=src_dir)
+    with open(marker, "w") as f:
+        f.write(FLINK_VERSION + "\n")
     return jar
 
 
@@ -552,7 +828,9 @@ def maven_log():
 
 
 def publish_connectors(root):
-    """Every real connector jar of artifacts.CONNECTORS, with its published .sha1, into ``root``.
+    """Every real jar of artifacts.CONNECTORS and artifacts.STAND_INS, with its published .sha1, into ``root``,
+    and per artifact a ``maven-metadata.xml`` listing the versions ``root`` holds, as a hosted repository
+    does (the role's unpinned choice reads it; maven_repo.write_metadata).
 
     A jar a bed from before the real jars built under the same coordinates is replaced; one under a
     coordinate Maven Central refuses (the old demo's 1.2.11_flink-1.20) can only be built, and goes.
@@ -564,13 +842,17 @@ def publish_connectors(root):
             if os.path.isdir(stale):
                 log("removing %s: Maven Central serves no such version, so it was built" % stale)
                 shutil.rmtree(stale)
-    return [artifacts.publish_real(root, a.group_id, a.artifact_id, a.version) for a in artifacts.CONNECTORS]
+    real = artifacts.CONNECTORS + artifacts.STAND_INS
+    rels = [artifacts.publish_real(root, a.group_id, a.artifact_id, a.version) for a in real]
+    for group_id, artifact_id in dict.fromkeys((a.group_id, a.artifact_id) for a in real):
+        maven_repo.write_metadata(root, group_id, artifact_id)
+    return rels
 
 
 def start_maven():
     root = maven_root()
     os.makedirs(root, exist_ok=True)
-    # The real connectors (current and older builds), published into the sandbox repository.
+    # The real connectors (every build of artifacts.py), published into the sandbox repository.
     publish_connectors(root)
     pidfile = os.path.join(BED, "maven", "server.pid")
     if not port_open("127.0.0.1", PORTS["maven"]):
@@ -610,13 +892,16 @@ def demo_connectors():
 
 def connectors_state():
     """state.json "connectors": per connector its coordinates, current and older build, whether the current
-    build fits the bed's Flink minor, and the coordinates Maven Central refused."""
+    build fits the bed's Flink minor, every real build by role with whether it fits, and the coordinates
+    Maven Central refused."""
     out = {}
     for name in artifacts.connector_names():
         current, older = artifacts.connector(name, "current"), artifacts.connector(name, "older")
         out[name] = {"group_id": current.group_id, "artifact_id": current.artifact_id,
                      "current": current.version, "older": older.version,
                      "fits_bed": artifacts.fits(current, FLINK_VERSION),
+                     "builds": [{"role": a.role, "version": a.version, "fits_bed": artifacts.fits(a, FLINK_VERSION)}
+                                for a in artifacts.builds(name)],
                      "refused": list(artifacts.REFUSED.get(name, ()))}
     return out
 
@@ -654,6 +939,7 @@ def write_state(pg):
     data = {
         "bed_dir": BED,
         "flink_version": FLINK_VERSION,
+        "sql_gateway": artifacts.sql_gateway(FLINK_VERSION).coordinates,
         "rest_url": "http://127.0.0.1:%d" % PORTS["rest"],
         "jobmanager": {"host": "127.0.0.1", "home": jm_home()},
         "taskmanagers": [{"host": h, "home": tm_home(h), "slots": SLOTS_PER_TM} for h in TASKMANAGERS],
@@ -697,13 +983,24 @@ def write_state(pg):
     os.chmod(path, 0o600)
 
 
-def up(fresh=False):
+def up(fresh=False, flink=None):
+    """Bring the bed up (idempotent); ``fresh`` first takes it down and removes its state. ``flink`` switches the
+    bed's Flink version (set_flink_version); without it the bed keeps its version (FLINK_VERSION). On a bed
+    directory of another version, make_home stops that version's daemons and makes their homes anew."""
+    if flink:
+        set_flink_version(flink)
     if fresh:
         down()
         for part in ("flink", "pg", "maven", "job"):
             shutil.rmtree(os.path.join(BED, part), ignore_errors=True)
         shutil.rmtree(pg_root(), ignore_errors=True)
     os.makedirs(BED, exist_ok=True)
+    recorded = recorded_flink_version()
+    if recorded and recorded != FLINK_VERSION:
+        log("the bed in %s was Flink %s; it becomes Flink %s" % (BED, recorded, FLINK_VERSION))
+        for host in TASKMANAGERS:
+            stop_taskmanager(host)
+        stop_jobmanager()
     dist = flink_dist()
     pg = {
         "logical": start_postgres("logical", PORTS["pg_logical"], "logical"),
@@ -743,10 +1040,29 @@ def status():
     return out
 
 
+def _flink_option(args):
+    """``args`` without ``--flink VERSION`` / ``--flink=VERSION``, and that version (or None)."""
+    rest_args, version = [], None
+    it = iter(args)
+    for arg in it:
+        if arg == "--flink":
+            version = next(it, None)
+            if not version:
+                raise SystemExit("[bed] --flink needs a version (%s)" % ", ".join(FLINK_VERSIONS))
+        elif arg.startswith("--flink="):
+            version = arg.split("=", 1)[1]
+        else:
+            rest_args.append(arg)
+    return rest_args, version
+
+
 def main(argv):
     if not argv:
         raise SystemExit(__doc__)
     cmd, args = argv[0], argv[1:]
+    args, flink = _flink_option(args)
+    if flink:
+        set_flink_version(flink)
     if cmd == "up":
         up(fresh="--fresh" in args)
     elif cmd == "down":

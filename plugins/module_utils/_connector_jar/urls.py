@@ -36,7 +36,9 @@ def mask_url(url: str) -> str:
     if "@" not in urlsplit(url).netloc:
         return url
     ansible_mask = getattr(ansible_urls(), "mask_url", None)
-    return ansible_mask(url) if ansible_mask else _mask_url(url)
+    if ansible_mask is None:
+        return _mask_url(url)
+    return ansible_mask(url)
 
 
 def _mask_url(url: str) -> str:
