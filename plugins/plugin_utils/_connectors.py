@@ -18,11 +18,10 @@ has none of the builds that fit, it says so and how to go on, and never guesses.
 
 from __future__ import annotations
 
-import re
 import typing as t
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _support_matrix as matrix
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.maven import metadata_versions
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.maven import metadata_versions, version_key
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import redact_url
 
 POSTGRES_CDC_SQL_ARTIFACT = "flink-sql-connector-postgres-cdc"
@@ -162,14 +161,9 @@ def _pinned_rows(pinned: t.Sequence[t.Mapping[str, t.Any]], flink_version: str) 
     return rows
 
 
-def _newness(version: str) -> t.Tuple[int, ...]:
-    """A sort key for published versions: ``1.2.10_flink-1.19`` after ``1.2.9_flink-1.19``."""
-    return tuple(int(n) for n in re.findall(r"\d+", version))
-
-
 def _listed_text(listed: t.Optional[Listed], build: Connector) -> str:
     versions = (listed or {}).get("%s:%s" % (build["group_id"], build["artifact_id"])) or []
-    shown = sorted(versions, key=_newness, reverse=True)[:8]
+    shown = sorted(versions, key=version_key, reverse=True)[:8]
     return ", ".join(shown) + (", ..." if len(versions) > len(shown) else "") if shown else "none"
 
 

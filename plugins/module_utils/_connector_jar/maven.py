@@ -99,8 +99,9 @@ def _version_parts(version: str) -> t.List[t.Union[int, str]]:
     return [int(p) if p.isdigit() else p for p in re.split(r"[.\-_+]", version) if p]
 
 
-def _newness(version: str) -> t.Tuple[t.Tuple[int, t.Any], ...]:
-    # Numbers compare as numbers and words as words, never one with the other.
+def version_key(version: str) -> t.Tuple[t.Tuple[int, t.Any], ...]:
+    """A sort key for published versions, newest last: ``1.2.10_flink-1.19`` after ``1.2.9_flink-1.19``.
+    Numbers compare as numbers and words as words, never one with the other."""
     return tuple((0, p) if isinstance(p, int) else (1, p) for p in _version_parts(version))
 
 
@@ -120,7 +121,7 @@ def nearest_versions(wanted: str, versions: t.Iterable[str]) -> t.List[str]:
         gap = abs(w - h) if isinstance(w, int) and isinstance(h, int) else 1 << 30
         return (-common, gap)
 
-    return sorted(sorted(set(versions), key=_newness, reverse=True), key=distance)
+    return sorted(sorted(set(versions), key=version_key, reverse=True), key=distance)
 
 
 def metadata_versions(data: bytes) -> t.List[str]:
