@@ -84,6 +84,25 @@ def reset_libs(state):
                 os.unlink(os.path.join(lib, name))
 
 
+def restart_processes(bed):
+    """Every Flink process restarted with lib/ holding only the distribution's jars, as before a first deploy."""
+    reset_libs(bed)
+    for tm in bed["taskmanagers"]:
+        bed_mod.stop_taskmanager(tm["host"])
+    bed_mod.stop_jobmanager()
+    bed_mod.start_jobmanager(bed_mod.flink_dist())
+    for tm in bed["taskmanagers"]:
+        bed_mod.start_taskmanager(tm["host"])
+
+
+@pytest.fixture
+def fresh_cluster(bed):
+    """Processes that never had a connector jar on their classpath; lib/ reset again afterwards."""
+    restart_processes(bed)
+    yield
+    reset_libs(bed)
+
+
 @pytest.fixture
 def pristine_libs(bed):
     """Each test starts from, and leaves, lib/ dirs holding only the distribution's jars."""

@@ -20,12 +20,13 @@ Where no connector can be chosen (2.x), the rolling restart runs with a real Fli
 
 import os
 
-import pytest
 import yaml
 
 import bed as bed_mod
-from conftest import all_libs, lib_state, reset_libs
-from test_role_flink_cdc import DEPLOY, Inventory
+from conftest import all_libs, lib_state
+from test_role_connector_defaults import connector_rows, unpinned
+from test_role_flink_cdc import DEPLOY, Inventory, taskmanager_ids
+from test_role_smoke import rows
 
 PG = "flink-sql-connector-postgres-cdc"
 SR = "flink-connector-starrocks"
@@ -48,40 +49,6 @@ NEWEST = {
 
 def minor(bed):
     return ".".join(bed["flink_version"].split(".")[:2])
-
-
-def unpinned(bed, tmp_path, **vars_):
-    inv = Inventory(bed, tmp_path, **vars_)
-    del inv.vars["flink_cdc_connectors"]  # the role's default, []: follow the cluster
-    return inv
-
-
-def rows(inv, area=None, check=None):
-    return [r for r in inv.report()["rows"] if (area is None or r["area"] == area)
-            and (check is None or r["check"] == check)]
-
-
-def connector_rows(inv):
-    return {r["check"]: r for r in rows(inv, "Connectors") if r["host"] == "controller"}
-
-
-def taskmanager_ids():
-    return {tm["path"].split("@", 1)[1].split(":", 1)[0]: tm["id"]
-            for tm in bed_mod.rest("/taskmanagers")["taskmanagers"]}
-
-
-@pytest.fixture
-def fresh_cluster(bed):
-    """Every Flink process restarted with lib/ holding only the distribution's jars, as before a first deploy."""
-    reset_libs(bed)
-    for tm in bed["taskmanagers"]:
-        bed_mod.stop_taskmanager(tm["host"])
-    bed_mod.stop_jobmanager()
-    bed_mod.start_jobmanager(bed_mod.flink_dist())
-    for tm in bed["taskmanagers"]:
-        bed_mod.start_taskmanager(tm["host"])
-    yield
-    reset_libs(bed)
 
 
 def test_cluster_info_reads_the_version(bed, ansible):

@@ -8,31 +8,12 @@ connector jar on their classpath, as on a cluster before its first deploy.
 import glob
 
 import psycopg2
-import pytest
 
 import bed as bed_mod
-from conftest import all_libs, reset_libs
+from conftest import all_libs
 from test_role_flink_cdc import DEPLOY, Inventory
 
 SMOKE_SLOT = "cdcops_smoke"
-
-
-def restart_processes(bed):
-    """Every Flink process restarted with lib/ holding only the distribution's jars."""
-    reset_libs(bed)
-    for tm in bed["taskmanagers"]:
-        bed_mod.stop_taskmanager(tm["host"])
-    bed_mod.stop_jobmanager()
-    bed_mod.start_jobmanager(bed_mod.flink_dist())
-    for tm in bed["taskmanagers"]:
-        bed_mod.start_taskmanager(tm["host"])
-
-
-@pytest.fixture
-def fresh_cluster(bed):
-    restart_processes(bed)
-    yield
-    reset_libs(bed)
 
 
 def pg_admin(bed):
