@@ -1,0 +1,201 @@
+"""flink_host_check on the real bed: the bed's own Java and Flink homes, a read-only lib/, a full filesystem, a
+closed port; and the role's preflight runs it once per TaskManager host instead of one task per check."""
+
+import os
+import shutil
+import socket
+import stat
+import subprocess
+
+import pytest
+
+from test_role_flink_cdc import PREFLIGHT, Inventory
+
+JAVA8 = 'openjdk version "1.8.0_392"\nOpenJDK Runtime Environment (build 1.8.0_392-b08)\n'
+
+
+def rows_by_check(result):
+    return {r["check"]: r for r in result["rows"]}
+
+
+def fake_java_home(path, version_text):
+    """A Java home whose bin/java prints ``version_text`` to stderr, as java -version does."""
+    java = path / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text("#!/bin/sh\ncat >&2 <<'EOF'\n%sEOF\n" % version_text)
+    java.chmod(java.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_beds_taskmanager_host(bed, ansible):
+    tm = bed["taskmanagers"][0]
+    args = {"flink_home": tm["home"], "flink_version": bed["flink_version"], "needed_bytes": 40 * 1024 * 1024,
+            "endpoints": [{"name": "PostgreSQL", "host": bed["postgres"]["logical"]["host"],
+                           "port": bed["postgres"]["logical"]["port"]}],
+            "report_host": "tm1"}
+    for check in (True, False):  # read-only: the same rows in check mode
+        run = ansible.module("flink_host_check", args, check=check)
+        assert not run.failed, run
+        result = run.result
+        assert result["changed"] is False
+        rows = rows_by_check(result)
+        assert [r["check"] for r in result["rows"]] == [
+            "PostgreSQL %s:%s" % (bed["postgres"]["logical"]["host"], bed["postgres"]["logical"]["port"]),
+            "java", "lib/", "free space"]
+        assert all(r["host"] == "tm1" and r["status"] == "ok" for r in result["rows"]), result["rows"]
+        # The bed's Flink runs the Java on PATH (its config.yaml sets no env.java.home).
+        java = shutil.which("java")
+        assert result["java"] == {"path": java, "source": "PATH", "config_file": ""}
+        assert rows["java"]["detail"].startswith("Java 17 for Flink %s (%s, " % (bed["flink_version"], java))
+        assert rows["lib/"]["detail"] == "%s/lib is writable" % tm["home"]
+        assert rows["free space"]["detail"].endswith("the connector jars need about 40.0 MiB")
+        assert rows["PostgreSQL %s:%s" % (bed["postgres"]["logical"]["host"], bed["postgres"]["logical"]["port"])][
+            "detail"] == "reachable from tm1"
+
+
+def flink_home(tmp_path, config=None):
+    home = tmp_path / "flink"
+    (home / "lib").mkdir(parents=True)
+    (home / "conf").mkdir()
+    if config is not None:
+        (home / "conf" / "config.yaml").write_text(config)
+    return home
+
+
+def test_java_from_env_java_home_of_config_yaml(ansible, tmp_path):
+    jdk = fake_java_home(tmp_path / "jdk8", JAVA8)
+    home = flink_home(tmp_path, "taskmanager.numberOfTaskSlots: 2\nenv:\n  java:\n    home: %s  # old JDK\n" % jdk)
+    run = ansible.module("flink_host_check", {"flink_home": str(home), "flink_version": "1.20.3", "report_host": "tm1"})
+    assert not run.failed, run
+    java = rows_by_check(run.result)["java"]
+    assert java["status"] == "fail"
+    assert java["detail"] == ("Java 8 is older than Flink 1.20.3's minimum, Java 11 (supported: 11, 17) "
+                              "(%s/bin/java, env.java.home in %s/conf/config.yaml)" % (jdk, home))
+    # java_home (the role's flink_cdc_java_home) comes first.
+    run = ansible.module("flink_host_check", {"flink_home": str(home), "flink_version": "1.20.3",
+                                              "java_home": os.path.dirname(os.path.dirname(os.path.realpath(
+                                                  shutil.which("java"))))})
+    assert rows_by_check(run.result)["java"]["status"] == "ok", run.result
+
+
+def test_java_from_legacy_flink_conf_yaml_before_1_19(ansible, tmp_path):
+    jdk = fake_java_home(tmp_path / "jdk8", JAVA8)
+    home = flink_home(tmp_path)
+    (home / "conf" / "flink-conf.yaml").write_text("env.java.home: %s\n" % jdk)
+    run = ansible.module("flink_host_check", {"flink_home": str(home), "flink_version": "1.17.2"})
+    java = rows_by_check(run.result)["java"]
+    assert java["status"] == "ok" and java["detail"].startswith("Java 8 for Flink 1.17.2 (%s/bin/java, env.java.home in"
+                                                                % jdk), java
+
+
+def test_lib_rows(ansible, tmp_path):
+    home = tmp_path / "missing"
+    run = ansible.module("flink_host_check", {"flink_home": str(home), "report_host": "tm9", "needed_bytes": 1})
+    assert not run.failed, run
+    rows = rows_by_check(run.result)
+    assert rows["lib/"] == {"host": "tm9", "area": "Java/config", "check": "lib/", "status": "fail",
+                            "detail": "%s/lib does not exist; set flink_cdc_flink_home for tm9" % home}
+    assert "free space" not in rows
+
+    home.mkdir()
+    (home / "lib").write_text("not a directory")
+    rows = rows_by_check(ansible.module("flink_host_check", {"flink_home": str(home)}).result)
+    assert rows["lib/"]["status"] == "fail" and rows["lib/"]["detail"] == "%s/lib is not a directory" % home
+
+
+@pytest.fixture
+def read_only_home(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a read-only filesystem needs root")
+    point = tmp_path / "ro"
+    point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(point)], check=True)
+    try:
+        (point / "flink" / "lib").mkdir(parents=True)
+        subprocess.run(["mount", "-o", "remount,ro", str(point)], check=True)
+        yield point / "flink"
+    finally:
+        subprocess.run(["umount", str(point)], check=False)
+
+
+def test_read_only_lib(ansible, read_only_home):
+    run = ansible.module("flink_host_check", {"flink_home": str(read_only_home), "report_host": "tm1"})
+    assert not run.failed, run
+    row = rows_by_check(run.result)["lib/"]
+    assert row["status"] == "fail"
+    assert row["detail"] == ("%s/lib is not writable by root: its filesystem is mounted read-only; remount it "
+                             "read-write" % read_only_home)
+
+
+def test_not_enough_free_space(ansible, tmp_path):
+    home = flink_home(tmp_path)
+    run = ansible.module("flink_host_check", {"flink_home": str(home), "needed_bytes": 10 ** 18})
+    assert not run.failed, run
+    row = rows_by_check(run.result)["free space"]
+    free = run.result["free_bytes"]
+    assert row["status"] == "fail"
+    assert row["detail"] == ("%.1f MiB free in the filesystem of %s/lib, the connector jars need about %.1f MiB; "
+                             "free %.1f MiB there" % (free / 2.0 ** 20, home, 10 ** 18 / 2.0 ** 20,
+                                                      (10 ** 18 - free) / 2.0 ** 20))
+
+
+def test_unreachable_port_is_named(bed, ansible, tmp_path):
+    port = closed_port()
+    rest_port = int(bed["rest_url"].rsplit(":", 1)[1])
+    run = ansible.module("flink_host_check", {
+        "flink_home": str(flink_home(tmp_path)), "report_host": "tm2", "timeout": 2,
+        "endpoints": [{"name": "StarRocks BE http", "host": "127.0.0.1", "port": port},
+                      {"name": "Flink REST", "host": "127.0.0.1", "port": rest_port}]})
+    assert not run.failed, run
+    rows = rows_by_check(run.result)
+    assert rows["StarRocks BE http 127.0.0.1:%d" % port] == {
+        "host": "tm2", "area": "Network", "check": "StarRocks BE http 127.0.0.1:%d" % port, "status": "fail",
+        "detail": "not reachable from tm2: connection refused"}
+    assert rows["Flink REST 127.0.0.1:%d" % rest_port]["status"] == "ok"
+
+
+# The tasks a role run records per host that executed a module on that host (a loop: once per item).
+CONTROLLER_ACTIONS = ("set_fact", "assert", "debug", "include_tasks", "import_tasks", "include_role", "meta")
+
+
+def module_executions(run, host, phase="Preflight"):
+    out = []
+    for rec in run.records:
+        if rec["host"] != host or (phase + " |") not in rec["task"] or rec["status"] == "skipped":
+            continue
+        if rec["action"].rsplit(".", 1)[-1] in CONTROLLER_ACTIONS:
+            continue
+        result = rec["result"]
+        if "_ansible_delegated_vars" in result:
+            continue  # ran elsewhere (the JobManager read, the repository read, PostgreSQL)
+        items = [r for r in result.get("results", []) if not r.get("skipped")] if "results" in result else [result]
+        out += [rec["action"]] * len(items)
+    return out
+
+
+def test_preflight_runs_one_host_check_per_taskmanager_host(bed, ansible, tmp_path):
+    rest_port = int(bed["rest_url"].rsplit(":", 1)[1])
+    be_port = closed_port()
+    # The bed has no StarRocks: its REST and repository ports stand in for the FE's; the BE port is closed.
+    inv = Inventory(bed, tmp_path, flink_cdc_starrocks_fe_host="127.0.0.1", flink_cdc_starrocks_http_port=rest_port,
+                    flink_cdc_starrocks_query_port=int(bed["maven"]["url"].rsplit(":", 1)[1]),
+                    flink_cdc_starrocks_be_host="127.0.0.1", flink_cdc_starrocks_be_http_port=be_port)
+    run = ansible.playbook(PREFLIGHT, inventory=inv.path, extra_vars=inv.vars, verbosity=1)
+    assert run.rc != 0, run  # the BE port is closed
+    assert "tm1: Network StarRocks BE http 127.0.0.1:%d: not reachable from tm1: connection refused" % be_port \
+        in run.output
+    for host in ("tm1", "tm2"):
+        assert module_executions(run, host) == ["cdcops.flink_cdc.flink_host_check"], module_executions(run, host)
+    network = [r for r in inv.report()["rows"] if r["area"] == "Network"]
+    assert sorted({r["host"] for r in network}) == ["tm1", "tm2"] and len(network) == 8
+    failed = [(r["host"], r["check"]) for r in inv.report()["rows"] if r["status"] == "fail"]
+    assert failed == [("tm1", "StarRocks BE http 127.0.0.1:%d" % be_port),
+                      ("tm2", "StarRocks BE http 127.0.0.1:%d" % be_port)], failed
+    areas = {(r["host"], r["check"]) for r in inv.report()["rows"] if r["area"] == "Java/config"}
+    assert {(h, c) for h in ("tm1", "tm2", "jobmanager") for c in ("java", "lib/", "free space")} <= areas
