@@ -1,0 +1,78 @@
+# -*- coding: utf-8 -*-
+# Copyright: cdcops.flink_cdc contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
+# the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+"""Filters of the flink_cdc role's readiness report; the logic is in plugins/plugin_utils/_report_rows.py."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
+
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _report_rows
+
+
+def _list(value, what, filter_name):
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise AnsibleFilterError("%s expects %s as a list, got %s" % (filter_name, what, type(value).__name__))
+    return list(value)
+
+
+def _host_var(hostvars, host, name):
+    try:
+        host_vars = hostvars[host]
+    except KeyError:
+        return None
+    return _report_rows._get(host_vars, name)
+
+
+def host_rows(host_check, host, is_taskmanager, gets_jars, jm, expected_taskmanagers, rest_url_shown):
+    """One host's preflight rows, from its flink_host_check result."""
+    return _report_rows.host_rows(str(host), boolean(is_taskmanager, strict=False), boolean(gets_jars, strict=False),
+                                  jm or {}, str((expected_taskmanagers or {}).get(host, "")), str(rest_url_shown or ""),
+                                  host_check if isinstance(host_check, dict) else None)
+
+
+def preflight_rows(jm, hostvars, rest_url_shown, pg, pg_where, restart_rows, connector_rows, hosts_all, hosts):
+    """Every preflight row, each with its ``line``; each play host's rows are its ``__flink_cdc_host_rows``."""
+    def rows_of_host(host):
+        return _list(_host_var(hostvars, host, "__flink_cdc_host_rows"), "__flink_cdc_host_rows", "preflight_rows")
+
+    return _report_rows.preflight_rows(jm or {}, str(rest_url_shown or ""), pg if isinstance(pg, dict) else None,
+                                       str(pg_where or ""), _list(restart_rows, "restart_rows", "preflight_rows"),
+                                       _list(connector_rows, "connector_rows", "preflight_rows"),
+                                       _list(hosts_all, "hosts_all", "preflight_rows"),
+                                       _list(hosts, "hosts", "preflight_rows"), rows_of_host)
+
+
+def deploy_rows(hostvars, hosts, restart_hosts, restarted, restart_jobmanager, jobmanager_host, check_mode=False):
+    """A row per host that got jars (its ``__flink_cdc_deploy``), then the restart rows."""
+    def deploy_of(host):
+        deploy = _host_var(hostvars, host, "__flink_cdc_deploy")
+        return deploy if isinstance(deploy, dict) else None
+
+    return _report_rows.deploy_rows(_list(hosts, "hosts", "deploy_rows"), deploy_of,
+                                    _list(restart_hosts, "restart_hosts", "deploy_rows"),
+                                    _list(restarted, "restarted", "deploy_rows"),
+                                    boolean(restart_jobmanager or False, strict=False), str(jobmanager_host or ""),
+                                    boolean(check_mode, strict=False))
+
+
+def report_summary(rows, smoke_rows=None, connectors=None, report_dir="", check_mode=False):
+    """The lines printed at the end of the run."""
+    return _report_rows.summary(_list(rows, "rows", "report_summary"), _list(smoke_rows, "smoke_rows", "report_summary"),
+                                None if connectors is None else str(connectors), str(report_dir or ""),
+                                boolean(check_mode, strict=False))
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "host_rows": host_rows,
+            "preflight_rows": preflight_rows,
+            "deploy_rows": deploy_rows,
+            "report_summary": report_summary,
+        }
