@@ -20,7 +20,7 @@ import socket
 import typing as t
 
 # One import line for the support matrix, so a rename of that file is a one-line change here.
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._compat import flink_at_least, java_check, java_major
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._support_matrix import flink_at_least, java_check, java_major
 
 Row = t.Dict[str, t.Any]
 
