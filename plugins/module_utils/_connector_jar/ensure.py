@@ -17,6 +17,7 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.ch
     Digests,
     file_digests,
     matches,
+    remember_installed,
     verify_checksum,
 )
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.dest_state import dest_state
@@ -304,6 +305,8 @@ def ensure_jars(requests: t.Sequence[JarRequest], dest: str, http_options: HttpO
             for jar in installs:
                 jar.temp = None
                 jar.replaced = (jar.current.sha256 if jar.current else "", jar.got.digests.sha256 if jar.got else "")
+                if jar.got is not None:
+                    remember_installed(jar.final, jar.got.digests)
     finally:
         for jar in fetch:
             discard(jar.temp)

@@ -199,6 +199,32 @@ def test_file_digests_and_verify(tmp_path):
     assert "HTML page" in err.value.msg
 
 
+def test_installed_digests_are_not_read_again_until_the_file_changes(tmp_path, monkeypatch):
+    path = tmp_path / "a-1.jar"
+    path.write_bytes(b"a" * 1000)
+    installed = checksums.file_digests(str(path), ["sha1"])
+    checksums.remember_installed(str(path), installed)
+    reads = []
+    real = checksums.hash_file
+    monkeypatch.setattr(checksums, "hash_file", lambda readinto, hasher: reads.append(1) or real(readinto, hasher))
+    assert checksums.file_digests(str(path), ["sha1"]) == installed and reads == []
+    # An algorithm that was not computed is read for.
+    assert checksums.file_digests(str(path), ["sha512"]).get("sha512") == hashlib.sha512(b"a" * 1000).hexdigest()
+    assert reads == [1]
+    # Same size and mtime put back: the ctime moved, so the new bytes are read.
+    st = os.stat(str(path))
+    time.sleep(0.01)
+    path.write_bytes(b"b" * 1000)
+    os.utime(str(path), ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert checksums.file_digests(str(path), ["sha1"]).sha256 == hashlib.sha256(b"b" * 1000).hexdigest()
+    assert reads == [1, 1]
+    # A size that does not match what was hashed is never remembered.
+    other = tmp_path / "b-1.jar"
+    other.write_bytes(b"c" * 10)
+    checksums.remember_installed(str(other), installed)
+    assert checksums.file_digests(str(other)).size == 10
+
+
 def test_copy_to_hashes_while_copying(tmp_path):
     src = tmp_path / "s.bin"
     src.write_bytes(os.urandom(2 * checksums.CHUNK_SIZE + 5))

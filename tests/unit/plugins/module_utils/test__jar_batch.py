@@ -564,6 +564,12 @@ def test_a_pushed_jar_is_sent_with_its_sha256_and_hashed_once_on_the_host(tmp_pa
                        options.InstallOptions(), check_mode=False)
     assert hashed == [["sha256"]]  # one pass, one algorithm
     del hashed[:]
+    # In the same module run (the rerun answer, ensure.rerun_record), the jar it just installed is not read again.
+    same_run = ensure.ensure_jars([wire.pushed_request(dict(item, src=None))], str(lib), options.HttpOptions(),
+                                  options.InstallOptions(), check_mode=True)
+    assert not same_run["changed"] and hashed == []
+    # A later run is another process, which knows nothing of this one: it reads the jar once.
+    monkeypatch.setattr(checksums, "_INSTALLED", {})
     again = ensure.ensure_jars([wire.pushed_request(dict(item, src=None))], str(lib), options.HttpOptions(),
                                options.InstallOptions(), check_mode=False)
     assert not again["changed"] and hashed == [["sha256"]]
