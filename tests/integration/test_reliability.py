@@ -572,8 +572,9 @@ def start_module(ansible, module, args):
     out = open(os.path.join(ansible.tmpdir, "killed-%s.log" % time.monotonic()), "w+")
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-i", "localhost,", "-c", "local",
            "-m", "cdcops.flink_cdc." + module, "-a", json.dumps(args)]
-    proc = subprocess.Popen(cmd, env=ansible.env(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
+    # A killed module cannot remove the directory AnsiballZ unpacked it into: TMPDIR puts that in the test's tmpdir.
+    proc = subprocess.Popen(cmd, env=ansible.env({"TMPDIR": str(ansible.tmpdir)}), stdout=out, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
     return proc, out
 
 
