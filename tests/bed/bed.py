@@ -39,7 +39,10 @@ Usage: bed.py up [--fresh] [--flink VERSION] | down | status | tm-stop HOST | tm
     on 2.x it is empty (no postgres-cdc release is served for 2.0 – 2.2).
 
   One JobManager (REST on a non-default port) and two TaskManagers bound to 127.0.0.2 and 127.0.0.3, each
-  with its own FLINK_HOME, so a deploy to one "host" never touches the other.
+  with its own FLINK_HOME, so a deploy to one "host" never touches the other. ``$CDCOPS_BED_TASKMANAGERS``
+  sets their number (127.0.0.2 .. 127.0.0.(N+1)), ``$CDCOPS_BED_TM_MEMORY`` their
+  ``taskmanager.memory.process.size`` (1024m) and ``$CDCOPS_BED_TM_MANAGED_MEMORY`` their
+  ``taskmanager.memory.managed.size`` (unset: Flink's fraction); ``state.json`` records the hosts and sizes.
 * PostgreSQL from Debian's server packages: a ``logical`` cluster and a
   ``replica`` cluster (wal_level), scram password auth on TCP, run as the
   ``postgres`` OS user when started by root (initdb refuses root). That user
@@ -137,8 +140,47 @@ PORTS = {
     "pg_replica": int(os.environ.get("CDCOPS_BED_PG_REPLICA_PORT", "15433")),
     "maven": int(os.environ.get("CDCOPS_BED_MAVEN_PORT", "18901")),
 }
-TASKMANAGERS = ("127.0.0.2", "127.0.0.3")
 SLOTS_PER_TM = 2
+# The TaskManagers ``up`` starts: $CDCOPS_BED_TASKMANAGERS of them (default 2), bound to 127.0.0.2, 127.0.0.3, ...
+# 127.0.0.(N+1), each with its own FLINK_HOME. ``down`` and ``status`` cover every TaskManager the bed directory
+# knows of (known_taskmanagers: state.json's list and the homes under flink/), also one of a run with more.
+TASKMANAGERS_ENV = "CDCOPS_BED_TASKMANAGERS"
+DEFAULT_TASKMANAGER_COUNT = 2
+# Each TaskManager's taskmanager.memory.process.size ($CDCOPS_BED_TM_MEMORY, default 1024m) and, when
+# $CDCOPS_BED_TM_MANAGED_MEMORY is set, its taskmanager.memory.managed.size (default: Flink's managed fraction).
+# Flink derives every other component from these and refuses to start a TaskManager whose fixed components do not
+# fit (apache/flink docs/content/docs/deployment/memory/mem_setup_tm.md, "Detailed Memory Model"; mem_setup.md,
+# "Capped Fractionated Components"). On Flink 1.20.3's defaults (JVM metaspace 256m, JVM overhead at least 192m,
+# framework heap and off-heap 128m each, network at least 64m, managed 0.4 of the total Flink memory) the smallest
+# process size that starts is about 985m; with managed memory 0m (a TaskManager that runs no job needs none) it is
+# 768m, all of it fixed components and no task heap (tm_memory_settings).
+TM_MEMORY_ENV = "CDCOPS_BED_TM_MEMORY"
+TM_MANAGED_MEMORY_ENV = "CDCOPS_BED_TM_MANAGED_MEMORY"
+DEFAULT_TM_MEMORY = "1024m"
+
+
+def _taskmanager_hosts(count):
+    count = int(count)
+    if not 1 <= count <= 253:
+        raise SystemExit("[bed] %s=%d: between 1 and 253 TaskManagers (127.0.0.2 - 127.0.0.254)"
+                         % (TASKMANAGERS_ENV, count))
+    return tuple("127.0.0.%d" % (i + 2) for i in range(count))
+
+
+try:
+    TASKMANAGERS = _taskmanager_hosts(os.environ.get(TASKMANAGERS_ENV) or DEFAULT_TASKMANAGER_COUNT)
+except ValueError:
+    raise SystemExit("[bed] %s=%r: a number of TaskManagers" % (TASKMANAGERS_ENV, os.environ.get(TASKMANAGERS_ENV)))
+TM_MEMORY = os.environ.get(TM_MEMORY_ENV) or DEFAULT_TM_MEMORY
+TM_MANAGED_MEMORY = os.environ.get(TM_MANAGED_MEMORY_ENV) or None
+
+
+def tm_memory_settings():
+    """The TaskManagers' memory settings: the process size and, when set, the managed memory size."""
+    out = {"taskmanager.memory.process.size": TM_MEMORY}
+    if TM_MANAGED_MEMORY is not None:
+        out["taskmanager.memory.managed.size"] = TM_MANAGED_MEMORY
+    return out
 
 
 def log(msg):
@@ -592,18 +634,73 @@ def _rest_ok():
 
 
 def start_taskmanager(host, dist=None):
-    dist = dist or flink_dist()
-    home = make_home(dist, tm_home(host), dict(common_settings(tm_home(host)), **{
+    start_taskmanagers([host], dist)
+
+
+def _launch_taskmanager(host, dist):
+    """Start the TaskManager of ``host`` unless it runs; do not wait for it to register."""
+    home = make_home(dist, tm_home(host), dict(common_settings(tm_home(host)), **dict({
         "taskmanager.host": host,
         "taskmanager.bind-host": host,
         "taskmanager.numberOfTaskSlots": SLOTS_PER_TM,
-        "taskmanager.memory.process.size": "1024m",
-    }))
+    }, **tm_memory_settings())))
     if not daemon_pid(home, "taskexecutor"):
         log("starting TaskManager %s" % host)
-        run([os.path.join(home, "bin", "taskmanager.sh"), "start"], env=flink_env(),
-            stdout=subprocess.DEVNULL)
-    wait_for("TaskManager %s to register and send a heartbeat" % host, lambda: host in registered_hosts(heartbeat=True))
+        # taskmanager.sh derives the JVM's memory options first (Flink's memory model) and starts nothing when
+        # the configured sizes do not fit: its error goes to the caller, not to the daemon's log.
+        proc = run([os.path.join(home, "bin", "taskmanager.sh"), "start"], env=flink_env(), check=False,
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if proc.returncode != 0:
+            cause = [line for line in (proc.stdout or "").splitlines() if "Exception" in line][-1:]
+            raise SystemExit("[bed] TaskManager %s did not start (%s): %s" % (
+                host, ", ".join("%s=%s" % item for item in tm_memory_settings().items()),
+                cause[0].strip() if cause else (proc.stdout or "").strip()[-600:]))
+
+
+def start_taskmanagers(hosts, dist=None):
+    """Start the TaskManagers of ``hosts`` one after the other, then wait for all of them to register and send a
+    heartbeat (their JVMs start side by side instead of one registration after the other)."""
+    dist = dist or flink_dist()
+    hosts = list(hosts)
+    for host in hosts:
+        _launch_taskmanager(host, dist)
+
+    def all_registered():
+        registered = set(registered_hosts(heartbeat=True))
+        dead = [h for h in hosts if h not in registered and not daemon_pid(tm_home(h), "taskexecutor")]
+        if dead:
+            raise SystemExit("[bed] TaskManager(s) %s stopped before registering; see %s" % (
+                ", ".join(dead), os.path.join(tm_home(dead[0]), "log")))
+        return registered.issuperset(hosts)
+
+    # 90 s for one, and some more per TaskManager: on a 2-core machine their JVMs start in turn.
+    wait_for("TaskManager(s) %s to register and send a heartbeat" % _hosts_shown(hosts), all_registered,
+             timeout=90.0 + 5.0 * max(0, len(hosts) - 1))
+
+
+def _hosts_shown(hosts):
+    hosts = list(hosts)
+    return ", ".join(hosts) if len(hosts) <= 4 else "%s ... %s (%d)" % (hosts[0], hosts[-1], len(hosts))
+
+
+def recorded_taskmanagers():
+    """The TaskManager hosts ``state.json`` of the bed directory records ([] without one)."""
+    try:
+        with open(state_path()) as f:
+            return [tm["host"] for tm in json.load(f).get("taskmanagers", [])]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def known_taskmanagers():
+    """Every TaskManager host of the bed directory: TASKMANAGERS, those state.json records and those with a home
+    under ``flink/`` (a run with more TaskManagers than now, or one that stopped before writing state.json)."""
+    hosts = set(TASKMANAGERS) | set(recorded_taskmanagers())
+    flink_dir = os.path.join(BED, "flink")
+    if os.path.isdir(flink_dir):
+        hosts |= {name[len("tm-"):] for name in os.listdir(flink_dir)
+                  if name.startswith("tm-") and not name.endswith(".tmp")}
+    return sorted(hosts, key=lambda h: [int(p) if p.isdigit() else p for p in h.split(".")])
 
 
 def stop_taskmanager(host):
@@ -943,6 +1040,7 @@ def write_state(pg):
         "rest_url": "http://127.0.0.1:%d" % PORTS["rest"],
         "jobmanager": {"host": "127.0.0.1", "home": jm_home()},
         "taskmanagers": [{"host": h, "home": tm_home(h), "slots": SLOTS_PER_TM} for h in TASKMANAGERS],
+        "taskmanager_memory": tm_memory_settings(),
         "postgres": pg,
         "maven": {"url": "http://127.0.0.1:%d" % PORTS["maven"], "root": maven_root(),
                   "log": maven_log()},
@@ -998,9 +1096,13 @@ def up(fresh=False, flink=None):
     recorded = recorded_flink_version()
     if recorded and recorded != FLINK_VERSION:
         log("the bed in %s was Flink %s; it becomes Flink %s" % (BED, recorded, FLINK_VERSION))
-        for host in TASKMANAGERS:
+        for host in known_taskmanagers():
             stop_taskmanager(host)
         stop_jobmanager()
+    # TaskManagers of an earlier run with more of them stop (their homes stay, for down and status).
+    for host in known_taskmanagers():
+        if host not in TASKMANAGERS:
+            stop_taskmanager(host)
     dist = flink_dist()
     pg = {
         "logical": start_postgres("logical", PORTS["pg_logical"], "logical"),
@@ -1010,17 +1112,16 @@ def up(fresh=False, flink=None):
     pg["logical"]["demo"] = pg_seed.seed_demo(pg["logical"])
     start_maven()
     start_jobmanager(dist)
-    for host in TASKMANAGERS:
-        start_taskmanager(host, dist)
+    start_taskmanagers(TASKMANAGERS, dist)
     write_state(pg)
     log("up: Flink %s REST http://127.0.0.1:%d, TaskManagers %s, PostgreSQL %d/%d, "
         "Maven http://127.0.0.1:%d; inventory %s" % (
-            FLINK_VERSION, PORTS["rest"], ", ".join(TASKMANAGERS), PORTS["pg_logical"],
+            FLINK_VERSION, PORTS["rest"], _hosts_shown(TASKMANAGERS), PORTS["pg_logical"],
             PORTS["pg_replica"], PORTS["maven"], os.path.join(BED, "inventory.ini")))
 
 
 def down():
-    for host in TASKMANAGERS:
+    for host in known_taskmanagers():
         stop_taskmanager(host)
     stop_jobmanager()
     for name in ("logical", "replica"):
@@ -1031,7 +1132,7 @@ def down():
 def status():
     out = {
         "jobmanager": bool(daemon_pid(jm_home(), "standalonesession")),
-        "taskmanagers": {h: bool(daemon_pid(tm_home(h), "taskexecutor")) for h in TASKMANAGERS},
+        "taskmanagers": {h: bool(daemon_pid(tm_home(h), "taskexecutor")) for h in known_taskmanagers()},
         "registered": registered_hosts(),
         "postgres": {n: port_open("127.0.0.1", PORTS["pg_" + n]) for n in ("logical", "replica")},
         "maven": port_open("127.0.0.1", PORTS["maven"]),
@@ -1075,7 +1176,7 @@ def main(argv):
         stop_jobmanager()
     elif cmd == "jm-start":
         start_jobmanager(flink_dist())
-        for host in TASKMANAGERS:
+        for host in recorded_taskmanagers() or TASKMANAGERS:
             wait_for("TaskManager %s to register again and send a heartbeat" % host,
                      lambda h=host: h in registered_hosts(heartbeat=True))
     elif cmd == "tm-start":
