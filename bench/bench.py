@@ -4,7 +4,7 @@ Usage (``make bench`` runs it through scripts/bench.sh, from the repository root
 
     .venv/bin/python bench/bench.py [--hosts 1,8,24,48] [--forks 8] [--out bench/out]
                                     [--sides baseline,role] [--jar-sets connectors,small]
-                                    [--repeat 3] [--skip-module-bench]
+                                    [--repeat 3] [--skip-module-bench] [--skip-role-bench]
 
 What it measures, in one run, each figure side by side with its comparison:
 
@@ -21,6 +21,8 @@ What it measures, in one run, each figure side by side with its comparison:
    every run, read from its request log.
 4. The module figures of bench/jar_bench.py (peak RSS, throughput against get_url).
 5. Tasks executed per host, from the collection's ``task_timing`` callback.
+6. The full-role figures of bench/role_bench.py (the whole role but restart against a hand-written playbook on
+   real TaskManagers of a private bed), run as its own process and merged under ``figures["role"]``.
 
 Every host is ``bench-NN`` (``ansible_host=127.0.1.NN``, local connection,
 this venv's Python) with its own fresh ``lib/``. The repository is a private
@@ -439,6 +441,26 @@ class Bench:
         figures["exit_status"] = proc.returncode
         return figures
 
+    def role_bench(self):
+        """bench/role_bench.py's figures (figure 6), run as its own process."""
+        script = os.path.join(ROOT, "bench", "role_bench.py")
+        out = os.path.join(self.out, "role_bench.json")
+        if not os.path.exists(script):
+            return {"skipped": "bench/role_bench.py does not exist"}
+        if os.path.exists(out):
+            os.remove(out)
+        log("full-role figures: %s %s" % (os.path.relpath(script, ROOT), os.path.relpath(out, ROOT)))
+        cmd = [sys.executable, script, out, "--forks", str(self.args.forks), "--repeat", str(self.args.repeat)]
+        proc = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, check=False, timeout=self.args.timeout * 4)
+        try:
+            with open(out) as f:
+                figures = json.load(f)
+        except (OSError, ValueError) as exc:
+            return {"error": "bench/role_bench.py exited %d and wrote no figures (%s)" % (proc.returncode, exc)}
+        figures = figures.get("role_bench", figures)
+        figures["exit_status"] = proc.returncode
+        return figures
+
     def cleanup(self):
         if self.repo is not None:
             self.repo.stop()
@@ -672,6 +694,16 @@ def print_table(result):
                   module.get("small_jar_bytes", 0) // MB, rss.get("delta"), tput.get("flink_connector_jar"),
                   tput.get("get_url"), tput.get("ratio_vs_get_url")))
 
+    role = result["figures"].get("role")
+    print("")
+    if role is None:
+        print("Full-role figures (bench/role_bench.py): skipped (--skip-role-bench)")
+    elif "table" not in role:
+        print("Full-role figures (bench/role_bench.py): %s" % (role.get("error") or role.get("skipped")))
+    else:
+        for line in role["table"]:
+            print(line)
+
     print("")
     print("Targets (facts, not assertions):")
     for target in result["targets"]:
@@ -755,6 +787,7 @@ def parse_args(argv):
     parser.add_argument("--repeat", type=int, default=3,
                         help="measured runs per side and N; medians are reported (default %(default)s)")
     parser.add_argument("--skip-module-bench", action="store_true", help="do not run bench/jar_bench.py")
+    parser.add_argument("--skip-role-bench", action="store_true", help="do not run bench/role_bench.py")
     parser.add_argument("--jar-sets", default=",".join(JAR_SETS),
                         help="which jar sets to deploy: %s (default %%(default)s)" % ", ".join(JAR_SETS))
     parser.add_argument("--pipelining", action="store_true", help="enable SSH pipelining for both sides")
@@ -799,12 +832,14 @@ def main(argv=None):
                     for side in order:
                         raw[set_name][side][str(n)].append(bench.measure(set_name, side, n, repeat))
         module = None if args.skip_module_bench else bench.module_bench()
+        role = None if args.skip_role_bench else bench.role_bench()
     finally:
         bench.cleanup()
 
     figures = {"deploy": {set_name: summarize(raw[set_name], args.hosts, args.sides, args.repeat)
                           for set_name in args.jar_sets},
-               "module": module}
+               "module": module,
+               "role": role}
     jar_fields = ("name", "group_id", "artifact_id", "version", "file", "bytes", "sha1")
     result = {
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -827,7 +862,7 @@ def main(argv=None):
         "figures": figures,
         "targets": [target for set_name in args.jar_sets
                     for target in targets(figures["deploy"][set_name], raw[set_name], bench.jar_sets[set_name],
-                                          set_name)],
+                                          set_name)] + ((role or {}).get("targets") or []),
         "raw": raw,
     }
     os.makedirs(args.out, exist_ok=True)
