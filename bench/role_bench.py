@@ -4,6 +4,8 @@ Usage (from the repository root, with the project venv; bench/bench.py runs it a
 
     .venv/bin/python bench/role_bench.py OUT.json [--taskmanagers auto|N] [--repeat 3] [--forks 8] [--keep-bed]
 
+(``$CDCOPS_ROLE_BENCH_TASKMANAGERS`` sets the default of --taskmanagers, also for bench/bench.py's run of it.)
+
 What it measures, on a PRIVATE test bed (tests/bed/bed.py with its own bed directory under a scratch directory and
 its own free ports, so the shared test bed is never touched) with N real TaskManagers of Flink 1.20.3, their
 memory lowered (TM_MEMORY, TM_MANAGED_MEMORY), one inventory host per TaskManager:
@@ -710,8 +712,9 @@ def table(result):
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="where to write the JSON figures")
-    parser.add_argument("--taskmanagers", default="auto",
-                        help="number of TaskManagers, or auto: as many as the machine holds (default %(default)s)")
+    parser.add_argument("--taskmanagers", default=os.environ.get("CDCOPS_ROLE_BENCH_TASKMANAGERS") or "auto",
+                        help="number of TaskManagers, or auto: as many as the machine holds (default "
+                             "$CDCOPS_ROLE_BENCH_TASKMANAGERS, else auto; now %(default)s)")
     parser.add_argument("--repeat", type=int, default=3, help="measured runs per side (default %(default)s)")
     parser.add_argument("--forks", type=int, default=8)
     parser.add_argument("--keep-bed", action="store_true", help="leave the private bed up (and its scratch directory)")
