@@ -70,8 +70,8 @@ ROLE_PLAYBOOK = os.path.join(ROOT, "bench", "role_bench_role.yml")
 # TaskManager memory. On Flink 1.20.3's defaults the fixed components alone (JVM metaspace 256m, JVM overhead at
 # least 192m, framework heap 128m, framework off-heap 128m, network at least 64m) are 768m, and managed memory
 # takes 0.4 of the total Flink memory, so the smallest taskmanager.memory.process.size Flink accepts is about
-# 985m (it refuses a smaller one at start: "Sum of configured Framework Heap Memory ... exceed configured Total
-# Flink Memory"). With taskmanager.memory.managed.size 0m (these TaskManagers run no job) 768m starts and
+# 982m (448m + 320m / 0.6: 980m is refused at start with "Sum of configured Framework Heap Memory ... exceed
+# configured Total Flink Memory", 990m starts). With taskmanager.memory.managed.size 0m (these TaskManagers run no job) 768m starts and
 # registers, with no task heap; 800m leaves 32m of task heap. apache/flink
 # docs/content/docs/deployment/memory/mem_setup_tm.md ("Detailed Memory Model", "Managed Memory": size overrides
 # fraction) and docs/content/docs/deployment/memory/mem_setup.md ("Capped Fractionated Components").
@@ -816,7 +816,7 @@ def main(argv=None):
             "tm_memory": TM_MEMORY,
             "tm_managed_memory": TM_MANAGED_MEMORY,
             "tm_memory_note": "taskmanager.memory.process.size %s with taskmanager.memory.managed.size %s: Flink "
-                              "1.20.3 refuses a process size below about 985m on its default managed fraction, and "
+                              "1.20.3 refuses a process size below about 982m on its default managed fraction, and "
                               "768m with managed memory 0m (no task heap left); 800m leaves 32m of task heap"
                               % (TM_MEMORY, TM_MANAGED_MEMORY),
             "flink_version": st["flink_version"],

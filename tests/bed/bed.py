@@ -152,8 +152,8 @@ DEFAULT_TASKMANAGER_COUNT = 2
 # fit (apache/flink docs/content/docs/deployment/memory/mem_setup_tm.md, "Detailed Memory Model"; mem_setup.md,
 # "Capped Fractionated Components"). On Flink 1.20.3's defaults (JVM metaspace 256m, JVM overhead at least 192m,
 # framework heap and off-heap 128m each, network at least 64m, managed 0.4 of the total Flink memory) the smallest
-# process size that starts is about 985m; with managed memory 0m (a TaskManager that runs no job needs none) it is
-# 768m, all of it fixed components and no task heap (tm_memory_settings).
+# process size that starts is about 982m (448m + 320m / 0.6; 980m is refused, 990m starts); with managed memory
+# 0m (a TaskManager that runs no job needs none) it is 768m, all of it fixed components and no task heap.
 TM_MEMORY_ENV = "CDCOPS_BED_TM_MEMORY"
 TM_MANAGED_MEMORY_ENV = "CDCOPS_BED_TM_MANAGED_MEMORY"
 DEFAULT_TM_MEMORY = "1024m"
