@@ -71,8 +71,8 @@ ROLE_PLAYBOOK = os.path.join(ROOT, "bench", "role_bench_role.yml")
 # least 192m, framework heap 128m, framework off-heap 128m, network at least 64m) are 768m, and managed memory
 # takes 0.4 of the total Flink memory, so the smallest taskmanager.memory.process.size Flink accepts is about
 # 982m (448m + 320m / 0.6: 980m is refused at start with "Sum of configured Framework Heap Memory ... exceed
-# configured Total Flink Memory", 990m starts). With taskmanager.memory.managed.size 0m (these TaskManagers run no job) 768m starts and
-# registers, with no task heap; 800m leaves 32m of task heap. apache/flink
+# configured Total Flink Memory", 990m starts). With taskmanager.memory.managed.size 0m (these TaskManagers run
+# no job) 768m starts and registers, with no task heap; 800m leaves 32m of task heap. apache/flink
 # docs/content/docs/deployment/memory/mem_setup_tm.md ("Detailed Memory Model", "Managed Memory": size overrides
 # fraction) and docs/content/docs/deployment/memory/mem_setup.md ("Capped Fractionated Components").
 TM_MEMORY = "800m"
