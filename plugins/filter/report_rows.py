@@ -36,10 +36,20 @@ def host_rows(host_check, host, is_taskmanager, gets_jars, jm, expected_taskmana
                                   host_check if isinstance(host_check, dict) else None)
 
 
-def preflight_rows(jm, hostvars, rest_url_shown, pg, pg_where, restart_rows, connector_rows, hosts_all, hosts):
-    """Every preflight row, each with its ``line``; each play host's rows are its ``__flink_cdc_host_rows``."""
+def preflight_rows(jm, hostvars, rest_url_shown, pg, pg_where, restart_rows, connector_rows, hosts_all, hosts,
+                   taskmanagers=None, expected_taskmanagers=None):
+    """Every preflight row, each with its ``line``. Each play host's rows come from its ``__flink_cdc_host_check``
+    (the flink_host_check result it registered; skipped on a host that gets no jars) and, on a host of
+    ``taskmanagers``, its registration with the JobManager: computed here, once for the play, rather than by a
+    task on every host."""
+    taskmanagers = set(_list(taskmanagers, "taskmanagers", "preflight_rows"))
+    expected = expected_taskmanagers if isinstance(expected_taskmanagers, dict) else {}
+
     def rows_of_host(host):
-        return _list(_host_var(hostvars, host, "__flink_cdc_host_rows"), "__flink_cdc_host_rows", "preflight_rows")
+        check = _host_var(hostvars, host, "__flink_cdc_host_check")
+        gets_jars = isinstance(check, dict) and not check.get("skipped")
+        return _report_rows.host_rows(str(host), host in taskmanagers, gets_jars, jm or {}, str(expected.get(host, "")),
+                                      str(rest_url_shown or ""), check if gets_jars else None)
 
     return _report_rows.preflight_rows(jm or {}, str(rest_url_shown or ""), pg if isinstance(pg, dict) else None,
                                        str(pg_where or ""), _list(restart_rows, "restart_rows", "preflight_rows"),

@@ -192,11 +192,23 @@ class HostVars(dict):
     """hostvars as a filter sees it: a mapping of host -> its variables."""
 
 
-def test_preflight_rows_filter_reads_each_hosts_rows_from_hostvars():
-    hostvars = HostVars(tm1={"__flink_cdc_host_rows": [rr.row("tm1", "TaskManager", "registered", "ok", "as a")]},
-                        tm2={})
-    rows = filters.preflight_rows(JM, hostvars, URL, None, "", [], [], ["tm1", "tm2"], ["tm1", "tm2"])
-    assert [(r["host"], r["check"]) for r in rows] == [("jobmanager", "reachable"), ("tm1", "registered")]
+def test_preflight_rows_filter_computes_each_hosts_rows_from_its_host_check():
+    # tm1 got jars (its host check ran), tm2 is a TaskManager whose check was skipped, jobmanager is in no group.
+    hostvars = HostVars(tm1={"__flink_cdc_host_check": HOST_CHECK}, tm2={"__flink_cdc_host_check": {"skipped": True}},
+                        jobmanager={})
+    hosts = ["tm1", "tm2", "jobmanager"]
+    rows = filters.preflight_rows(JM, hostvars, URL, None, "", [], [], hosts, hosts, ["tm1", "tm2"],
+                                  {"tm1": "127.0.0.2", "tm2": "127.0.0.3"})
+    assert [r for r in rows if r["host"] == "tm1"] == [
+        dict(r, line=rr.line(r)) for r in rr.host_rows("tm1", True, True, JM, "127.0.0.2", URL, HOST_CHECK)]
+    assert [r for r in rows if r["host"] == "tm2"] == [
+        dict(r, line=rr.line(r)) for r in rr.host_rows("tm2", True, False, JM, "127.0.0.3", URL, None)]
+    assert not [r for r in rows if r["host"] == "jobmanager" and r["area"] != "JobManager"]
+    # A host check that failed to run still gives that host its failed rows.
+    failed = HostVars(tm1={"__flink_cdc_host_check": {"failed": True, "msg": "boom"}})
+    assert [r["status"] for r in filters.preflight_rows(JM, failed, URL, None, "", [], [], ["tm1"], ["tm1"], ["tm1"],
+                                                         {"tm1": "127.0.0.2"}) if r["host"] == "tm1"] == \
+        [r["status"] for r in rr.host_rows("tm1", True, True, JM, "127.0.0.2", URL, {"failed": True, "msg": "boom"})]
 
 
 def test_host_rows_filter():
