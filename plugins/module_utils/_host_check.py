@@ -138,6 +138,29 @@ def choose_java(java_home: str, config_home: str, config_file: str, env: t.Mappi
     return JavaChoice(which("java") or "", "PATH", "")
 
 
+# A JDK or JRE image carries a ``release`` file with ``JAVA_VERSION="17.0.15"`` (openjdk/jdk
+# make/ReleaseFile.gmk; ``1.8.0_392`` in Java 8): reading it tells the version without starting a JVM.
+_RELEASE_VERSION = re.compile(r'^JAVA_VERSION="([0-9][^"]*)"\s*$', re.MULTILINE)
+
+
+def release_version(java: str, read: t.Callable[[str], t.Optional[str]]) -> t.Optional[t.Tuple[str, str]]:
+    """``(version, release file)`` of the Java image ``java`` belongs to (``<home>/bin/java``; a Java 8 JDK's
+    ``<home>/jre/bin/java`` too), its symbolic links followed; None when no release file names a version."""
+    home = os.path.dirname(os.path.dirname(os.path.realpath(java)))
+    homes = [home] + ([os.path.dirname(home)] if os.path.basename(home) == "jre" else [])
+    for candidate in homes:
+        path = os.path.join(candidate, "release")
+        found = _RELEASE_VERSION.search(read(path) or "")
+        if found:
+            return found.group(1), path
+    return None
+
+
+def release_output(version: str, path: str) -> str:
+    """A release file's version in the form of ``java -version``'s first line, which java_row judges."""
+    return 'version "%s" (JAVA_VERSION in %s)' % (version, path)
+
+
 def java_row(host: str, choice: JavaChoice, rc: t.Optional[int], output: str, flink_version: str,
              env_java_home: str) -> Row:
     """The ``java`` row: the chosen java's ``-version`` output (``rc`` None: it could not be run) against the

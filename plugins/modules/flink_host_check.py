@@ -18,7 +18,8 @@ description:
     It is O(java_home) when set, else C(env.java.home) of the Flink configuration (C(conf/config.yaml), nested
     or flat keys, for Flink 1.19 and later; C(conf/flink-conf.yaml) before 1.19, and in 1.19 and 1.20 when
     C(config.yaml) is absent), else C(JAVA_HOME), else C(java) on C(PATH). The configuration is read without
-    PyYAML, which hosts may lack.
+    PyYAML, which hosts may lack. Its version is read from the C(release) file of its Java image (every JDK and
+    JRE since Java 8 has one), which costs no JVM start; without one, from C(java -version).
   - That C(lib/) of O(flink_home) exists and the user the task runs as can write to it.
   - That the filesystem of C(lib/) has O(needed_bytes) free.
   - That each of O(endpoints) accepts a TCP connection from this host within O(timeout) seconds.
@@ -135,11 +136,13 @@ rows:
     - {host: tm1, area: Java/config, check: java, status: ok,
        detail: "Java 17 for Flink 1.20.3 (/usr/bin/java, JAVA_HOME unset)"}
 java:
-  description: The java binary judged, and where it was chosen from (C(java_home), C(config), C(JAVA_HOME) or
-    C(PATH)).
+  description: The java binary judged, where it was chosen from (C(java_home), C(config), C(JAVA_HOME) or
+    C(PATH)), and where its version was read (C(version_from)), its image's C(release) file or C(java -version)
+    (empty when there is no java to run).
   returned: always
   type: dict
-  sample: {path: /usr/lib/jvm/java-17/bin/java, source: config, config_file: /opt/flink/conf/config.yaml}
+  sample: {path: /usr/lib/jvm/java-17/bin/java, source: config, config_file: /opt/flink/conf/config.yaml,
+           version_from: /usr/lib/jvm/java-17/release}
 free_bytes:
   description: Bytes free in the filesystem of C(lib/) (for the user the task runs as).
   returned: when lib/ exists
@@ -163,6 +166,8 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._host_check impor
     free_space_row,
     java_row,
     lib_row,
+    release_output,
+    release_version,
 )
 
 
@@ -207,10 +212,16 @@ class FlinkHostCheck:
         flink_home, flink_version = self.params["flink_home"], self.params["flink_version"]
         config_home, config_file = configured_java_home(flink_home, flink_version, _read)
         choice = choose_java(self.params["java_home"] or "", config_home, config_file, os.environ, shutil.which)
-        self.result["java"] = {"path": choice.java, "source": choice.source, "config_file": choice.where}
+        self.result["java"] = {"path": choice.java, "source": choice.source, "config_file": choice.where,
+                               "version_from": ""}
         rc: t.Optional[int] = None
         output = "no java on PATH" if not choice.java else "no executable java at %s" % choice.java
-        if choice.java and os.access(choice.java, os.X_OK):
+        released = release_version(choice.java, _read) if choice.java and os.access(choice.java, os.X_OK) else None
+        if released:
+            rc, output = 0, release_output(*released)
+            self.result["java"]["version_from"] = released[1]
+        elif choice.java and os.access(choice.java, os.X_OK):
+            self.result["java"]["version_from"] = "java -version"
             try:
                 rc, out, err = self.module.run_command([choice.java, "-version"], handle_exceptions=False)
                 output = (err or "") + (out or "")

@@ -51,7 +51,10 @@ def test_the_beds_taskmanager_host(bed, ansible):
         assert all(r["host"] == "tm1" and r["status"] == "ok" for r in result["rows"]), result["rows"]
         # The bed's Flink runs the Java on PATH (its config.yaml sets no env.java.home).
         java = shutil.which("java")
-        assert result["java"] == {"path": java, "source": "PATH", "config_file": ""}
+        # The real JDK's version comes from its image's release file, with no JVM started.
+        release = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(java))), "release")
+        assert os.path.isfile(release)
+        assert result["java"] == {"path": java, "source": "PATH", "config_file": "", "version_from": release}
         assert rows["java"]["detail"].startswith("Java 17 for Flink %s (%s, " % (bed["flink_version"], java))
         assert rows["lib/"]["detail"] == "%s/lib is writable" % tm["home"]
         assert rows["free space"]["detail"].endswith("the connector jars need about 40.0 MiB")
@@ -74,6 +77,7 @@ def test_java_from_env_java_home_of_config_yaml(ansible, tmp_path):
     run = ansible.module("flink_host_check", {"flink_home": str(home), "flink_version": "1.20.3", "report_host": "tm1"})
     assert not run.failed, run
     java = rows_by_check(run.result)["java"]
+    assert run.result["java"]["version_from"] == "java -version"  # this java's home has no release file
     assert java["status"] == "fail"
     assert java["detail"] == ("Java 8 is older than Flink 1.20.3's minimum, Java 11 (supported: 11, 17) "
                               "(%s/bin/java, env.java.home in %s/conf/config.yaml)" % (jdk, home))

@@ -101,6 +101,32 @@ def test_java_row_fails_below_the_minimum_and_warns_above_the_list():
     assert new["status"] == "warn" and "Java 21 is not among the Java versions Flink 1.20.3 supports" in new["detail"]
 
 
+def test_release_version_follows_links_to_the_java_image(tmp_path):
+    home = tmp_path / "jvm" / "java-17"
+    (home / "bin").mkdir(parents=True)
+    (home / "bin" / "java").write_text("")
+    (home / "release").write_text('IMPLEMENTOR="Debian"\nJAVA_VERSION="17.0.15"\nJAVA_VERSION_DATE="2025-04-15"\n')
+    link = tmp_path / "usr-bin-java"
+    link.symlink_to(home / "bin" / "java")
+    found = hc.release_version(str(link), lambda path: open(path).read() if __import__("os").path.exists(path) else None)
+    assert found == ("17.0.15", str(home / "release"))
+    output = hc.release_output(*found)
+    assert hc.java_row("tm1", PATH_JAVA, 0, output, "1.20.3", "")["detail"] == \
+        "Java 17 for Flink 1.20.3 (/usr/bin/java, JAVA_HOME unset)"
+    assert hc.java_row("tm1", PATH_JAVA, 0, output, "1.20.3", "")["status"] == "ok"
+
+
+def test_release_version_of_a_java_8_jre_and_without_a_release_file(tmp_path):
+    files = {str(tmp_path / "jdk8" / "release"): 'JAVA_VERSION="1.8.0_392"\n'}
+    found = hc.release_version(str(tmp_path / "jdk8" / "jre" / "bin" / "java"), files.get)
+    assert found == ("1.8.0_392", str(tmp_path / "jdk8" / "release"))
+    assert hc.java_row("tm1", PATH_JAVA, 0, hc.release_output(*found), "1.20.3", "")["status"] == "fail"
+    # No release file, or one without a version: None, and the module runs java -version instead.
+    assert hc.release_version(str(tmp_path / "other" / "bin" / "java"), files.get) is None
+    assert hc.release_version(str(tmp_path / "x" / "bin" / "java"),
+                              {str(tmp_path / "x" / "release"): 'JAVA_VERSION=""\n'}.get) is None
+
+
 def test_java_row_names_the_config_file_it_came_from():
     choice = hc.JavaChoice("/conf-jdk/bin/java", "config", "/f/conf/config.yaml")
     assert hc.java_row("tm1", choice, 0, JAVA17, "2.0.1", "")["detail"] == \
