@@ -10,10 +10,9 @@ What it measures, on a PRIVATE test bed (tests/bed/bed.py with its own bed direc
 its own free ports, so the shared test bed is never touched) with N real TaskManagers of Flink 1.20.3, their
 memory lowered (TM_MEMORY, TM_MANAGED_MEMORY), one inventory host per TaskManager:
 
-* role: bench/role_bench_role.yml, the role cdcops.flink_cdc.flink_cdc on the TaskManager hosts, every phase
-  but restart: ``--tags preflight,deploy,smoke,verify`` (preflight, deploy, verify, and the summary with its
-  report; ``--skip-tags restart`` would skip the summary too, which is tagged with every phase's tag, restart
-  included), controller fetch mode, no smoke job, connectors unpinned (the role reads the repository's maven-metadata.xml and chooses for the cluster's
+* role: the collection's playbook as users run it, ``ansible-playbook cdcops.flink_cdc.deploy --skip-tags
+  restart`` (the role on the JobManager and TaskManager hosts, every phase but restart: preflight, deploy, verify,
+  and the summary with its report), controller fetch mode, no smoke job, connectors unpinned (the role reads the repository's maven-metadata.xml and chooses for the cluster's
   Flink; ``flink_cdc_starrocks_connector: false``: the bed has no StarRocks and serves no StarRocks build for
   Flink 1.20), a fresh controller cache and report directory every run.
 * baseline: bench/role_bench_baseline.yml, the same checks the way users write them today with
@@ -28,8 +27,8 @@ alternate which runs first; medians over --repeat runs are reported, with every 
 Per host figures come from the cdcops.flink_cdc.task_timing callback (CDCOPS_TASK_TIMING_FILE): ``executed``
 (task results that were not skipped) and ``module_runs`` (the same with loop items counted). A run_once task,
 delegated or not, produces one result, which the callback attributes to the host it ran for: the play's first
-host (tm-01). So tm-01 carries the play's once-per-play tasks and the other TaskManager hosts show what every
-host costs. ``module executions`` leave out the results of controller-side actions (set_fact, assert, debug,
+host (tm-01 in the baseline's play, the JobManager host in the collection's playbook). So that host carries the
+play's once-per-play tasks and the TaskManager hosts show what every host costs. ``module executions`` leave out the results of controller-side actions (set_fact, assert, debug,
 include_tasks, validate_argument_spec, ...), which run no module anywhere.
 
 Writes OUT.json (key ``role_bench``), keeps each run's output and timing file under ``<OUT dir>/role_runs/``,
@@ -65,7 +64,9 @@ VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
 COLLECTIONS = os.environ.get("CDCOPS_COLLECTIONS_PATH") or os.path.join(os.path.dirname(VENV_BIN), "collections")
 MB = 1024 * 1024
 BASELINE_PLAYBOOK = os.path.join(ROOT, "bench", "role_bench_baseline.yml")
-ROLE_PLAYBOOK = os.path.join(ROOT, "bench", "role_bench_role.yml")
+# The collection's playbook (playbooks/deploy.yml), by its name, as users run it.
+ROLE_PLAYBOOK = "cdcops.flink_cdc.deploy"
+ROLE_PLAYBOOK_FILE = os.path.join(ROOT, "playbooks", "deploy.yml")
 
 # TaskManager memory. On Flink 1.20.3's defaults the fixed components alone (JVM metaspace 256m, JVM overhead at
 # least 192m, framework heap 128m, framework off-heap 128m, network at least 64m) are 768m, and managed memory
@@ -85,8 +86,8 @@ MAX_TASKMANAGERS = 24
 MIN_TASKMANAGERS = 4
 
 TARGET_RATIO = 0.5
-# Every phase but restart, with the summary (see COMMON_NOTES).
-ROLE_TAGS = "preflight,deploy,smoke,verify"
+# Every phase but restart; the summary is tagged always.
+ROLE_SKIP_TAGS = "restart"
 JAR_KEYS = ("group_id", "artifact_id", "version", "file", "bytes", "sha1")
 TARGET_PREFLIGHT_EXECUTIONS = 1
 
@@ -108,25 +109,26 @@ BASELINE_NOTE = ("bench/role_bench_baseline.yml, ansible.builtin only: uri GET /
                  "(run_once on the PostgreSQL check host, PGPASSWORD in its environment, no_log) with an assert; "
                  "get_url per jar with checksum sha1:<url>.sha1 into each TaskManager's lib/; uri GET "
                  "/taskmanagers again with the same assert")
-ROLE_NOTE = ("bench/role_bench_role.yml: role cdcops.flink_cdc.flink_cdc on flink_taskmanagers, --tags %s "
-             "(every phase but restart: argument validation, preflight: flink_cluster_info, maven-metadata.xml, flink_host_check per host, "
-             "pg_logical_check, the report; deploy: flink_connector_jar; verify: flink_cluster_info; summary: the "
-             "report again and the printed summary), flink_cdc_fetch_mode controller, flink_cdc_smoke false, "
-             "connectors unpinned with flink_cdc_starrocks_connector false, a fresh controller cache and report "
-             "directory every run" % ROLE_TAGS)
+ROLE_NOTE = ("ansible-playbook cdcops.flink_cdc.deploy --skip-tags %s (the collection's playbook: the role on "
+             "flink_jobmanager and flink_taskmanagers, every phase but restart: preflight: flink_cluster_info, "
+             "maven-metadata.xml, flink_host_check per TaskManager host, pg_logical_check; deploy: "
+             "flink_connector_jar; verify: flink_cluster_info; summary: the report and the printed summary), "
+             "flink_cdc_fetch_mode controller, flink_cdc_smoke false, connectors unpinned with "
+             "flink_cdc_starrocks_connector false, a fresh controller cache and report directory every run"
+             % ROLE_SKIP_TAGS)
 COMMON_NOTES = [
-    "The role runs with --tags %s rather than --skip-tags restart: roles/flink_cdc/tasks/main.yml tags the summary "
-    "(the final report and the printed summary) with every phase's tag, restart included, so --skip-tags restart "
-    "skips it too." % ROLE_TAGS,
-    "The JobManager host is in the inventory ([flink_jobmanager]) but in neither play: both sides install into "
-    "the TaskManagers' lib/ only, and the figures are per TaskManager host.",
-    "StarRocks is not in the bed: neither side checks a StarRocks endpoint (the role checks them only when "
-    "flink_cdc_starrocks_fe_host/_be_host are set) and neither installs a StarRocks jar.",
+    "The JobManager host is in the inventory ([flink_jobmanager]) and in the role's play (the collection's playbook "
+    "runs on flink_jobmanager:flink_taskmanagers), not in the baseline's: both sides install into the "
+    "TaskManagers' lib/ only, and the per-host figures are per TaskManager host.",
+    "StarRocks is not in the bed, and neither side installs a StarRocks jar. Without --starrocks-stand-ins neither "
+    "checks a StarRocks endpoint; with it both check three more TCP endpoints (StarRocks FE http, FE query, BE "
+    "http), which the bed's JobManager REST port, second PostgreSQL and repository serve.",
     "The role checks more than the baseline: Java against its Flink support matrix from the configured java_home "
     "or env.java.home too, lib/ writable, free space for the jars, the tables, publication, replica identity and "
     "slots in PostgreSQL; it writes a Markdown and JSON readiness report and prints a summary.",
     "Per host figures: run_once tasks (delegated or not) are one result each, attributed by task_timing to the "
-    "play's first host (tm-01); 'TM host' columns show the median TaskManager host, 'tm-01' the first.",
+    "play's first host (the baseline's tm-01, the role's jobmanager); 'TM host' columns show the median "
+    "TaskManager host, 'tm-01' the first.",
 ]
 
 
@@ -342,14 +344,29 @@ class RoleBench:
                     % (os.path.join(self.work, "ansible-local"), "True" if self.args.pipelining else "False"))
         pg = st["postgres"]["logical"]
         demo = pg["demo"]
+        endpoints = [{"name": "PostgreSQL", "host": pg["host"], "port": pg["port"]}]
+        starrocks = {}
+        if self.args.starrocks_stand_ins:
+            # No StarRocks in the bed: three of its real listening services stand in for the StarRocks FE http and
+            # query ports and a BE's http port, so that both sides check as many endpoints as a PostgreSQL to
+            # StarRocks pipeline has. Only TCP reachability is checked, on either side.
+            stand_ins = {"StarRocks FE http": st["rest_url"].rsplit(":", 1)[1],
+                         "StarRocks FE query": st["postgres"]["replica"]["port"],
+                         "StarRocks BE http": st["maven"]["url"].rsplit(":", 1)[1]}
+            endpoints += [{"name": k, "host": "127.0.0.1", "port": int(v)} for k, v in stand_ins.items()]
+            starrocks = {"flink_cdc_starrocks_fe_host": "127.0.0.1",
+                         "flink_cdc_starrocks_http_port": int(stand_ins["StarRocks FE http"]),
+                         "flink_cdc_starrocks_query_port": int(stand_ins["StarRocks FE query"]),
+                         "flink_cdc_starrocks_be_host": "127.0.0.1",
+                         "flink_cdc_starrocks_be_http_port": int(stand_ins["StarRocks BE http"])}
         common = ["[flink_jobmanager]",
                   "jobmanager ansible_host=127.0.0.1 %%(home_var)s=%s" % st["jobmanager"]["home"], "",
                   "[flink_taskmanagers]"]
         all_vars = ["ansible_connection=local", "ansible_python_interpreter=%s" % sys.executable]
         sides = {
             "role": {
-                "playbook": ROLE_PLAYBOOK, "home_var": "flink_cdc_flink_home", "tags": ROLE_TAGS,
-                "note": ROLE_NOTE,
+                "playbook": ROLE_PLAYBOOK, "playbook_file": ROLE_PLAYBOOK_FILE, "home_var": "flink_cdc_flink_home",
+                "skip_tags": ROLE_SKIP_TAGS, "first_host": "jobmanager", "note": ROLE_NOTE,
                 "vars": {
                     "flink_cdc_rest_url": st["rest_url"],
                     "flink_cdc_maven_repository": st["maven"]["url"],
@@ -364,15 +381,17 @@ class RoleBench:
                     "flink_cdc_pg_tables": demo["tables"],
                     "flink_cdc_pg_publication": demo["publication"],
                     "flink_cdc_pg_slot_name": demo["slot_name"],
+                    **starrocks,
                 },
             },
             "baseline": {
-                "playbook": BASELINE_PLAYBOOK, "home_var": "flink_home", "tags": None, "note": BASELINE_NOTE,
+                "playbook": BASELINE_PLAYBOOK, "playbook_file": BASELINE_PLAYBOOK, "home_var": "flink_home",
+                "skip_tags": None, "first_host": None, "note": BASELINE_NOTE,
                 "vars": {
                     "flink_rest_url": st["rest_url"],
                     "maven_repository": st["maven"]["url"],
                     "connector_jars": [j["rel"] for j in self.jars],
-                    "cdc_endpoints": [{"name": "PostgreSQL", "host": pg["host"], "port": pg["port"]}],
+                    "cdc_endpoints": endpoints,
                     # Flink 1.20 runs on Java 11 and 17 (8 deprecated).
                     "java_major_versions": [11, 17],
                     "pg_check_host": "localhost",
@@ -398,7 +417,7 @@ class RoleBench:
             fd = os.open(side["vars_file"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as f:
                 json.dump(side["vars"], f, indent=1)
-            shutil.copy(side["playbook"], os.path.join(self.runs_dir, "%s-playbook.yml" % name))
+            shutil.copy(side["playbook_file"], os.path.join(self.runs_dir, "%s-playbook.yml" % name))
             shutil.copy(side["inventory"], os.path.join(self.runs_dir, "%s-inventory.ini" % name))
             with open(os.path.join(self.runs_dir, "%s-vars.yml" % name), "w") as f:
                 shown = dict(side["vars"])
@@ -493,8 +512,8 @@ class RoleBench:
         report_dir = os.path.join(run_dir, "report")
         cmd = [os.path.join(VENV_BIN, "ansible-playbook"), side["playbook"], "-i", side["inventory"],
                "--forks", str(self.args.forks), "-e", "@" + side["vars_file"]]
-        if side["tags"]:
-            cmd += ["--tags", side["tags"]]
+        if side["skip_tags"]:
+            cmd += ["--skip-tags", side["skip_tags"]]
         if name == "role":
             cmd += ["-e", json.dumps({"flink_cdc_controller_cache_dir": os.path.join(run_dir, "controller-cache"),
                                       "flink_cdc_report_dir": report_dir})]
@@ -551,7 +570,12 @@ class RoleBench:
 
     def figures(self, name, timing):
         names = [tm["name"] for tm in self.tms]
-        per_host, ambiguous = host_figures(timing, names, phased=(name == "role"))
+        # The play's first host carries its run_once results: tm-01 in the baseline's play, the JobManager host in
+        # the collection's playbook (hosts: flink_jobmanager:flink_taskmanagers).
+        first = self.sides[name]["first_host"] or names[0]
+        everyone, ambiguous = host_figures(timing, names + ([first] if first not in names else []),
+                                           phased=(name == "role"))
+        per_host = {h: everyone[h] for h in names}
         out = {"hosts": summarize_hosts(per_host, names[0]), "ambiguous_tasks": ambiguous,
                "ansible_wall_seconds": timing.get("wall_seconds"),
                "slowest_tasks": [{"name": t["name"], "action": t["action"], "seconds": t["seconds"]}
@@ -561,9 +585,8 @@ class RoleBench:
             out["preflight_module_executions_per_host"] = {h: p.get("per_host_module_executions", 0)
                                                            for h, p in pre.items()}
             out["preflight_tasks_per_host"] = {h: p.get("per_host_tasks", 0) for h, p in pre.items()}
-            first = per_host[names[0]]["phases"]
             out["once_per_play"] = {phase: {"tasks": p["once_tasks"], "module_executions": p["once_module_executions"]}
-                                    for phase, p in first.items() if p["once_tasks"]}
+                                    for phase, p in everyone[first]["phases"].items() if p["once_tasks"]}
             out["per_host_by_phase"] = {phase: {"tasks": p["per_host_tasks"],
                                                 "module_executions": p["per_host_module_executions"]}
                                         for phase, p in per_host[names[-1]]["phases"].items()}
@@ -642,7 +665,7 @@ def targets(sides, ratio, n, runs):
         "value": values,
         "holds": all(v == TARGET_PREFLIGHT_EXECUTIONS for v in values) if values else None,
         "facts": ("per TaskManager host, in %d valid role run(s): %s; besides, once per play (attributed to "
-                  "tm-01): %s" % (len(per_run), "/".join(str(v) for v in values), once_text(sides, "preflight"))
+                  "the play's first host): %s" % (len(per_run), "/".join(str(v) for v in values), once_text(sides, "preflight"))
                   if values else "not measured"),
     })
     return out
@@ -664,7 +687,10 @@ def table(result):
     lines = ["Full role (all phases but restart) vs hand-written playbook: N=%d real TaskManagers (Flink %s, %s "
              "each, managed %s), --forks %d, %d jar(s) (%s), median of %d; bed up in %ss"
              % (setup["taskmanagers"], setup["flink_version"], setup["tm_memory"], setup["tm_managed_memory"],
-                setup["forks"], len(setup["jars"]), jar_text, setup["repeat"], fmt(r["bed_up_seconds"], "%.0f"))]
+                setup["forks"], len(setup["jars"]), jar_text, setup["repeat"], fmt(r["bed_up_seconds"], "%.0f")),
+             "endpoints each TaskManager host checks: %s%s" % (
+                 ", ".join(e["name"] for e in setup.get("endpoints", [])),
+                 " (StarRocks: stand-ins, the bed has none)" if setup.get("starrocks_stand_ins") else "")]
     head = "%-8s | %8s | %-23s | %-13s | %-13s | %-13s | %-9s | %-8s" % (
         "side", "seconds", "samples", "tasks/host", "runs/host", "modexec/host", "preflight", "jar GETs")
     lines += [head, "-" * len(head)]
@@ -691,7 +717,7 @@ def table(result):
         lines.append("role phases (s, task wall time summed): %s" % ", ".join(
             "%s %.1f" % kv for kv in role["phase_seconds"].items()))
     if role.get("per_host_by_phase"):
-        lines.append("role per TaskManager host by phase (tasks/module executions): %s; once per play (on tm-01): %s"
+        lines.append("role per TaskManager host by phase (tasks/module executions): %s; once per play: %s"
                      % (", ".join("%s %d/%d" % (k, v["tasks"], v["module_executions"])
                                   for k, v in role["per_host_by_phase"].items()),
                         ", ".join("%s %d/%d" % (k, v["tasks"], v["module_executions"])
@@ -719,6 +745,10 @@ def parse_args(argv):
     parser.add_argument("--forks", type=int, default=8)
     parser.add_argument("--keep-bed", action="store_true", help="leave the private bed up (and its scratch directory)")
     parser.add_argument("--pipelining", action="store_true", help="enable pipelining for both sides")
+    parser.add_argument("--starrocks-stand-ins", action="store_true",
+                        help="both sides also check three TCP endpoints for StarRocks (FE http, FE query, BE http), "
+                             "served by the bed's JobManager REST, second PostgreSQL and repository: the bed has no "
+                             "StarRocks")
     parser.add_argument("--no-warm-up", dest="warm_up", action="store_false", help="skip the untimed warm-up runs")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per ansible-playbook run")
     parser.add_argument("--work-dir", default=None, help="parent of the scratch directory (default: the system's)")
@@ -823,6 +853,8 @@ def main(argv=None):
             "forks": args.forks,
             "repeat": args.repeat,
             "pipelining": args.pipelining,
+            "starrocks_stand_ins": args.starrocks_stand_ins,
+            "endpoints": bench.sides["baseline"]["vars"]["cdc_endpoints"],
             "collection": linked,
             "jars": [dict((k, j[k]) for k in JAR_KEYS) for j in bench.jars],
             "sides": {name: side["note"] for name, side in bench.sides.items()},
