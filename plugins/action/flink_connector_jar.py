@@ -112,6 +112,17 @@ class ActionModule(ActionBase):
             self._remove_tmp_path(self._connection._shell.tmpdir)
         return remove_values(result, secrets) if secrets else result
 
+    def _fixup_perms2(self, remote_paths, remote_user=None, execute=True):
+        """Without become to an unprivileged user, ActionBase._fixup_perms2 only runs ``chmod u+rwx`` on the temp
+        dir and the module file, which the task's own user created: the temp dir ``umask 77`` (0700), the module file
+        by the transfer, readable by that user. The module then runs as ``<interpreter> <module file>``
+        (ShellBase.build_module_command), which needs no execute bit, so that chmod is one more command on every
+        host (one more round trip over SSH) for nothing. With become to another user, ActionBase does its part
+        (ACLs, chown, ...), as always."""
+        if execute and not self._is_become_unprivileged() and not getattr(self._connection._shell, "_IS_WINDOWS", False):
+            return remote_paths
+        return super()._fixup_perms2(remote_paths, remote_user=remote_user, execute=execute)
+
     def _controller_mode(self, params: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         single = params["jars"] is None
         try:
