@@ -12,9 +12,10 @@ memory lowered (TM_MEMORY, TM_MANAGED_MEMORY), one inventory host per TaskManage
 
 * role: the collection's playbook as users run it, ``ansible-playbook cdcops.flink_cdc.deploy --skip-tags
   restart`` (the role on the JobManager and TaskManager hosts, every phase but restart: preflight, deploy, verify,
-  and the summary with its report), controller fetch mode, no smoke job, connectors unpinned (the role reads the repository's maven-metadata.xml and chooses for the cluster's
-  Flink; ``flink_cdc_starrocks_connector: false``: the bed has no StarRocks and serves no StarRocks build for
-  Flink 1.20), a fresh controller cache and report directory every run.
+  and the summary with its report), controller fetch mode, no smoke job, connectors unpinned (the role reads the
+  repository's maven-metadata.xml and chooses for the cluster's Flink; ``flink_cdc_starrocks_connector: false``:
+  the bed has no StarRocks and serves no StarRocks build for Flink 1.20), a fresh controller cache and report
+  directory every run.
 * baseline: bench/role_bench_baseline.yml, the same checks the way users write them today with
   ansible.builtin modules (uri, command: java -version, wait_for per endpoint, psql SHOW wal_level, get_url per
   jar with its .sha1, uri again at the end), installing the same jar list the role chooses.
@@ -28,8 +29,9 @@ Per host figures come from the cdcops.flink_cdc.task_timing callback (CDCOPS_TAS
 (task results that were not skipped) and ``module_runs`` (the same with loop items counted). A run_once task,
 delegated or not, produces one result, which the callback attributes to the host it ran for: the play's first
 host (tm-01 in the baseline's play, the JobManager host in the collection's playbook). So that host carries the
-play's once-per-play tasks and the TaskManager hosts show what every host costs. ``module executions`` leave out the results of controller-side actions (set_fact, assert, debug,
-include_tasks, validate_argument_spec, ...), which run no module anywhere.
+play's once-per-play tasks and the TaskManager hosts show what every host costs. ``module executions`` leave out
+the results of controller-side actions (set_fact, assert, debug, include_tasks, validate_argument_spec, ...),
+which run no module anywhere.
 
 Writes OUT.json (key ``role_bench``), keeps each run's output and timing file under ``<OUT dir>/role_runs/``,
 prints a table and the targets. A benchmark: missed targets are printed, and the exit status is 0 unless it could
@@ -172,7 +174,7 @@ def free_ports(count):
     """``count`` distinct free loopback ports (all bound at once, then released)."""
     socks = []
     try:
-        for _ in range(count):
+        for dummy in range(count):
             s = socket.socket()
             s.bind(("127.0.0.1", 0))
             socks.append(s)

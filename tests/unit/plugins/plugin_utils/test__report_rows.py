@@ -205,10 +205,11 @@ def test_preflight_rows_filter_computes_each_hosts_rows_from_its_host_check():
         dict(r, line=rr.line(r)) for r in rr.host_rows("tm2", True, False, JM, "127.0.0.3", URL, None)]
     assert not [r for r in rows if r["host"] == "jobmanager" and r["area"] != "JobManager"]
     # A host check that failed to run still gives that host its failed rows.
-    failed = HostVars(tm1={"__flink_cdc_host_check": {"failed": True, "msg": "boom"}})
-    assert [r["status"] for r in filters.preflight_rows(JM, failed, URL, None, "", [], [], ["tm1"], ["tm1"], ["tm1"],
-                                                         {"tm1": "127.0.0.2"}) if r["host"] == "tm1"] == \
-        [r["status"] for r in rr.host_rows("tm1", True, True, JM, "127.0.0.2", URL, {"failed": True, "msg": "boom"})]
+    failed_check = {"failed": True, "msg": "boom"}
+    failed = HostVars(tm1={"__flink_cdc_host_check": failed_check})
+    got = filters.preflight_rows(JM, failed, URL, None, "", [], [], ["tm1"], ["tm1"], ["tm1"], {"tm1": "127.0.0.2"})
+    want = rr.host_rows("tm1", True, True, JM, "127.0.0.2", URL, failed_check)
+    assert [r["status"] for r in got if r["host"] == "tm1"] == [r["status"] for r in want]
 
 
 def test_host_rows_filter():
