@@ -41,7 +41,6 @@ and the exit status is 0 unless the benchmark itself could not run.
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import platform
@@ -58,6 +57,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "bed"))
 
 import artifacts  # noqa: E402  pylint: disable=wrong-import-position
+from jars import sha_hex  # noqa: E402  pylint: disable=wrong-import-position
+from bench_common import first_error, logger, median  # noqa: E402  pylint: disable=wrong-import-position
 import maven_repo  # noqa: E402  pylint: disable=wrong-import-position
 
 VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
@@ -95,22 +96,7 @@ ROLE_NOTE = ("the collection's playbook: ansible-playbook cdcops.flink_cdc.deplo
              "first run, inventory with only flink_taskmanagers, no PostgreSQL vars, flink_cdc_report_dir=''")
 
 
-def log(msg):
-    sys.stdout.write("[bench] %s\n" % msg)
-    sys.stdout.flush()
-
-
-def sha1_of(path):
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def median(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
+log = logger("bench")
 
 
 class Repository:
@@ -296,7 +282,7 @@ class Bench:
                 full = os.path.join(self.repo.root, rel)
                 jars.append({"name": name, "group_id": group_id, "artifact_id": artifact_id, "version": version,
                              "rel": rel, "file": os.path.basename(rel), "bytes": os.path.getsize(full),
-                             "sha1": sha1_of(full)})
+                             "sha1": sha_hex(full, "sha1")})
             self.jar_sets[set_name] = jars
         # Ansible's defaults (no pipelining unless asked), shielded from any ansible.cfg of this machine.
         with open(self.ansible_cfg, "w") as f:
@@ -368,7 +354,7 @@ class Bench:
             if have != sorted(want):
                 problems[host] = "lib/ holds %s, expected %s" % (", ".join(have) or "no jar", ", ".join(sorted(want)))
                 continue
-            wrong = [name for name, sha1 in sorted(want.items()) if sha1_of(os.path.join(lib, name)) != sha1]
+            wrong = [name for name, sha1 in sorted(want.items()) if sha_hex(os.path.join(lib, name), "sha1") != sha1]
             if wrong:
                 problems[host] = "wrong SHA-1: %s" % ", ".join(wrong)
         if not problems:
@@ -423,41 +409,30 @@ class Bench:
 
     def module_bench(self):
         """bench/jar_bench.py's figures (figure 4), run as its own process."""
-        script = os.path.join(ROOT, "bench", "jar_bench.py")
-        out = os.path.join(self.out, "jar_bench.json")
-        if not os.path.exists(script):
-            return {"skipped": "bench/jar_bench.py does not exist"}
-        if os.path.exists(out):
-            os.remove(out)
-        log("module figures: %s %s" % (os.path.relpath(script, ROOT), os.path.relpath(out, ROOT)))
-        proc = subprocess.run([sys.executable, script, out], cwd=ROOT, stdin=subprocess.DEVNULL, check=False,
-                              timeout=self.args.timeout * 4, env=dict(os.environ, ANSIBLE_CONFIG=self.ansible_cfg))
-        try:
-            with open(out) as f:
-                figures = json.load(f)
-        except (OSError, ValueError) as exc:
-            return {"error": "bench/jar_bench.py exited %d and wrote no figures (%s)" % (proc.returncode, exc)}
-        figures = figures.get("jar_bench", figures)
-        figures["exit_status"] = proc.returncode
-        return figures
+        return self.sub_bench("jar_bench", "module figures", [], dict(os.environ, ANSIBLE_CONFIG=self.ansible_cfg))
 
     def role_bench(self):
         """bench/role_bench.py's figures (figure 6), run as its own process."""
-        script = os.path.join(ROOT, "bench", "role_bench.py")
-        out = os.path.join(self.out, "role_bench.json")
+        return self.sub_bench("role_bench", "full-role figures",
+                              ["--forks", str(self.args.forks), "--repeat", str(self.args.repeat)], None)
+
+    def sub_bench(self, name, what, args, env):
+        """Run bench/<name>.py OUT.json [args] and return its figures (the JSON's ``name`` key) with its exit status."""
+        script = os.path.join(ROOT, "bench", name + ".py")
+        out = os.path.join(self.out, name + ".json")
         if not os.path.exists(script):
-            return {"skipped": "bench/role_bench.py does not exist"}
+            return {"skipped": "bench/%s.py does not exist" % name}
         if os.path.exists(out):
             os.remove(out)
-        log("full-role figures: %s %s" % (os.path.relpath(script, ROOT), os.path.relpath(out, ROOT)))
-        cmd = [sys.executable, script, out, "--forks", str(self.args.forks), "--repeat", str(self.args.repeat)]
-        proc = subprocess.run(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, check=False, timeout=self.args.timeout * 4)
+        log("%s: %s %s" % (what, os.path.relpath(script, ROOT), os.path.relpath(out, ROOT)))
+        proc = subprocess.run([sys.executable, script, out] + args, cwd=ROOT, stdin=subprocess.DEVNULL, check=False,
+                              timeout=self.args.timeout * 4, env=env)
         try:
             with open(out) as f:
                 figures = json.load(f)
         except (OSError, ValueError) as exc:
-            return {"error": "bench/role_bench.py exited %d and wrote no figures (%s)" % (proc.returncode, exc)}
-        figures = figures.get("role_bench", figures)
+            return {"error": "bench/%s.py exited %d and wrote no figures (%s)" % (name, proc.returncode, exc)}
+        figures = figures.get(name, figures)
         figures["exit_status"] = proc.returncode
         return figures
 
@@ -468,18 +443,6 @@ class Bench:
             shutil.rmtree(self.work, ignore_errors=True)
         else:
             log("work directory kept: %s" % self.work)
-
-
-def first_error(path):
-    """The first failure line of an ansible-playbook output, to say why a run is invalid."""
-    try:
-        with open(path) as f:
-            for line in f:
-                if line.startswith(("fatal:", "ERROR", "[ERROR]", "failed:")):
-                    return line.strip()[:400]
-    except OSError:
-        pass
-    return "no failure line found"
 
 
 def task_figures(timing):

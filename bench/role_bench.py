@@ -40,13 +40,11 @@ not run (the bed did not come up, or the machine holds fewer than MIN_TASKMANAGE
 
 import argparse
 import datetime
-import hashlib
 import importlib
 import json
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,6 +57,7 @@ BED_CODE = os.path.join(ROOT, "tests", "bed")
 sys.path.insert(0, BED_CODE)
 
 import jars  # noqa: E402  pylint: disable=wrong-import-position
+from bench_common import first_error, logger, median  # noqa: E402  pylint: disable=wrong-import-position
 
 VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
 # CDCOPS_COLLECTIONS_PATH: a collections path whose cdcops/flink_cdc is this checkout (a git worktree that the
@@ -134,22 +133,7 @@ COMMON_NOTES = [
 ]
 
 
-def log(msg):
-    sys.stdout.write("[role-bench] %s\n" % msg)
-    sys.stdout.flush()
-
-
-def sha1_of(path):
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def median(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
+log = logger("role-bench")
 
 
 def mem_available_mb():
@@ -280,19 +264,22 @@ class RoleBench:
         log("private bed in %s: %d TaskManagers (%s, managed %s), REST port %d; bed output in %s" % (
             self.bed_dir, n, TM_MEMORY, TM_MANAGED_MEMORY, ports[0], os.path.relpath(self.bed_log, ROOT)))
         started = time.monotonic()
-        # The bed logs to stderr: into the bed log, so the benchmark's own output stays short.
-        stderr = os.dup(2)
-        with open(self.bed_log, "a") as f:
-            os.dup2(f.fileno(), 2)
-            try:
-                self.bed.up()
-            finally:
-                os.dup2(stderr, 2)
-                os.close(stderr)
+        self.in_bed_log(self.bed.up)
         self.bed_up_seconds = round(time.monotonic() - started, 1)
         self.state = self.bed.state()
         log("bed up in %.1fs: Flink %s, %d TaskManagers registered" % (
             self.bed_up_seconds, self.state["flink_version"], len(self.bed.registered_hosts())))
+
+    def in_bed_log(self, call):
+        """Run ``call()`` with stderr, where the bed logs, going to the bed log: the benchmark's output stays short."""
+        stderr = os.dup(2)
+        try:
+            with open(self.bed_log, "a") as f:
+                os.dup2(f.fileno(), 2)
+                return call()
+        finally:
+            os.dup2(stderr, 2)
+            os.close(stderr)
 
     def bed_down(self):
         if self.bed is None:
@@ -301,14 +288,7 @@ class RoleBench:
             log("bed kept (--keep-bed): CDCOPS_BED_DIR=%s; take it down with CDCOPS_BED_DIR=%s %s tests/bed/bed.py "
                 "down" % (self.bed_dir, self.bed_dir, sys.executable))
             return
-        with open(self.bed_log, "a") as f:
-            stderr = os.dup(2)
-            os.dup2(f.fileno(), 2)
-            try:
-                self.bed.down()
-            finally:
-                os.dup2(stderr, 2)
-                os.close(stderr)
+        self.in_bed_log(self.bed.down)
         if self.pg_root and self.pg_root != os.path.join(self.bed_dir, "pg"):
             shutil.rmtree(self.pg_root, ignore_errors=True)
         log("bed down")
@@ -327,7 +307,7 @@ class RoleBench:
             path = os.path.join(maven_root, rel)
             with open(path + ".sha1") as f:
                 published = f.read().split()[0].strip().lower()
-            actual = sha1_of(path)
+            actual = jars.sha_hex(path, "sha1")
             if actual != published:
                 raise SystemExit("[role-bench] %s does not match its published .sha1" % path)
             self.jars.append({"group_id": c["group_id"], "artifact_id": c["artifact_id"], "version": c["version"],
@@ -459,7 +439,7 @@ class RoleBench:
             if added != sorted(want):
                 problem.append("new in lib/: %s, expected %s" % (", ".join(added) or "nothing", ", ".join(sorted(want))))
             else:
-                wrong = [n for n in added if sha1_of(os.path.join(tm["lib"], n)) != want[n]]
+                wrong = [n for n in added if jars.sha_hex(os.path.join(tm["lib"], n), "sha1") != want[n]]
                 if wrong:
                     problem.append("wrong SHA-1: %s" % ", ".join(wrong))
             if changed or missing:
@@ -608,17 +588,6 @@ class RoleBench:
     def cleanup(self):
         if not self.args.keep_bed:
             shutil.rmtree(self.work, ignore_errors=True)
-
-
-def first_error(path):
-    try:
-        with open(path) as f:
-            for line in f:
-                if line.startswith(("fatal:", "ERROR", "[ERROR]", "failed:")):
-                    return line.strip()[:400]
-    except OSError:
-        pass
-    return "no failure line found"
 
 
 def summarize(runs, sides, repeat):

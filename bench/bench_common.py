@@ -1,0 +1,30 @@
+"""What bench/bench.py and bench/role_bench.py share: their log line, medians and why an ansible-playbook run
+failed. Checksums come from tests/bed/jars.py (``sha_hex``), as everywhere in the bed."""
+
+import statistics
+import sys
+
+
+def logger(prefix):
+    """A ``log(msg)`` that writes ``[prefix] msg`` to stdout at once."""
+    def log(msg):
+        sys.stdout.write("[%s] %s\n" % (prefix, msg))
+        sys.stdout.flush()
+    return log
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def first_error(path):
+    """The first failure line of an ansible-playbook output, to say why a run is invalid."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(("fatal:", "ERROR", "[ERROR]", "failed:")):
+                    return line.strip()[:400]
+    except OSError:
+        pass
+    return "no failure line found"
