@@ -94,7 +94,7 @@ TARGET_PREFLIGHT_EXECUTIONS = 1
 
 # Actions that run on the controller only and execute no module on any host.
 CONTROLLER_ACTIONS = frozenset((
-    "add_host", "assert", "debug", "fail", "group_by", "import_role", "import_tasks", "include_role",
+    "add_host", "assert", "debug", "fail", "flink_cdc_report", "group_by", "import_role", "import_tasks", "include_role",
     "include_tasks", "include_vars", "meta", "pause", "set_fact", "set_stats", "validate_argument_spec",
 ))
 EXECUTED = ("ok", "changed", "failed", "ignored", "unreachable")
