@@ -3,28 +3,26 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
 # the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
-"""What one Flink host must have before connector jars are deployed to it (private to this collection).
+"""What one Flink host must have before connector jars are deployed to it: flink_host_check's options and rules.
 
-Plain functions over their inputs (file text, ``os.stat``/``os.statvfs`` results, a connect function), so the
-unit tests call each rule directly; plugins/modules/flink_host_check.py only gathers the inputs on the host.
-Each function returns report rows: ``{host, area, check, status, detail}``, the row shape of the flink_cdc
-role's readiness report.
+Plain functions over their inputs, so the unit tests call each rule directly. The facts they judge are read on
+the host by module_utils/_host_facts.py (``gather``), inside the module or as the action plugin's one-command
+probe; ``host_rows`` turns them into the result, in either place. Each row is ``{host, area, check, status,
+detail}``, the row shape of the flink_cdc role's readiness report.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import re
-import socket
 import typing as t
 
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._host_facts import JAVA_HOME_KEY, Connect, JavaChoice, java_home_in, reach
 # One import line for the support matrix, so a rename of that file is a one-line change here.
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._support_matrix import flink_at_least, java_check, java_major
 
 Row = t.Dict[str, t.Any]
 
-JAVA_HOME_KEY = "env.java.home"
 # Flink 1.19 introduced conf/config.yaml (standard YAML, nested or flat keys) and still reads the legacy
 # conf/flink-conf.yaml when config.yaml is absent; Flink 2.0 reads only config.yaml. Sources: apache/flink
 # docs/content/docs/deployment/config.md ("Flink Configuration File"), release-1.19 and release-2.0, and
@@ -53,113 +51,14 @@ def config_files(flink_version: str) -> t.List[str]:
     return [CONFIG_YAML, LEGACY_CONFIG]
 
 
-def _unquote(text: str) -> str:
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    return text
-
-
-def _value_text(text: str) -> str:
-    """A scalar value without its trailing comment: ``"/opt/jdk" # x`` -> ``/opt/jdk``."""
-    text = text.strip()
-    if text[:1] in "'\"":
-        end = text.find(text[0], 1)
-        return text[1:end] if end > 0 else text[1:]
-    return re.split(r"\s+#", text, maxsplit=1)[0].strip()
-
-
-_KEY_LINE = re.compile(r"""^(?P<indent>[ ]*)(?P<key>"[^"]*"|'[^']*'|[^\s#'"][^:#]*?)[ \t]*:(?:[ \t]+(?P<value>.*))?$""")
-
-
-def config_value(text: str, key: str) -> t.Optional[str]:
-    """The value of a dotted key in a Flink configuration file, or None.
-
-    Hosts may lack PyYAML, so this reads only block mappings of scalars, enough for ``env.java.home``: a flat key
-    (``env.java.home: /opt/jdk``, the legacy flink-conf.yaml form, also valid in config.yaml), nested keys
-    (``env:`` / ``  java:`` / ``    home: /opt/jdk``) or a mix (``env:`` / ``  java.home: ...``). The last
-    occurrence wins, as in both of Flink's parsers.
-    """
-    found = None
-    stack: t.List[t.Tuple[int, str]] = []
-    for raw in text.splitlines():
-        if not raw.strip() or raw.lstrip().startswith(("#", "-")) or raw.startswith(("---", "...")):
-            continue
-        match = _KEY_LINE.match(raw.rstrip())
-        if not match:
-            continue
-        indent = len(match.group("indent"))
-        name = _unquote(match.group("key"))
-        while stack and stack[-1][0] >= indent:
-            stack.pop()
-        full = ".".join([entry[1] for entry in stack] + [name])
-        value = match.group("value")
-        if value is None or not value.strip() or value.strip().startswith("#"):
-            stack.append((indent, name))
-            continue
-        if full == key:
-            found = _value_text(value)
-    return found
-
-
 def configured_java_home(flink_home: str, flink_version: str,
                          read: t.Callable[[str], t.Optional[str]]) -> t.Tuple[str, str]:
     """``(env.java.home, file it is set in)`` from the first configuration file Flink would read; ``("", "")``
     when none sets it. ``read(path)`` returns a file's text, or None when it does not exist."""
-    for name in config_files(flink_version):
-        path = os.path.join(flink_home, "conf", name)
-        text = read(path)
-        if text is None:
-            continue
-        value = config_value(text, JAVA_HOME_KEY)
-        return (value, path) if value else ("", "")
-    return "", ""
+    return java_home_in([os.path.join(flink_home, "conf", name) for name in config_files(flink_version)], read)
 
 
 # --- Java
-
-class JavaChoice(t.NamedTuple):
-    java: str  # the java binary, or "" when none was found
-    source: str  # java_home, config, JAVA_HOME or PATH
-    where: str  # the configuration file, for source == config
-
-
-def choose_java(java_home: str, config_home: str, config_file: str, env: t.Mapping[str, str],
-                which: t.Callable[[str], t.Optional[str]]) -> JavaChoice:
-    """The java a Flink process started on this host runs: the role's ``java_home`` first (what it starts Flink
-    with), then ``env.java.home`` of the Flink configuration, then ``JAVA_HOME``, then ``java`` on ``PATH``
-    (apache/flink flink-dist/src/main/flink-bin/bin/config.sh: ``MY_JAVA_HOME``, ``JAVA_RUN``)."""
-    if java_home:
-        return JavaChoice(os.path.join(java_home, "bin", "java"), "java_home", "")
-    if config_home:
-        return JavaChoice(os.path.join(config_home, "bin", "java"), "config", config_file)
-    if env.get("JAVA_HOME"):
-        return JavaChoice(os.path.join(env["JAVA_HOME"], "bin", "java"), "JAVA_HOME", "")
-    return JavaChoice(which("java") or "", "PATH", "")
-
-
-# A JDK or JRE image carries a ``release`` file with ``JAVA_VERSION="17.0.15"`` (openjdk/jdk
-# make/ReleaseFile.gmk; ``1.8.0_392`` in Java 8): reading it tells the version without starting a JVM.
-_RELEASE_VERSION = re.compile(r'^JAVA_VERSION="([0-9][^"]*)"\s*$', re.MULTILINE)
-
-
-def release_version(java: str, read: t.Callable[[str], t.Optional[str]]) -> t.Optional[t.Tuple[str, str]]:
-    """``(version, release file)`` of the Java image ``java`` belongs to (``<home>/bin/java``; a Java 8 JDK's
-    ``<home>/jre/bin/java`` too), its symbolic links followed; None when no release file names a version."""
-    home = os.path.dirname(os.path.dirname(os.path.realpath(java)))
-    homes = [home] + ([os.path.dirname(home)] if os.path.basename(home) == "jre" else [])
-    for candidate in homes:
-        path = os.path.join(candidate, "release")
-        found = _RELEASE_VERSION.search(read(path) or "")
-        if found:
-            return found.group(1), path
-    return None
-
-
-def release_output(version: str, path: str) -> str:
-    """A release file's version in the form of ``java -version``'s first line, which java_row judges."""
-    return 'version "%s" (JAVA_VERSION in %s)' % (version, path)
-
 
 def java_row(host: str, choice: JavaChoice, rc: t.Optional[int], output: str, flink_version: str,
              env_java_home: str) -> Row:
@@ -217,34 +116,17 @@ def free_space_row(host: str, lib: str, free_bytes: int, needed_bytes: int) -> R
 
 # --- network
 
-Connect = t.Callable[[str, int, float], None]
-
-
-def _connect(host: str, port: int, timeout: float) -> None:
-    with socket.create_connection((host, port), timeout=timeout):
-        pass
-
-
-def connect_error(exc: BaseException, timeout: float) -> str:
-    if isinstance(exc, socket.timeout):
-        return "no answer within %gs" % timeout
-    if isinstance(exc, socket.gaierror):
-        return "cannot resolve the host name (%s)" % (exc.strerror or exc)
-    if isinstance(exc, OSError) and exc.errno == errno.ECONNREFUSED:
-        return "connection refused"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror[:1].lower() + exc.strerror[1:]
-    return str(exc) or type(exc).__name__
-
-
-def endpoint_row(host: str, endpoint: t.Mapping[str, t.Any], timeout: float, connect: Connect = _connect) -> Row:
-    """A ``Network`` row: whether this host opens a TCP connection to ``endpoint`` ({name, host, port})."""
+def endpoint_result_row(host: str, endpoint: t.Mapping[str, t.Any], error: t.Optional[str]) -> Row:
+    """A ``Network`` row from ``reach``'s answer for ``endpoint`` ({name, host, port}): None, or why not."""
     check = "%s %s:%s" % (endpoint["name"], endpoint["host"], endpoint["port"])
-    try:
-        connect(str(endpoint["host"]), int(endpoint["port"]), timeout)
-    except (OSError, socket.timeout) as exc:
-        return row(host, "Network", check, "fail", "not reachable from %s: %s" % (host, connect_error(exc, timeout)))
+    if error is not None:
+        return row(host, "Network", check, "fail", "not reachable from %s: %s" % (host, error))
     return row(host, "Network", check, "ok", "reachable from %s" % host)
+
+
+def endpoint_row(host: str, endpoint: t.Mapping[str, t.Any], timeout: float, connect: t.Optional[Connect] = None) -> Row:
+    """A ``Network`` row: whether this host opens a TCP connection to ``endpoint`` ({name, host, port})."""
+    return endpoint_result_row(host, endpoint, reach(str(endpoint["host"]), int(endpoint["port"]), timeout, connect))
 
 
 def endpoint_problems(endpoints: t.Sequence[t.Mapping[str, t.Any]]) -> t.List[str]:
@@ -263,3 +145,62 @@ def endpoint_problems(endpoints: t.Sequence[t.Mapping[str, t.Any]]) -> t.List[st
         if not 0 < port < 65536:
             problems.append("endpoints[%d] port %d is not between 1 and 65535" % (index, port))
     return problems
+
+
+# --- the module's options and result
+
+def argument_spec(on_host: bool = True) -> t.Dict[str, t.Any]:
+    """The module's options. The action plugin validates them on the controller with ``on_host`` False: paths
+    stay as given (``str``), for the host to resolve ``~`` and variables as ``type=path`` does there."""
+    path = "path" if on_host else "str"
+    return dict(
+        flink_home=dict(type=path, required=True),
+        flink_version=dict(type="str", default=""),
+        java_home=dict(type=path),
+        needed_bytes=dict(type="int", default=0),
+        endpoints=dict(type="list", elements="dict", default=[], options=dict(
+            name=dict(type="str", required=True),
+            host=dict(type="str", required=True),
+            port=dict(type="int", required=True),
+        )),
+        timeout=dict(type="float", default=5.0),
+        report_host=dict(type="str", default=""),
+    )
+
+
+def option_problems(params: t.Mapping[str, t.Any]) -> t.List[str]:
+    """What is wrong with valid-typed options, checked before anything is read on the host."""
+    problems = endpoint_problems(params["endpoints"])
+    if params["needed_bytes"] < 0:
+        problems.append("needed_bytes must not be negative, got %d" % params["needed_bytes"])
+    return problems
+
+
+def gather_args(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """What ``_host_facts.gather`` needs of the options."""
+    return {"flink_home": params["flink_home"], "java_home": params["java_home"] or "",
+            "config_files": config_files(params["flink_version"]), "endpoints": list(params["endpoints"]),
+            "timeout": params["timeout"]}
+
+
+def host_result(params: t.Mapping[str, t.Any], facts: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """The module's result (``changed``, ``rows``, ``java``, ``free_bytes``) from ``gather``'s facts: a row per
+    endpoint, then the java row, the lib/ row and the free-space row."""
+    host = params["report_host"] or facts["hostname"]
+    java = facts["java"]
+    choice = JavaChoice(java["path"], java["source"], java["config_file"])
+    rows = [endpoint_result_row(host, e, error) for e, error in zip(params["endpoints"], facts["endpoints"])]
+    rows.append(java_row(host, choice, java["rc"], java["output"], params["flink_version"], facts["env_java_home"]))
+    result: t.Dict[str, t.Any] = {"changed": False, "rows": rows,
+                                  "java": {"path": choice.java, "source": choice.source, "config_file": choice.where,
+                                           "version_from": java["version_from"]}}
+    lib = os.path.join(facts["flink_home"], "lib")
+    found = facts["lib"]
+    if not found["exists"]:
+        rows.append(lib_row(host, lib, None, False, facts["user"]))
+        return result
+    rows.append(lib_row(host, lib, found["is_dir"], found["writable"], facts["user"], found["read_only"]))
+    result["free_bytes"] = found["free_bytes"]
+    if found["is_dir"] and params["needed_bytes"]:
+        rows.append(free_space_row(host, lib, found["free_bytes"], params["needed_bytes"]))
+    return result

@@ -24,9 +24,18 @@ description:
   - That the filesystem of C(lib/) has O(needed_bytes) free.
   - That each of O(endpoints) accepts a TCP connection from this host within O(timeout) seconds.
   - Returns the results as report rows in RV(rows) and never fails on a failed check; the caller decides.
+  - When the controller knows the host's Python (C(ansible_python_interpreter) is set, or an earlier task
+    discovered it), an action plugin runs these reads as one short command with that Python, C(python -c) and
+    the standard library, and judges the result on the controller. That is one command per host, with no module payload and no
+    temporary directory. Otherwise, or when that command gives no answer it can read, the module runs (and
+    discovers the interpreter). Both read and judge the same way and return the same result.
 author:
   - cdcops.flink_cdc maintainers (@cdcops)
 attributes:
+  action:
+    support: full
+    description: An action plugin of the same name runs the check as one command on the host when it can, else
+      the module.
   check_mode:
     support: full
     description: The module only reads; it does the same in check mode.
@@ -149,118 +158,26 @@ free_bytes:
   type: int
 """
 
-import os
-import pwd
-import shutil
-import socket
-import typing as t
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._host_check import (
-    Row,
-    choose_java,
-    configured_java_home,
-    endpoint_problems,
-    endpoint_row,
-    free_space_row,
-    java_row,
-    lib_row,
-    release_output,
-    release_version,
+    argument_spec,
+    gather_args,
+    host_result,
+    option_problems,
 )
-
-
-def _read(path: str) -> t.Optional[str]:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-    except OSError:
-        return ""
-
-
-def _user() -> str:
-    try:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except KeyError:
-        return "uid %d" % os.geteuid()
-
-
-class FlinkHostCheck:
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-        self.params = module.params
-        self.host = self.params["report_host"] or socket.gethostname()
-        self.result: t.Dict[str, t.Any] = dict(changed=False, rows=[])
-
-    def run(self) -> None:
-        problems = endpoint_problems(self.params["endpoints"])
-        if self.params["needed_bytes"] < 0:
-            problems.append("needed_bytes must not be negative, got %d" % self.params["needed_bytes"])
-        if problems:
-            self.module.fail_json(msg="; ".join(problems), **self.result)
-        rows: t.List[Row] = self.result["rows"]
-        for endpoint in self.params["endpoints"]:
-            rows.append(endpoint_row(self.host, endpoint, self.params["timeout"]))
-        rows.append(self._java())
-        rows.extend(self._lib())
-        self.module.exit_json(**self.result)
-
-    def _java(self) -> Row:
-        flink_home, flink_version = self.params["flink_home"], self.params["flink_version"]
-        config_home, config_file = configured_java_home(flink_home, flink_version, _read)
-        choice = choose_java(self.params["java_home"] or "", config_home, config_file, os.environ, shutil.which)
-        self.result["java"] = {"path": choice.java, "source": choice.source, "config_file": choice.where,
-                               "version_from": ""}
-        rc: t.Optional[int] = None
-        output = "no java on PATH" if not choice.java else "no executable java at %s" % choice.java
-        released = release_version(choice.java, _read) if choice.java and os.access(choice.java, os.X_OK) else None
-        if released:
-            rc, output = 0, release_output(*released)
-            self.result["java"]["version_from"] = released[1]
-        elif choice.java and os.access(choice.java, os.X_OK):
-            self.result["java"]["version_from"] = "java -version"
-            try:
-                rc, out, err = self.module.run_command([choice.java, "-version"], handle_exceptions=False)
-                output = (err or "") + (out or "")
-            except OSError as exc:
-                output = "cannot run %s: %s" % (choice.java, exc.strerror or exc)
-        return java_row(self.host, choice, rc, output, flink_version, os.environ.get("JAVA_HOME", ""))
-
-    def _lib(self) -> t.List[Row]:
-        lib = os.path.join(self.params["flink_home"], "lib")
-        if not os.path.exists(lib):
-            return [lib_row(self.host, lib, None, False, _user())]
-        is_dir = os.path.isdir(lib)
-        vfs = os.statvfs(lib)
-        read_only = bool(vfs.f_flag & os.ST_RDONLY)
-        rows = [lib_row(self.host, lib, is_dir, is_dir and os.access(lib, os.W_OK | os.X_OK), _user(), read_only)]
-        self.result["free_bytes"] = vfs.f_bavail * vfs.f_frsize
-        if is_dir and self.params["needed_bytes"]:
-            rows.append(free_space_row(self.host, lib, self.result["free_bytes"], self.params["needed_bytes"]))
-        return rows
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._host_facts import gather
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            flink_home=dict(type="path", required=True),
-            flink_version=dict(type="str", default=""),
-            java_home=dict(type="path"),
-            needed_bytes=dict(type="int", default=0),
-            endpoints=dict(type="list", elements="dict", default=[], options=dict(
-                name=dict(type="str", required=True),
-                host=dict(type="str", required=True),
-                port=dict(type="int", required=True),
-            )),
-            timeout=dict(type="float", default=5.0),
-            report_host=dict(type="str", default=""),
-        ),
-        supports_check_mode=True,
-    )
-    FlinkHostCheck(module).run()
+    # The action plugin (plugins/action/flink_host_check.py) runs the same gather as one short command when it
+    # knows the host's Python; this module runs otherwise, for example when the interpreter is still to be
+    # discovered.
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    problems = option_problems(module.params)
+    if problems:
+        module.fail_json(msg="; ".join(problems), changed=False, rows=[])
+    module.exit_json(**host_result(module.params, gather(gather_args(module.params))))
 
 
 if __name__ == "__main__":

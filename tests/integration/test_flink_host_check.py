@@ -1,11 +1,13 @@
 """flink_host_check on the real bed: the bed's own Java and Flink homes, a read-only lib/, a full filesystem, a
 closed port; and the role's preflight runs it once per TaskManager host instead of one task per check."""
 
+import json
 import os
 import shutil
 import socket
 import stat
 import subprocess
+import sys
 
 import pytest
 
@@ -202,3 +204,81 @@ def test_preflight_runs_one_host_check_per_taskmanager_host(bed, ansible, tmp_pa
                       ("tm2", "StarRocks BE http 127.0.0.1:%d" % be_port)], failed
     areas = {(r["host"], r["check"]) for r in inv.report()["rows"] if r["area"] == "Java/config"}
     assert {(h, c) for h in ("tm1", "tm2", "jobmanager") for c in ("java", "lib/", "free space")} <= areas
+
+
+# --- the one-command check (the action plugin's probe) and the module give the same result
+
+def host_check_play(args, delegate=False, environment=None):
+    """A play that runs flink_host_check on localhost: as its probe, or (delegate_to) as the module."""
+    task = {"cdcops.flink_cdc.flink_host_check": args}
+    if delegate:
+        task["delegate_to"] = "localhost"
+    if environment:
+        task["environment"] = environment
+    return json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [task]}]) + "\n"
+
+
+def comparable(result):
+    """The result without what changes from one read to the next (the free bytes of a busy filesystem)."""
+    out = {k: v for k, v in result.items() if k in ("changed", "rows", "java")}
+    out["rows"] = [dict(r, detail=r["detail"].split(" free in ")[1]) if r["check"] == "free space" else r
+                   for r in result["rows"]]
+    return out
+
+
+def both_ways(ansible, args, environment=None):
+    probe = ansible.playbook(host_check_play(args, environment=environment), verbosity=3)
+    module = ansible.playbook(host_check_play(args, delegate=True, environment=environment), verbosity=3)
+    assert probe.rc == 0 and module.rc == 0, (probe, module)
+    # The probe ran no module: no AnsiballZ payload was written for the task; the delegated task ran the module.
+    assert "AnsiballZ_flink_host_check.py" not in probe.output
+    assert "AnsiballZ_flink_host_check.py" in module.output
+    return probe.results(action="flink_host_check")[0]["result"], module.results(action="flink_host_check")[0]["result"]
+
+
+@pytest.mark.parametrize("scenario", ["bed taskmanager", "java -version of env.java.home", "legacy flink-conf.yaml",
+                                      "no lib/", "closed port"])
+def test_the_probe_and_the_module_agree(bed, ansible, tmp_path, scenario):
+    tm = bed["taskmanagers"][0]
+    pg = {"name": "PostgreSQL", "host": bed["postgres"]["logical"]["host"], "port": bed["postgres"]["logical"]["port"]}
+    args = {"flink_home": tm["home"], "flink_version": bed["flink_version"], "needed_bytes": 1 << 20,
+            "endpoints": [pg], "report_host": "tm1"}
+    if scenario == "java -version of env.java.home":
+        jdk = fake_java_home(tmp_path / "jdk8", JAVA8)
+        args["flink_home"] = str(flink_home(tmp_path, "env:\n  java:\n    home: %s\n" % jdk))
+    elif scenario == "legacy flink-conf.yaml":
+        home = flink_home(tmp_path)
+        (home / "conf" / "flink-conf.yaml").write_text("env.java.home: %s\n" % fake_java_home(tmp_path / "j", JAVA8))
+        args.update(flink_home=str(home), flink_version="1.17.2")
+    elif scenario == "no lib/":
+        args["flink_home"] = str(tmp_path / "missing")
+    elif scenario == "closed port":
+        args["endpoints"] = [pg, {"name": "StarRocks FE http", "host": "127.0.0.1", "port": closed_port()}]
+    probe, module = both_ways(ansible, args)
+    assert comparable(probe) == comparable(module)
+    statuses = [r["status"] for r in probe["rows"]]
+    assert statuses == {"bed taskmanager": ["ok"] * 4, "java -version of env.java.home": ["ok", "fail", "ok", "ok"],
+                        "legacy flink-conf.yaml": ["ok", "ok", "ok", "ok"], "no lib/": ["ok", "ok", "fail"],
+                        "closed port": ["ok", "fail", "ok", "ok", "ok"]}[scenario], probe["rows"]
+
+
+def test_the_probe_sees_the_tasks_environment(bed, ansible, tmp_path):
+    jdk = fake_java_home(tmp_path / "jdk8", JAVA8)
+    args = {"flink_home": str(flink_home(tmp_path)), "flink_version": "1.20.3"}
+    probe, module = both_ways(ansible, args, environment={"JAVA_HOME": str(jdk)})
+    assert probe["java"] == module["java"] == {"path": "%s/bin/java" % jdk, "source": "JAVA_HOME", "config_file": "",
+                                               "version_from": "java -version"}
+    assert rows_by_check(probe)["java"]["detail"].endswith("(%s/bin/java, JAVA_HOME=%s)" % (jdk, jdk))
+
+
+def test_a_probe_without_an_answer_runs_the_module(bed, ansible, tmp_path):
+    """A Python that refuses ``-c`` (a wrapper here): the probe gives no answer, and the module runs instead."""
+    wrapper = tmp_path / "python"
+    wrapper.write_text('#!/bin/sh\n[ "$1" = "-c" ] && exit 3\nexec %s "$@"\n' % sys.executable)
+    wrapper.chmod(0o755)
+    args = {"flink_home": bed["taskmanagers"][0]["home"], "flink_version": bed["flink_version"]}
+    run = ansible.playbook(host_check_play(args), verbosity=3, env={"ANSIBLE_PYTHON_INTERPRETER": str(wrapper)})
+    assert run.rc == 0, run
+    assert "the one-command check gave no answer (rc=3" in run.output
+    assert "AnsiballZ_flink_host_check.py" in run.output
+    assert [r["status"] for r in run.results(action="flink_host_check")[0]["result"]["rows"]] == ["ok", "ok"]

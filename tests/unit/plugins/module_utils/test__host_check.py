@@ -1,4 +1,5 @@
-"""flink_host_check's rules (module_utils/_host_check.py), each with its inputs given."""
+"""flink_host_check's rules (module_utils/_host_check.py) and readers (module_utils/_host_facts.py), each with its
+inputs given."""
 
 import errno
 import socket
@@ -6,6 +7,7 @@ import socket
 import pytest
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _host_check as hc
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _host_facts as hf
 
 
 # --- env.java.home in the Flink configuration
@@ -22,7 +24,7 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _host_chec
     "---\nenv:\n  java:\n    home: /opt/jdk17\n",
 ])
 def test_config_value_finds_env_java_home_flat_nested_or_mixed(text):
-    assert hc.config_value(text, "env.java.home") == "/opt/jdk17"
+    assert hf.config_value(text, "env.java.home") == "/opt/jdk17"
 
 
 @pytest.mark.parametrize("text", [
@@ -33,7 +35,7 @@ def test_config_value_finds_env_java_home_flat_nested_or_mixed(text):
     "env:\n  java:\n    # home: /commented\n    opts: x\n",
 ])
 def test_config_value_is_none_without_the_key(text):
-    assert hc.config_value(text, "env.java.home") is None
+    assert hf.config_value(text, "env.java.home") is None
 
 
 @pytest.mark.parametrize("version, files", [
@@ -71,19 +73,19 @@ def which(found):
 
 def test_choose_java_order_java_home_config_env_path():
     env = {"JAVA_HOME": "/env-jdk"}
-    assert hc.choose_java("/opt/jdk", "/conf-jdk", "/f/conf/config.yaml", env, which("/usr/bin/java")) == \
-        hc.JavaChoice("/opt/jdk/bin/java", "java_home", "")
-    assert hc.choose_java("", "/conf-jdk", "/f/conf/config.yaml", env, which("/usr/bin/java")) == \
-        hc.JavaChoice("/conf-jdk/bin/java", "config", "/f/conf/config.yaml")
-    assert hc.choose_java("", "", "", env, which("/usr/bin/java")) == hc.JavaChoice("/env-jdk/bin/java", "JAVA_HOME", "")
-    assert hc.choose_java("", "", "", {}, which("/usr/bin/java")) == hc.JavaChoice("/usr/bin/java", "PATH", "")
-    assert hc.choose_java("", "", "", {}, which(None)) == hc.JavaChoice("", "PATH", "")
+    assert hf.choose_java("/opt/jdk", "/conf-jdk", "/f/conf/config.yaml", env, which("/usr/bin/java")) == \
+        hf.JavaChoice("/opt/jdk/bin/java", "java_home", "")
+    assert hf.choose_java("", "/conf-jdk", "/f/conf/config.yaml", env, which("/usr/bin/java")) == \
+        hf.JavaChoice("/conf-jdk/bin/java", "config", "/f/conf/config.yaml")
+    assert hf.choose_java("", "", "", env, which("/usr/bin/java")) == hf.JavaChoice("/env-jdk/bin/java", "JAVA_HOME", "")
+    assert hf.choose_java("", "", "", {}, which("/usr/bin/java")) == hf.JavaChoice("/usr/bin/java", "PATH", "")
+    assert hf.choose_java("", "", "", {}, which(None)) == hf.JavaChoice("", "PATH", "")
 
 
 JAVA17 = 'openjdk version "17.0.15" 2025-04-15\nOpenJDK Runtime Environment (build 17.0.15+6)\n'
 JAVA8 = 'openjdk version "1.8.0_392"\n'
 JAVA21 = 'openjdk version "21.0.2" 2024-01-16\n'
-PATH_JAVA = hc.JavaChoice("/usr/bin/java", "PATH", "")
+PATH_JAVA = hf.JavaChoice("/usr/bin/java", "PATH", "")
 
 
 def test_java_row_ok_for_a_supported_java():
@@ -108,9 +110,9 @@ def test_release_version_follows_links_to_the_java_image(tmp_path):
     (home / "release").write_text('IMPLEMENTOR="Debian"\nJAVA_VERSION="17.0.15"\nJAVA_VERSION_DATE="2025-04-15"\n')
     link = tmp_path / "usr-bin-java"
     link.symlink_to(home / "bin" / "java")
-    found = hc.release_version(str(link), lambda path: open(path).read() if __import__("os").path.exists(path) else None)
+    found = hf.release_version(str(link), lambda path: open(path).read() if __import__("os").path.exists(path) else None)
     assert found == ("17.0.15", str(home / "release"))
-    output = hc.release_output(*found)
+    output = hf.release_output(*found)
     assert hc.java_row("tm1", PATH_JAVA, 0, output, "1.20.3", "")["detail"] == \
         "Java 17 for Flink 1.20.3 (/usr/bin/java, JAVA_HOME unset)"
     assert hc.java_row("tm1", PATH_JAVA, 0, output, "1.20.3", "")["status"] == "ok"
@@ -118,23 +120,23 @@ def test_release_version_follows_links_to_the_java_image(tmp_path):
 
 def test_release_version_of_a_java_8_jre_and_without_a_release_file(tmp_path):
     files = {str(tmp_path / "jdk8" / "release"): 'JAVA_VERSION="1.8.0_392"\n'}
-    found = hc.release_version(str(tmp_path / "jdk8" / "jre" / "bin" / "java"), files.get)
+    found = hf.release_version(str(tmp_path / "jdk8" / "jre" / "bin" / "java"), files.get)
     assert found == ("1.8.0_392", str(tmp_path / "jdk8" / "release"))
-    assert hc.java_row("tm1", PATH_JAVA, 0, hc.release_output(*found), "1.20.3", "")["status"] == "fail"
+    assert hc.java_row("tm1", PATH_JAVA, 0, hf.release_output(*found), "1.20.3", "")["status"] == "fail"
     # No release file, or one without a version: None, and the module runs java -version instead.
-    assert hc.release_version(str(tmp_path / "other" / "bin" / "java"), files.get) is None
-    assert hc.release_version(str(tmp_path / "x" / "bin" / "java"),
+    assert hf.release_version(str(tmp_path / "other" / "bin" / "java"), files.get) is None
+    assert hf.release_version(str(tmp_path / "x" / "bin" / "java"),
                               {str(tmp_path / "x" / "release"): 'JAVA_VERSION=""\n'}.get) is None
 
 
 def test_java_row_names_the_config_file_it_came_from():
-    choice = hc.JavaChoice("/conf-jdk/bin/java", "config", "/f/conf/config.yaml")
+    choice = hf.JavaChoice("/conf-jdk/bin/java", "config", "/f/conf/config.yaml")
     assert hc.java_row("tm1", choice, 0, JAVA17, "2.0.1", "")["detail"] == \
         "Java 17 for Flink 2.0.1 (/conf-jdk/bin/java, env.java.home in /f/conf/config.yaml)"
 
 
 def test_java_row_without_a_java():
-    row = hc.java_row("tm1", hc.JavaChoice("", "PATH", ""), None, "no java on PATH", "1.20.3", "")
+    row = hc.java_row("tm1", hf.JavaChoice("", "PATH", ""), None, "no java on PATH", "1.20.3", "")
     assert row["status"] == "fail"
     assert row["detail"] == "cannot tell the Java version from: no java on PATH (java, JAVA_HOME unset)"
 

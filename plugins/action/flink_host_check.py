@@ -1,0 +1,80 @@
+# -*- coding: utf-8 -*-
+# Copyright: cdcops.flink_cdc contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
+# the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+"""Controller side of cdcops.flink_host_check (documented with the module).
+
+The check only reads, and what it reads on the host is one self-contained file
+(module_utils/_host_facts.py, ``gather``). When the controller knows the host's Python, this plugin sends that
+file as one ``python -c`` (plugin_utils/_probe.py) and judges the facts here with the module's own rules
+(module_utils/_host_check.py, ``host_result``): one command per host instead of a temp dir, the module payload,
+its run and the cleanup. When it does not know the Python (interpreter discovery has not run on the host yet),
+when the task is delegated, or when the command gives no answer it can read, the module runs as usual.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _host_facts
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._host_check import (
+    argument_spec,
+    gather_args,
+    host_result,
+    option_problems,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _probe
+
+MODULE = "cdcops.flink_cdc.flink_host_check"
+
+display = Display()
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+    _supports_check_mode = True  # it only reads
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+        task_vars = task_vars or {}
+        try:
+            dummy, params = self.validate_argument_spec(argument_spec=argument_spec(on_host=False))
+        except AnsibleActionFail as exc:
+            result.update(failed=True, changed=False, rows=[], msg=exc.message)
+            return result
+        problems = option_problems(params)
+        if problems:
+            result.update(failed=True, changed=False, rows=[], msg="; ".join(problems))
+            return result
+        facts = self._probe(params, task_vars)
+        if facts is None:
+            result.update(self._execute_module(module_name=MODULE, task_vars=task_vars))
+            return result
+        result.update(host_result(params, facts))
+        return result
+
+    def _probe(self, params: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any] | None:
+        """``gather``'s facts, read with one command on the host; None when the module has to run instead."""
+        if self._task.delegate_to or getattr(self._connection._shell, "SHELL_FAMILY", "") != "sh":
+            return None
+        python = _probe.interpreter(task_vars, self._templar)
+        if python is None:
+            display.vvv("flink_host_check: the host's Python is not known yet; the module runs")
+            return None
+        command = _probe.command(python, _host_facts, "gather", gather_args(params))
+        environment = self._compute_environment_string()
+        res = self._low_level_execute_command(("%s %s" % (environment, command)).strip(), sudoable=True)
+        facts = _probe.answer(res.get("stdout", "")) if res.get("rc") == 0 else None
+        if not isinstance(facts, dict):
+            display.vvv("flink_host_check: the one-command check gave no answer (rc=%s: %s); the module runs"
+                        % (res.get("rc"), (res.get("stderr") or "").strip()[-300:]))
+            return None
+        return facts
