@@ -94,8 +94,9 @@ TARGET_PREFLIGHT_EXECUTIONS = 1
 
 # Actions that run on the controller only and execute no module on any host.
 CONTROLLER_ACTIONS = frozenset((
-    "add_host", "assert", "debug", "fail", "flink_cdc_report", "group_by", "import_role", "import_tasks", "include_role",
-    "include_tasks", "include_vars", "meta", "pause", "set_fact", "set_stats", "validate_argument_spec",
+    "add_host", "assert", "debug", "fail", "flink_cdc_report", "flink_connector_choice", "group_by", "import_role",
+    "import_tasks", "include_role", "include_tasks", "include_vars", "meta", "pause", "set_fact", "set_stats",
+    "validate_argument_spec",
 ))
 EXECUTED = ("ok", "changed", "failed", "ignored", "unreachable")
 # The role's phases, by task name prefix; a task without one of these prefixes keeps the phase before it (the
@@ -112,7 +113,8 @@ BASELINE_NOTE = ("bench/role_bench_baseline.yml, ansible.builtin only: uri GET /
                  "/taskmanagers again with the same assert")
 ROLE_NOTE = ("ansible-playbook cdcops.flink_cdc.deploy --skip-tags %s (the collection's playbook: the role on "
              "flink_jobmanager and flink_taskmanagers, every phase but restart: preflight: flink_cluster_info, "
-             "maven-metadata.xml, flink_host_check per TaskManager host, pg_logical_check; deploy: "
+             "flink_connector_choice (reads maven-metadata.xml on the controller), flink_host_check per TaskManager host, "
+             "pg_logical_check; deploy: "
              "flink_connector_jar; verify: flink_cluster_info; summary: the report and the printed summary), "
              "flink_cdc_fetch_mode controller, flink_cdc_smoke false, connectors unpinned with "
              "flink_cdc_starrocks_connector false, a fresh controller cache and report directory every run"

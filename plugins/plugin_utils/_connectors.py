@@ -299,3 +299,15 @@ def supported_versions_table(minors: t.Sequence[str] = FLINK_MINORS,
             minor, postgres_cell, "`%s`" % sink["version"] if sink else "none",
             ", ".join(str(j) for j in javas) or "unknown", ansible_core, _tested_cell(*by_minor.get(minor, (None, None)))))
     return "\n".join(lines) + "\n"
+
+
+def read_listed(repository_url: str, http_options: t.Any,
+                artifacts: t.Sequence[t.Tuple[str, str]] = METADATA_ARTIFACTS) -> Listed:
+    """``group_id:artifact_id`` -> the versions the repository's ``maven-metadata.xml`` lists, read from the
+    controller; None for one that could not be read (no answer, an HTTP error such as the 404 of a plain
+    directory of jars, not Maven metadata), which leaves the choice to the support matrix."""
+    # Imported here: the filters that only judge given metadata need no HTTP code.
+    from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.download import repository_versions
+
+    return {"%s:%s" % (group, artifact): repository_versions(repository_url, group, artifact, http_options)
+            for group, artifact in artifacts}

@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright: cdcops.flink_cdc contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
+# the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+"""cdcops.flink_cdc.flink_connector_choice (documented with the module): the connector builds for a Flink
+version, chosen on the controller. It reads the repository's ``maven-metadata.xml`` itself (when nothing is
+pinned) and decides with plugin_utils/_connectors.py (``choice``); no module runs anywhere."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.parameters import remove_values
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _support_matrix as matrix
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import options
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _connectors
+
+# The repository options of the action group cdcops.flink_cdc.connector, as flink_connector_jar has them.
+REPOSITORY_OPTIONS = ("repository_url", "url_username", "url_password", "headers", "validate_certs", "timeout",
+                      "use_proxy")
+ARGUMENT_SPEC = dict(
+    flink_version=dict(type="str", default=""),
+    connectors=dict(type="list", elements="dict", default=[]),
+    starrocks=dict(type="bool", default=True),
+    **{name: spec for name, spec in options.argument_spec(internal=False).items() if name in REPOSITORY_OPTIONS},
+)
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+    _supports_check_mode = True  # it only reads
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+        # A password in the repository URL's userinfo is masked in everything returned (the rows name the
+        # repository without it already).
+        secrets = options.option_url_secrets(self._task.args)
+        try:
+            dummy, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        except AnsibleActionFail as exc:
+            result.update(failed=True, changed=False, msg=exc.message)
+            return remove_values(result, secrets) if secrets else result
+        listed = None
+        if not params["connectors"] and matrix.flink_minor(params["flink_version"]):
+            http = options.HttpOptions(timeout=params["timeout"], validate_certs=params["validate_certs"],
+                                       url_username=params["url_username"], url_password=params["url_password"],
+                                       headers={str(k): str(v) for k, v in (params["headers"] or {}).items()},
+                                       use_proxy=params["use_proxy"])
+            artifacts = [a for a in _connectors.METADATA_ARTIFACTS
+                         if params["starrocks"] or a[1] != matrix.STARROCKS_ARTIFACT]
+            listed = _connectors.read_listed(params["repository_url"], http, artifacts)
+        chosen = _connectors.choice(params["connectors"], params["flink_version"], params["starrocks"], listed,
+                                    params["repository_url"])
+        result.update(changed=False, listed=listed, **chosen)
+        return remove_values(result, secrets) if secrets else result
