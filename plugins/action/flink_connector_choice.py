@@ -47,13 +47,9 @@ class ActionModule(ActionBase):
             return remove_values(result, secrets) if secrets else result
         listed = None
         if not params["connectors"] and matrix.flink_minor(params["flink_version"]):
-            http = options.HttpOptions(timeout=params["timeout"], validate_certs=params["validate_certs"],
-                                       url_username=params["url_username"], url_password=params["url_password"],
-                                       headers={str(k): str(v) for k, v in (params["headers"] or {}).items()},
-                                       use_proxy=params["use_proxy"])
             artifacts = [a for a in _connectors.METADATA_ARTIFACTS
                          if params["starrocks"] or a[1] != matrix.STARROCKS_ARTIFACT]
-            listed = _connectors.read_listed(params["repository_url"], http, artifacts)
+            listed = _connectors.read_listed(params["repository_url"], options.http_options(params), artifacts)
         chosen = _connectors.choice(params["connectors"], params["flink_version"], params["starrocks"], listed,
                                     params["repository_url"])
         result.update(changed=False, listed=listed, **chosen)

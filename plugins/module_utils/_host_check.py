@@ -7,7 +7,7 @@
 
 Plain functions over their inputs, so the unit tests call each rule directly. The facts they judge are read on
 the host by module_utils/_host_facts.py (``gather``), inside the module or as the action plugin's one-command
-probe; ``host_rows`` turns them into the result, in either place. Each row is ``{host, area, check, status,
+probe; ``host_result`` turns them into the result, in either place. Each row is ``{host, area, check, status,
 detail}``, the row shape of the flink_cdc role's readiness report.
 """
 

@@ -113,8 +113,9 @@ class InstallOptions(t.NamedTuple):
 
 
 def http_options(params: t.Mapping[str, t.Any]) -> HttpOptions:
-    """The HTTP options of the module's (validated) parameters, on the host or on the controller."""
+    """The HTTP options of the module's (validated) parameters, on the host or on the controller; also of
+    flink_connector_choice's, which has the repository options but no ``force``."""
     return HttpOptions(timeout=params["timeout"], validate_certs=params["validate_certs"],
                        url_username=params["url_username"], url_password=params["url_password"],
                        headers={str(k): str(v) for k, v in (params["headers"] or {}).items()},
-                       use_proxy=params["use_proxy"], force=params["force"])
+                       use_proxy=params["use_proxy"], force=params.get("force", False))
