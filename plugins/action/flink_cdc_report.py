@@ -14,6 +14,8 @@ import os
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.errors import JarError
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.install import parse_mode
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import redact_url
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _report
 
@@ -29,17 +31,6 @@ ARGUMENT_SPEC = {
 }
 
 
-def _mode(value, name: str) -> int:
-    """An octal mode given as a string (V(0644)) or an int (0o644, as YAML reads 0644 unquoted)."""
-    try:
-        mode = int(value, 8) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError):
-        raise AnsibleActionFail("%s must be an octal mode such as '0644', got %r" % (name, value))
-    if not 0 <= mode <= 0o7777:
-        raise AnsibleActionFail("%s must be an octal mode such as '0644', got %r" % (name, value))
-    return mode
-
-
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
@@ -52,17 +43,17 @@ class ActionModule(ActionBase):
         del tmp  # tmp no longer has any effect
         try:
             dummy, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-            mode = _mode(params["mode"], "mode")
+            mode = parse_mode(params["mode"])  # as flink_connector_jar reads its mode
             rows = _report.check_rows(params["rows"])
             doc = _report.document(rows, redact_url(params["rest_url"]), params["flink_version"],
                                    params["connectors"], params["connectors_pinned"], bool(self._task.check_mode))
             dest = os.path.abspath(os.path.expanduser(params["dest"]))
             paths = _report.write(dest, doc, params["connector_summary"] or None, mode=mode)
-        except (AnsibleActionFail, _report.ReportError) as exc:
+        except (AnsibleActionFail, JarError, _report.ReportError) as exc:
             # Returned rather than raised: Ansible's display of a raised error quotes the task's arguments, here
             # every row of the report.
-            result.update(failed=True, changed=False, msg="flink_cdc_report: %s" % (exc.message if isinstance(
-                exc, AnsibleActionFail) else exc))
+            message = exc.message if isinstance(exc, AnsibleActionFail) else str(exc)
+            result.update(failed=True, changed=False, msg="flink_cdc_report: %s" % message)
             return result
         # Output, not managed state: writing the report is never a change of the hosts.
         result.update(changed=False, markdown=paths["markdown"], json=paths["json"], counts=_report.counts(rows),

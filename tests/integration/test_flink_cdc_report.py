@@ -83,3 +83,15 @@ def test_runs_no_module_on_the_tasks_host(ansible, tmp_path):
     assert run.rc == 0, run
     assert [r["status"] for r in run.records] == ["ok"]
     assert read(dest)[0]["rows"] == ROWS
+
+
+def test_mode_is_read_as_flink_connector_jar_reads_it(ansible, tmp_path):
+    dest = str(tmp_path / "report")
+    run = ansible.module("flink_cdc_report", {"dest": dest, "rows": ROWS, "mode": "640"})
+    assert run.rc == 0, run
+    assert oct(os.stat(run.result["json"]).st_mode & 0o777) == "0o640"
+    run = ansible.module("flink_cdc_report", {"dest": str(tmp_path / "other"), "rows": ROWS, "mode": "u=rw"})
+    assert run.failed
+    assert run.result["msg"] == ("flink_cdc_report: mode 'u=rw' must be an octal mode such as '0644' (symbolic modes "
+                                 "are not supported).")
+    assert not os.path.exists(str(tmp_path / "other"))
