@@ -16,16 +16,20 @@ is missing, with no extra stat or checksum modules:
    jars that the controller's memory of this host and ``dest`` (what the
    last successful run of the task left there, under ``controller_cache_dir``)
    does not vouch for: on a first deploy, all of them.
-3. Run the module once on the host with each jar described by file name and
+3. Run the install once on the host with each jar described by file name and
    checksum (``_pushed``), and the pushed ones by their copy (``src``). It
    verifies every checksum itself, moves each pushed copy it installs into
-   ``dest``, and does everything else (mode/owner, removals). A host that
-   holds what the memory says costs exactly that: one execution, no temp dir
-   with pipelining (the idempotent rerun); a first deploy, one execution and
-   the transfers.
+   ``dest``, and does everything else (mode/owner, removals). When the
+   controller knows the host's Python, that run is one ``python -c`` that
+   carries the install code (``module_utils/_connector_jar``, standard library
+   only; ``host_run.run_pushed``), so the host pays neither the AnsiballZ
+   payload nor the import of ``ansible.module_utils.basic``; otherwise
+   (interpreter discovery still to run, a delegated task, a shell other than
+   sh, no readable answer) the module runs, which calls the same code. A first
+   deploy costs one execution and the transfers.
 4. If the memory was wrong (a jar was deleted behind its back), the module
    installs nothing and names the jars it lacks: transfer just those and run
-   it again. Then remember what the host now holds, and what a rerun would
+   the install again. Then remember what the host now holds, and what a rerun would
    answer (``ensure.rerun_record``); remove the temp dir.
 5. A later run with the same arguments first runs ``dest_state`` on the
    host as a short ``python -c`` (no module payload, no temp dir). When every
@@ -60,9 +64,13 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.er
     DownloadError,
     JarError,
 )
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _probe
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils._connector_jar import cache, host_records, push, rerun
 
 MODULE = "cdcops.flink_cdc.flink_connector_jar"
+# What the one-command install sends to the host: this package and what it imports besides the standard library.
+HOST_PACKAGE = "ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar"
+HOST_MODULES = ("ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common",)
 # dest can change between the host's answer and the install (another run); answer that this many times.
 MAX_PUSH_ROUNDS = 2
 
@@ -158,7 +166,7 @@ class ActionModule(ActionBase):
         if first:
             self._push(first, items, resolved, transferred)
         remember = not check_mode
-        result = self._run_on_host(host_args, items, single, task_vars, remember)
+        result = self._run_on_host(params, host_args, items, single, task_vars, remember)
         rounds = 0
         while result.get(wire.NEEDED) and not result.get("failed"):
             if rounds == MAX_PUSH_ROUNDS:
@@ -168,7 +176,7 @@ class ActionModule(ActionBase):
                                     self._task.args.get("dest"), ", ".join(result[wire.NEEDED])))
             rounds += 1
             self._push(result.pop(wire.NEEDED), items, resolved, transferred)
-            result = self._run_on_host(host_args, items, single, task_vars, remember)
+            result = self._run_on_host(params, host_args, items, single, task_vars, remember)
         result.pop(wire.NEEDED, None)
         answer = result.pop(wire.RERUN, None)
 
@@ -236,11 +244,32 @@ class ActionModule(ActionBase):
             return None
         return rerun.parse_probe(res.get("stdout", ""))
 
-    def _run_on_host(self, host_args: dict[str, t.Any], items: list[dict[str, t.Any]], single: bool,
-                     task_vars: dict[str, t.Any], remember: bool = False) -> dict[str, t.Any]:
+    def _run_on_host(self, params: dict[str, t.Any], host_args: dict[str, t.Any], items: list[dict[str, t.Any]],
+                     single: bool, task_vars: dict[str, t.Any], remember: bool = False) -> dict[str, t.Any]:
         pushed = push.pushed_option(items, single, remember, self._connection._shell.tmpdir)
-        args = dict(host_args, **{wire.PUSHED: pushed})
-        return self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+        result = self._run_one_command(params, pushed, task_vars)
+        if result is None:
+            args = dict(host_args, **{wire.PUSHED: pushed})
+            result = self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars)
+        return result
+
+    def _run_one_command(self, params: dict[str, t.Any], pushed: dict[str, t.Any],
+                         task_vars: dict[str, t.Any]) -> dict[str, t.Any] | None:
+        """The module's run on the host (``host_run.run_pushed``) as one ``python -c`` that carries the install
+        code itself (``_probe.package_command``), when the controller knows the host's Python; None when it does
+        not, when the task is delegated or the shell is not sh, or when the command gave no answer: then the
+        module runs."""
+        # The options as the controller validated them, but dest as the task gave it: ~ is the host's home.
+        argument = {"options": dict({k: params[k] for k in wire.HOST_OPTIONS}, dest=str(self._task.args["dest"])),
+                    "pushed": pushed, "check_mode": bool(self._task.check_mode), "diff": bool(self._task.diff)}
+        done = _probe.run(self, task_vars, lambda python: _probe.package_command(
+            python, HOST_PACKAGE, HOST_MODULES, HOST_PACKAGE + ".host_run.run_pushed", argument), "install")
+        if done is None:
+            return None
+        result, python = done
+        # What the rerun record keeps, as ActionBase keeps the shebang it ran a module with.
+        self._used_interpreter = "#!" + " ".join(shlex.quote(part) for part in python)
+        return result
 
     def _push(self, names: list[str], items: list[dict[str, t.Any]],
               resolved: list[tuple[sources.JarRequest, cache.CachedJar | None]], transferred: set[str]) -> None:

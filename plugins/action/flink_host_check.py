@@ -19,7 +19,6 @@ import typing as t
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-from ansible.utils.display import Display
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _host_facts
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._host_check import (
@@ -31,8 +30,6 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._host_check impor
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _probe
 
 MODULE = "cdcops.flink_cdc.flink_host_check"
-
-display = Display()
 
 
 class ActionModule(ActionBase):
@@ -63,18 +60,7 @@ class ActionModule(ActionBase):
 
     def _probe(self, params: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any] | None:
         """``gather``'s facts, read with one command on the host; None when the module has to run instead."""
-        if self._task.delegate_to or getattr(self._connection._shell, "SHELL_FAMILY", "") != "sh":
-            return None
-        python = _probe.interpreter(task_vars, self._templar)
-        if python is None:
-            display.vvv("flink_host_check: the host's Python is not known yet; the module runs")
-            return None
-        command = _probe.command(python, _host_facts, "gather", gather_args(params))
-        environment = self._compute_environment_string()
-        res = self._low_level_execute_command(("%s %s" % (environment, command)).strip(), sudoable=True)
-        facts = _probe.answer(res.get("stdout", "")) if res.get("rc") == 0 else None
-        if not isinstance(facts, dict):
-            display.vvv("flink_host_check: the one-command check gave no answer (rc=%s: %s); the module runs"
-                        % (res.get("rc"), (res.get("stderr") or "").strip()[-300:]))
-            return None
-        return facts
+        argument = gather_args(params)
+        done = _probe.run(self, task_vars, lambda python: _probe.command(python, _host_facts, "gather", argument),
+                          "check")
+        return done[0] if done else None

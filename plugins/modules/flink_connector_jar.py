@@ -250,11 +250,17 @@ options:
         cached jar is reused without fetching its body again (only the small C(.sha1) file, unless the checksum is
         pinned). The controller remembers, per host and O(dest), the checksums of the jars the last successful run
         left there. Jars it does not know the host to have are transferred to the host's temporary directory first;
-        then one module execution on each host verifies every checksum, installs, and does the rest. A first deploy
-        is one module execution per host plus the transfers, and an idempotent rerun one module execution and no
-        transfer. If a host lacks a jar the controller thought it had, the module installs nothing, that jar is
+        then one execution on each host verifies every checksum, installs, and does the rest. A first deploy
+        is one execution per host plus the transfers, and an idempotent rerun one execution and no
+        transfer. If a host lacks a jar the controller thought it had, the host installs nothing, that jar is
         transferred, and a second execution installs. Hosts need no access to the repository, and credentials never
         leave the controller.
+      - With V(controller), when the controller knows the host's Python (C(ansible_python_interpreter) set, or
+        discovered by an earlier task), that execution is one C(python -c) command that carries the module's own
+        install code (standard library only), with the options validated on the controller; no module payload and
+        no import of Ansible's module support on the host. Otherwise (interpreter still to be discovered, a
+        delegated task, a shell other than sh, or no readable answer from that command) the module runs. Both give
+        the same result.
       - O(repository_url), O(url_username), O(url_password), O(headers), O(validate_certs), O(use_proxy) and
         O(timeout) apply where the jars are fetched.
       - With V(controller), O(force) downloads each jar again into the controller cache, once per run, and a host
@@ -531,17 +537,9 @@ diff:
       returned: in diff mode
 """
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import (
-    ensure,
-    install,
-    options,
-    sources,
-    wire,
-)
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import host_run, options, sources, wire
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.errors import JarError
 
 
@@ -560,9 +558,6 @@ class FlinkConnectorJar:
         # A password in a URL's userinfo: masked wherever it appears in the result, invocation included.
         self.module.no_log_values.update(options.option_url_secrets(self.params))
 
-    def fail(self, msg, **details):
-        self.module.fail_json(msg=msg, changed=bool(details.pop("changed", False)), **details)
-
     def requests(self):
         """The jars of this call, and whether the result takes the single-jar form."""
         p = self.params
@@ -576,35 +571,12 @@ class FlinkConnectorJar:
                     for index, spec in enumerate(p["jars"])], False
         return [sources.jar_request(p, p["repository_url"], p["state"])], True
 
-    def install_options(self):
-        p = self.params
-        uid, gid = install.resolve_owner(p["owner"], p["group"])
-        return options.InstallOptions(validate=p["validate"], remove_other_versions=p["remove_other_versions"],
-                                      mode=install.parse_mode(p["mode"]), uid=uid, gid=gid, backup=p["backup"],
-                                      force=p["force"])
-
     def run(self):
-        p = self.params
-        check = self.module.check_mode
-        pushed = p[wire.PUSHED]
         try:
             requests, single = self.requests()
-            opts = self.install_options()
-            dest = install.check_dest(p["dest"])
-            # Check mode only reads: a shared lock keeps it from seeing a half-finished run.
-            rerun = False
-            with install.dest_lock(dest, exclusive=not check):
-                result = ensure.ensure_jars(requests, dest, options.http_options(p), opts, check)
-                if pushed is not None and pushed.get("remember") and not check and wire.NEEDED not in result:
-                    # For the action plugin's next run (see ensure.rerun_record); it never reaches the user.
-                    rerun = ensure.rerun_record(requests, dest, options.http_options(p), opts)
-        except JarError as exc:
-            self.fail(exc.msg, **exc.details)
-        except OSError as exc:
-            self.fail("flink_connector_jar failed on %s: %s" % (p["dest"], exc), exception=traceback.format_exc())
-        result = ensure.final_result(result, single, self.module._diff)
-        if rerun is not False:
-            result[wire.RERUN] = rerun
+            result = host_run.run(requests, single, self.params, self.module.check_mode, self.module._diff)
+        except (JarError, OSError) as exc:
+            self.module.fail_json(**host_run.failure(exc, self.params["dest"]))
         self.module.exit_json(**result)
 
 

@@ -3,7 +3,7 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
 # the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
-"""A read-only probe: a self-contained module_utils file run on a host as one ``python -c`` (controller only).
+"""Host code run as one ``python -c`` (controller only): a self-contained module_utils file, or a package.
 
 An action plugin whose module only reads can send the reading code itself, when it is a self-contained file
 (standard library only, Python 3.8): ``command`` quotes that file's source, a call of one of its functions and
@@ -11,17 +11,30 @@ the call's JSON argument into one shell command for the host's Python, and ``ans
 printed. That costs one command on the host: no AnsiballZ payload, no temp dir, no ``chmod``, no cleanup. It
 needs the Python to use (``interpreter``): the one the task would run a module with, when the controller
 already knows it; when it does not (interpreter discovery has not run yet), the plugin runs its module.
+
+``package_command`` does the same for a whole module_utils package that imports only the standard library and
+itself (flink_connector_jar's install, ``_connector_jar``): its sources travel compressed in the command (a few
+tens of KB, under Linux's 128 KB limit for one argument, MAX_ARG_STRLEN) and a small importer on the host
+loads them from there, so the host needs nothing of the collection or of Ansible installed.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import importlib
 import inspect
 import json
+import os
 import shlex
 import types
 import typing as t
+import zlib
 
 from ansible import constants as C
+from ansible.utils.display import Display
+
+display = Display()
 
 # How the probe's answer is told apart from anything else on stdout (a login banner, say).
 MARK = "cdcops.flink_cdc probe"
@@ -29,6 +42,23 @@ MARK = "cdcops.flink_cdc probe"
 _MAIN = """
 import json as _json, sys as _sys
 _sys.stdout.write(_json.dumps({%(mark)r: %(function)s(_json.loads(_sys.argv[1]))}) + "\\n")
+"""
+
+
+# The importer for package_command: argv[1] holds {module name: [origin, is package, source]}, zlib + base64.
+_PACKAGE_MAIN = """
+import base64 as _b, importlib as _i, importlib.abc as _a, importlib.util as _u, json as _j, sys as _s, zlib as _z
+_S = _j.loads(_z.decompress(_b.b64decode(_s.argv[1])))
+class _Finder(_a.MetaPathFinder, _a.Loader):
+    def find_spec(self, name, path=None, target=None):
+        if name in _S:
+            return _u.spec_from_loader(name, self, origin=_S[name][0], is_package=_S[name][1])
+    def create_module(self, spec):
+        return None
+    def exec_module(self, module):
+        exec(compile(_S[module.__name__][2], module.__spec__.origin, "exec"), module.__dict__)
+_s.meta_path.insert(0, _Finder())
+_s.stdout.write(_j.dumps({%(mark)r: getattr(_i.import_module(%(module)r), %(function)r)(_j.loads(_s.argv[2]))}) + "\\n")
 """
 
 
@@ -44,6 +74,31 @@ def interpreter(task_vars: t.Mapping[str, t.Any], templar: t.Any) -> t.Optional[
         value = str(facts.get("discovered_interpreter_python") or "").strip()
     parts = shlex.split(value) if value else []
     return parts or None
+
+
+def run(action: t.Any, task_vars: t.Mapping[str, t.Any], build: t.Callable[[t.List[str]], str],
+        what: str) -> t.Optional[t.Tuple[t.Dict[str, t.Any], t.List[str]]]:
+    """Run ``build(python)`` (a ``command`` or ``package_command``) on the host of ``action``'s task, as its module
+    would run there (the task's become and environment), and return its answer with the Python it used.
+
+    None when the module has to run instead: the task is delegated (the interpreter variables are the delegated
+    host's business, which ActionBase handles for modules), the shell is not sh, the host's Python is not known
+    yet, or the command gave no answer (``what`` names the run in the -vvv message that says so)."""
+    name = action._task.action.rsplit(".", 1)[-1]
+    if action._task.delegate_to or getattr(action._connection._shell, "SHELL_FAMILY", "") != "sh":
+        return None
+    python = interpreter(task_vars, action._templar)
+    if python is None:
+        display.vvv("%s: the host's Python is not known yet; the module runs" % name)
+        return None
+    environment = action._compute_environment_string()
+    res = action._low_level_execute_command(("%s %s" % (environment, build(python))).strip(), sudoable=True)
+    found = answer(res.get("stdout", "")) if res.get("rc") == 0 else None
+    if not isinstance(found, dict):
+        display.vvv("%s: the one-command %s gave no answer (rc=%s: %s); the module runs"
+                    % (name, what, res.get("rc"), (res.get("stderr") or "").strip()[-300:]))
+        return None
+    return found, python
 
 
 def command(python: t.Sequence[str], source_module: types.ModuleType, function: str, argument: t.Any) -> str:
@@ -63,3 +118,37 @@ def answer(stdout: str) -> t.Optional[t.Any]:
         if isinstance(found, dict) and MARK in found:
             return found[MARK]
     return None
+
+
+@functools.lru_cache(maxsize=None)
+def _package_payload(package: str, *modules: str) -> str:
+    """``package`` (every ``.py`` file directly in it), ``modules`` and their parent packages, as the importer of
+    ``_PACKAGE_MAIN`` reads them; built once per process."""
+    found: dict[str, list[t.Any]] = {}
+    pkg = importlib.import_module(package)
+    directory = os.path.dirname(os.path.abspath(t.cast(str, pkg.__file__)))
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".py"):
+            is_pkg = name == "__init__.py"
+            dotted = package if is_pkg else "%s.%s" % (package, name[:-3])
+            with open(os.path.join(directory, name), encoding="utf-8") as f:
+                found[dotted] = ["<cdcops>/%s" % dotted.replace(".", "/"), is_pkg, f.read()]
+    for dotted in modules:
+        found[dotted] = ["<cdcops>/%s" % dotted.replace(".", "/"), False,
+                         inspect.getsource(importlib.import_module(dotted))]
+    for dotted in list(found):
+        parts = dotted.split(".")
+        for end in range(1, len(parts)):
+            parent = ".".join(parts[:end])
+            found.setdefault(parent, ["<cdcops>/%s" % parent.replace(".", "/"), True, ""])
+    return base64.b64encode(zlib.compress(json.dumps(found, sort_keys=True).encode("utf-8"), 9)).decode("ascii")
+
+
+def package_command(python: t.Sequence[str], package: str, modules: t.Sequence[str], entry: str,
+                    argument: t.Any) -> str:
+    """The shell command that runs ``entry`` (``module.function``, a module of ``package`` or ``modules``) with
+    ``argument`` by ``python``, from sources sent in the command, and prints its JSON answer for ``answer``."""
+    module, function = entry.rsplit(".", 1)
+    main = _PACKAGE_MAIN % {"mark": MARK, "module": module, "function": function}
+    payload = _package_payload(package, *modules)
+    return " ".join(shlex.quote(part) for part in list(python) + ["-c", main, payload, json.dumps(argument)])

@@ -318,7 +318,7 @@ PLAY = """
 class Fleet:
     """Local hosts, each with its own lib/ and an interpreter wrapper that logs each module execution."""
 
-    def __init__(self, base, count, python=sys.executable):
+    def __init__(self, base, count, python=sys.executable, one_command=True):
         self.base = base
         self.hosts = ["tm%d" % i for i in range(1, count + 1)]
         self.cache_dir = str(base / "controller-cache")
@@ -328,8 +328,14 @@ class Fleet:
         for host in self.hosts:
             make_lib(base / host / "lib")
             wrapper = base / host / "python"
-            # Each launch logs its pid and first argument: "-c" for the controller's dest_state probe.
-            wrapper.write_text("#!/bin/sh\necho \"$$ $1\" >> %s\nexec %s \"$@\"\n" % (self.exec_log(host), python))
+            # Each launch logs its pid and what it is: "install" for the one-command install (its code calls
+            # run_pushed), else its first argument: "-c" for the controller's dest_state probe, the
+            # AnsiballZ file for the module. Without one_command, the wrapper refuses the one-command install
+            # (logged as "refused"), as a host whose Python cannot run it would: then the module runs.
+            refuse = "" if one_command else 'if [ "$kind" = install ]; then echo "$$ refused" >> %s; exit 3; fi\n' % (
+                self.exec_log(host))
+            wrapper.write_text('#!/bin/sh\ncase "$2" in *run_pushed*) kind=install ;; *) kind="$1" ;; esac\n'
+                               '%secho "$$ $kind" >> %s\nexec %s "$@"\n' % (refuse, self.exec_log(host), python))
             wrapper.chmod(0o755)
             lines.append("%s ansible_connection=local ansible_python_interpreter=%s jar_dest=%s"
                          % (host, wrapper, self.lib(host)))
@@ -351,6 +357,16 @@ class Fleet:
             if path.exists():
                 path.unlink()
         return counts
+
+    def launches(self):
+        """What each host launched since the last ``executions()`` (not reset): "install", "refused", "-c" (the
+        dest_state probe) or "module"."""
+        found = {}
+        for host in self.hosts:
+            path = self.exec_log(host)
+            kinds = [line.split(" ", 1)[1] for line in path.read_text().splitlines()] if path.exists() else []
+            found[host] = [k if k in ("install", "refused", "-c") else "module" for k in kinds]
+        return found
 
     def probes(self):
         """Of the launches since the last ``executions()``, those that were the dest_state probe (not reset)."""
@@ -522,6 +538,9 @@ def test_controller_mode_first_deploy_is_one_execution_per_host(maven_repo, publ
     want = published_sha256(maven_repo, published, [(PG, PG_NEW), (SR, SR_NEW)])
     run = fleet.play(ansible, maven_repo, [pg(), sr()], verbosity=3)
     assert not run.failed, run
+    # The controller knows each host's Python: the install is one command that carries its code, no module.
+    assert fleet.launches() == dict.fromkeys(fleet.hosts, ["install"])
+    assert "AnsiballZ_flink_connector_jar" not in run.output
     assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
     assert len(pushed_jars(run)) == 2 * len(fleet.hosts), pushed_jars(run)
     for host, record in fleet.results(run).items():
@@ -623,24 +642,30 @@ def test_controller_mode_check_mode_pushes_nothing_and_remembers_nothing(maven_r
     assert memories(fleet) == remembered and str(fleet.lib(tm2)) not in remembered
 
 
-def test_controller_mode_with_pipelining(maven_repo, published, ansible, fleet):
-    """Pipelining: no temp dir on an up-to-date host, so the rerun is one round trip per host."""
+@pytest.mark.parametrize("one_command", [True, False], ids=["one-command", "module"])
+def test_controller_mode_with_pipelining(maven_repo, published, ansible, tmp_path, one_command):
+    """Pipelining: no temp dir on an up-to-date host, so the rerun is one round trip per host, whether the install
+    is the one command or (a host that refuses it) the module."""
+    fleet = Fleet(tmp_path / "fleet", 4, one_command=one_command)
+    install = ["install"] if one_command else ["refused", "module"]
     env = {"ANSIBLE_PIPELINING": "1"}
     run = fleet.play(ansible, maven_repo, [pg(), sr()], env=env, verbosity=3)
     assert not run.failed, run
-    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+    assert fleet.launches() == dict.fromkeys(fleet.hosts, install)
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, len(install))
     # Each jar was put into a temp dir under remote_tmp once per host (and the temp dirs are gone: see play()).
     puts = [line for line in run.output.splitlines() if " PUT " in line and str(fleet.remote_tmp) in line]
     assert collections.Counter(line.rsplit("/", 1)[1].strip() for line in puts) == {
         name(PG, PG_NEW): len(fleet.hosts), name(SR, SR_NEW): len(fleet.hosts)}, puts
-    # The module on an up-to-date host (its recorded answer forgotten): one pipelined execution.
+    # The install on an up-to-date host (its recorded answer forgotten): one command, or one pipelined execution.
     fleet.forget_reruns()
     again = fleet.play(ansible, maven_repo, [pg(), sr()], env=env, verbosity=3)
     assert not again.failed and all(r["result"]["changed"] is False for r in fleet.results(again).values())
     assert fleet.probes() == dict.fromkeys(fleet.hosts, 0)
-    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+    assert fleet.launches() == dict.fromkeys(fleet.hosts, install)
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, len(install))
     assert "mkdir" not in again.output  # no remote temp dir was made
-    assert again.output.count("Pipelining is enabled.") == len(fleet.hosts)
+    assert again.output.count("Pipelining is enabled.") == (0 if one_command else len(fleet.hosts))
     # With the answer recorded again: the probe alone, no module, no temp dir.
     third = fleet.play(ansible, maven_repo, [pg(), sr()], env=env, verbosity=3)
     assert not third.failed and all(r["result"]["changed"] is False for r in fleet.results(third).values())
@@ -650,13 +675,67 @@ def test_controller_mode_with_pipelining(maven_repo, published, ansible, fleet):
     assert third.output.count("(no module execution)") == len(fleet.hosts)
 
 
+def normalized(fleet, run):
+    """Each host's result with its own paths written as <lib> and <tmp>, the invocation left out, and without
+    ``downloaded`` (which host of a run fetches a jar into the controller cache is a race between the forks)."""
+    found = {}
+    for host, record in fleet.results(run).items():
+        result = {k: v for k, v in record["result"].items() if k != "invocation"}
+        result["jars"] = [{k: v for k, v in j.items() if k != "downloaded"} for j in result["jars"]]
+        text = json.dumps(result, sort_keys=True)
+        found[host] = json.loads(text.replace(str(fleet.lib(host)), "<lib>").replace(str(fleet.remote_tmp), "<tmp>"))
+    return found
+
+
+def test_controller_mode_the_module_and_the_one_command_install_agree(maven_repo, published, ansible, tmp_path):
+    """The same runs on two fleets, one whose hosts refuse the one-command install (so the module runs): the same
+    results, the same lib/ and the same memory, through a first deploy, check mode with diff, a jar lost behind
+    the controller's back (the host names it and the controller pushes it) and an upgrade that removes the old
+    version."""
+    fleets = {one: Fleet(tmp_path / ("fleet-%s" % one), 2, one_command=one) for one in (True, False)}
+
+    def lose_a_jar(fl):
+        for host in fl.hosts:
+            os.unlink(str(fl.lib(host) / name(SR, SR_NEW)))
+        fl.forget_reruns()  # no probe: the controller believes the host has it, the host names it as missing
+
+    steps = [
+        ("first deploy", dict(connectors=[pg(PG_OLD), sr()])),
+        ("check mode with diff", dict(connectors=[pg(PG_NEW), sr()], check=True, diff=True)),
+        ("lost jar", dict(connectors=[pg(PG_OLD), sr()], before=lose_a_jar)),
+        ("upgrade with diff", dict(connectors=[pg(PG_NEW), sr()], diff=True)),
+    ]
+    for label, step in steps:
+        results, libs = {}, {}
+        for one, fl in fleets.items():
+            if "before" in step:
+                step["before"](fl)
+            run = fl.play(ansible, maven_repo, step["connectors"], check=step.get("check", False),
+                          diff=step.get("diff", False))
+            assert not run.failed, (label, run)
+            kinds = set(k for launched in fl.launches().values() for k in launched)
+            assert ("install" in kinds) is one and ("module" in kinds) is not one, (label, fl.launches())
+            fl.executions()
+            results[one] = list(normalized(fl, run).values())
+            libs[one] = [jars.snapshot_dir(fl.lib(h)) for h in fl.hosts]
+        assert results[True] == results[False], label
+        assert libs[True] == libs[False], label
+    assert [r["removed"] for r in results[True]] == [["<lib>/" + name(PG, PG_OLD)]] * 2
+    assert sorted(libs[True][0]) == sorted(["flink-dist-1.20.3.jar", name(PG, PG_NEW), name(SR, SR_NEW)])
+    assert [sorted(m.values()) for m in memories(fleets[True]).values()] == [
+        sorted(m.values()) for m in memories(fleets[False]).values()]
+
+
 def without_invocation(results):
     # The module adds its invocation (its arguments); a rerun without a module execution has none to report.
     return {h: {k: v for k, v in r["result"].items() if k != "invocation"} for h, r in results.items()}
 
 
+@pytest.mark.parametrize("one_command", [True, False], ids=["one-command", "module"])
 @pytest.mark.parametrize("diff", [False, True])
-def test_controller_mode_rerun_without_the_module_answers_as_the_module(maven_repo, published, ansible, fleet, diff):
+def test_controller_mode_rerun_without_the_module_answers_as_the_module(maven_repo, published, ansible, tmp_path,
+                                                                        diff, one_command):
+    fleet = Fleet(tmp_path / "fleet", 4, one_command=one_command)
     connectors = [pg(), sr()]
     assert not fleet.play(ansible, maven_repo, connectors).failed
     fleet.executions()
@@ -671,7 +750,8 @@ def test_controller_mode_rerun_without_the_module_answers_as_the_module(maven_re
     executed = fleet.play(ansible, maven_repo, connectors, diff=diff)
     assert not executed.failed, executed
     assert fleet.probes() == dict.fromkeys(fleet.hosts, 0)
-    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)  # the module
+    assert fleet.launches() == dict.fromkeys(fleet.hosts, ["install"] if one_command else ["refused", "module"])
+    fleet.executions()
 
     assert without_invocation(fleet.results(replayed)) == without_invocation(fleet.results(executed))
     for host, result in without_invocation(fleet.results(replayed)).items():

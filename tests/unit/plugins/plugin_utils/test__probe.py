@@ -1,14 +1,22 @@
-"""The one-command probe (plugin_utils/_probe.py) with the real self-contained file it sends, _host_facts.py."""
+"""The one-command runs of plugin_utils/_probe.py with the real code they send: the self-contained _host_facts.py,
+and flink_connector_jar's install package (module_utils/_connector_jar/)."""
 
+import base64
 import json
 import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
+import zlib
 
 import pytest
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _host_facts
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _probe
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 
 
 class Templar:
@@ -77,3 +85,90 @@ def test_the_probe_resolves_paths_on_the_host(tmp_path):
     facts = _probe.answer(proc.stdout)
     assert facts["flink_home"] == str(tmp_path / "flink")
     assert facts["lib"]["exists"] is True
+
+
+# --- package_command: flink_connector_jar's install, sent with its own code -----------------------------------
+
+JAR_PACKAGE = "ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar"
+HTTP_COMMON = "ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common"
+ISOLATED = [sys.executable, "-I", "-S"]  # no site-packages: neither Ansible nor this collection is importable
+
+
+def pushed_install(tmp_path, name="lib"):
+    """A real run_pushed argument: one StarRocks jar (built by tests/bed/jars.py) pushed into a temp dir."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "bed"))
+    import jars  # pylint: disable=import-outside-toplevel
+    built = os.path.join(str(tmp_path / "repo"), jars.publish_starrocks(str(tmp_path / "repo"), "1.2.11_flink-1.20"))
+    lib, tmp = tmp_path / name, tmp_path / ("tmp-" + name)
+    lib.mkdir()
+    tmp.mkdir()
+    jar = os.path.basename(built)
+    shutil.copy(built, str(tmp / jar))
+    return jar, lib, {
+        "options": {"dest": str(lib), "validate": True, "remove_other_versions": True, "owner": None, "group": None,
+                    "mode": "0640", "backup": False, "force": False},
+        "pushed": {"single": False, "remember": True, "tmpdir": str(tmp),
+                   "jars": [{"state": "present", "name": jar, "artifact_id": "flink-connector-starrocks",
+                             "group_id": "com.starrocks", "checksum": "sha256:" + jars.sha_hex(built, "sha256"),
+                             "src": str(tmp / jar)}]},
+        "check_mode": False, "diff": True}
+
+
+def test_the_install_runs_from_the_sources_in_the_command_alone(tmp_path):
+    """The one-command install (what the action plugin sends when it knows the host's Python) runs with a Python
+    that cannot import Ansible or this collection, and answers what ``run_pushed`` answers in-process."""
+    assert subprocess.run(ISOLATED + ["-c", "import ansible"], capture_output=True, check=False).returncode != 0
+    from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import host_run, wire
+    jar, lib, argument = pushed_install(tmp_path)
+    answered = run(_probe.package_command(ISOLATED, JAR_PACKAGE, [HTTP_COMMON], JAR_PACKAGE + ".host_run.run_pushed",
+                                          argument))
+    assert answered["changed"] is True and "failed" not in answered, answered
+    assert [j["msg"] for j in answered["jars"]] == ["install %s (not present)" % jar]
+    assert os.listdir(str(lib)) == [jar] and os.stat(str(lib / jar)).st_mode & 0o7777 == 0o640
+    assert os.listdir(argument["pushed"]["tmpdir"]) == []  # the pushed copy was moved into lib/
+    assert answered[wire.RERUN]["result"]["changed"] is False  # remember: what a rerun answers
+    assert answered["diff"]["after"] == jar + "\n"
+
+    jar2, lib2, argument2 = pushed_install(tmp_path, "lib2")
+    direct = host_run.run_pushed(argument2)
+
+    # The same answer but for the paths (and the identity of the files, in the rerun record).
+    def strip(result):
+        text = json.dumps({k: v for k, v in result.items() if k != wire.RERUN})
+        return json.loads(text.replace(str(lib2), "<lib>").replace(str(lib), "<lib>"))
+
+    assert strip(answered) == strip(direct)
+
+
+def test_the_one_command_install_fails_as_the_module_does(tmp_path):
+    from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import host_run
+    jar, lib, argument = pushed_install(tmp_path)
+    argument["options"]["dest"] = "$NO_SUCH_PARENT/lib"
+    answered = run(_probe.package_command(ISOLATED, JAR_PACKAGE, [HTTP_COMMON], JAR_PACKAGE + ".host_run.run_pushed",
+                                          argument))
+    assert answered == host_run.run_pushed(argument)
+    assert answered["failed"] is True and answered["changed"] is False
+    assert answered["msg"].startswith("dest $NO_SUCH_PARENT/lib is not a directory.")  # expandvars keeps unset ones
+    assert os.listdir(argument["pushed"]["tmpdir"]) == [jar]  # nothing moved
+
+
+def test_the_package_sent_is_the_host_code_and_fits_one_argument(tmp_path):
+    """It carries every file of module_utils/_connector_jar/ (as the module's payload does), _http_common and
+    their parent packages, nothing of plugin_utils, and the whole command fits Linux's 128 KB for one argument."""
+    from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import ensure
+    dummy, dummy2, argument = pushed_install(tmp_path)
+    command = _probe.package_command(["/usr/bin/python3"], JAR_PACKAGE, [HTTP_COMMON], JAR_PACKAGE + ".ensure.x",
+                                     argument)
+    assert len(command.encode("utf-8")) < 128 * 1024
+    sources = json.loads(zlib.decompress(base64.b64decode(shlex.split(command)[3])))
+    package_dir = os.path.dirname(ensure.__file__)
+    files = sorted(n[:-3] for n in os.listdir(package_dir) if n.endswith(".py") and n != "__init__.py")
+    assert sorted(n for n in sources if n.startswith(JAR_PACKAGE + ".")) == ["%s.%s" % (JAR_PACKAGE, n) for n in files]
+    assert sorted(n for n in sources if not n.startswith(JAR_PACKAGE)) == [
+        "ansible_collections", "ansible_collections.cdcops", "ansible_collections.cdcops.flink_cdc",
+        "ansible_collections.cdcops.flink_cdc.plugins", "ansible_collections.cdcops.flink_cdc.plugins.module_utils",
+        HTTP_COMMON]
+    # Nothing imports controller code (docstrings may name it).
+    assert not [n for n, (dummy, dummy2, text) in sources.items() if re.search(r"\bplugins\.plugin_utils\b", text)]
+    with open(os.path.join(package_dir, "host_run.py"), encoding="utf-8") as f:
+        assert sources[JAR_PACKAGE + ".host_run"][2] == f.read()
