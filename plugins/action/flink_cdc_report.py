@@ -16,7 +16,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.errors import JarError
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.install import parse_mode
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import redact_url
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import redact_url
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _report
 
 ARGUMENT_SPEC = {

@@ -3,13 +3,14 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
 # the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
-"""The REST client's URL redaction (module_utils/_flink/rest.py, redact_url) as a filter, for the role's messages."""
+"""The URL redaction of the REST client and the reports (module_utils/_http_common.py, redact_url) as a filter,
+for the role's messages."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import redact_url
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import redact_url
 
 
 def url_without_credentials(url):

@@ -7,7 +7,9 @@
 jar download (``_connector_jar/download.py``). Standard library only, so that importing it costs a module nothing.
 
 * ``call_within``: a deadline for a whole request (connect, headers, body), which a socket timeout is not;
-* ``url_secrets``: the passwords written into URLs, for ``AnsibleModule.no_log_values``.
+* ``url_secrets``: the passwords written into URLs, for ``AnsibleModule.no_log_values``;
+* ``redact_url``: a URL without its userinfo, for messages (the REST client's, and the controller's: the role's
+  filters and reports import it from here, which costs them none of Ansible's URL code).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import socket
 import threading
 import typing as t
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 
 def url_secrets(*urls: t.Optional[str]) -> t.Set[str]:
@@ -36,6 +38,13 @@ def url_secrets(*urls: t.Optional[str]) -> t.Set[str]:
         if password:
             found.update({password, unquote(password)})
     return found
+
+
+def redact_url(url: str) -> str:
+    """The URL without user:password, for messages."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _secs(value: float) -> str:

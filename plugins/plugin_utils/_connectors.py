@@ -22,7 +22,7 @@ import typing as t
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _support_matrix as matrix
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.maven import metadata_versions, version_key
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import redact_url
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import redact_url
 
 POSTGRES_CDC_SQL_ARTIFACT = "flink-sql-connector-postgres-cdc"
 

@@ -854,12 +854,18 @@ def test_controller_mode_single_jar_form(maven_repo, published, ansible, tmp_pat
 
 
 def test_controller_mode_on_python38_hosts(maven_repo, published, ansible, tmp_path):
-    """The module side (several jars, pushed jars) runs on Python 3.8 managed hosts."""
+    """The host side (several jars, pushed jars) runs on Python 3.8 managed hosts: the one-command install, and
+    the module when a host refuses that."""
     py38 = [p for p in ("/root/.pyenv/versions/3.8.18/bin/python3.8", shutil.which("python3.8")) if p and os.path.exists(p)]
     assert py38, "python3.8 is needed to prove the module runs on 3.8 targets"
+    module_fleet = Fleet(tmp_path / "fleet38-module", 2, python=py38[0], one_command=False)
+    run = module_fleet.play(ansible, maven_repo, [pg(), sr()])
+    assert not run.failed, run
+    assert module_fleet.launches() == dict.fromkeys(module_fleet.hosts, ["refused", "module"])
     fleet = Fleet(tmp_path / "fleet38", 2, python=py38[0])
     run = fleet.play(ansible, maven_repo, [pg(), sr()])
     assert not run.failed, run
+    assert fleet.launches() == dict.fromkeys(fleet.hosts, ["install"])
     assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
     again = fleet.play(ansible, maven_repo, [pg(), sr()])
     assert not again.failed and all(r["result"]["changed"] is False for r in fleet.results(again).values())

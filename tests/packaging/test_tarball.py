@@ -24,7 +24,7 @@ from packaging_lib import FQCN, PLANTED, ROOT, VENV_BIN, galaxy_yml, run
 
 # Development tooling that stays in the repository. build_ignore in galaxy.yml says why.
 DEV_ONLY = ("Makefile", ".gitignore", ".ci", "scripts", "bench", "requirements-dev.txt", "tests/packaging",
-            "docs/performance.json", "docs/performance.png", "docs/performance-n24.json", "docs/performance-n24-role.json")
+            "docs/performance.json", "docs/performance.png", "docs/performance-role.json")
 
 # Shipped whole (less byte code and caches): the content, its metadata, and the tests that go with it.
 SHIPPED_TREES = ("plugins", "roles", "playbooks", "meta", "changelogs", "tests/unit", "tests/integration",

@@ -19,12 +19,12 @@ import ssl
 import time
 import typing as t
 from urllib.error import HTTPError
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import call_within
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import call_within, redact_url
 
 try:
     from ansible.module_utils.urls import SSLValidationError
@@ -59,13 +59,6 @@ def rest_argument_spec() -> t.Dict[str, t.Any]:
         client_key=dict(type="path", no_log=False),
         timeout=dict(type="float", default=10.0),
     )
-
-
-def redact_url(url: str) -> str:
-    """The URL without user:password, for messages."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def endpoint(url: str) -> str:

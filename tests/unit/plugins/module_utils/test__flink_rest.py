@@ -13,8 +13,8 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest impor
     FlinkRestClient,
     FlinkRestError,
     endpoint,
-    redact_url,
 )
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import redact_url
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "flink")
 
