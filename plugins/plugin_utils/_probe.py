@@ -125,22 +125,23 @@ def _package_payload(package: str, *modules: str) -> str:
     """``package`` (every ``.py`` file directly in it), ``modules`` and their parent packages, as the importer of
     ``_PACKAGE_MAIN`` reads them; built once per process."""
     found: dict[str, list[t.Any]] = {}
-    pkg = importlib.import_module(package)
-    directory = os.path.dirname(os.path.abspath(t.cast(str, pkg.__file__)))
+
+    def add(dotted: str, is_pkg: bool, source: str) -> None:
+        found[dotted] = ["<cdcops>/%s" % dotted.replace(".", "/"), is_pkg, source]
+
+    directory = os.path.dirname(os.path.abspath(t.cast(str, importlib.import_module(package).__file__)))
     for name in sorted(os.listdir(directory)):
         if name.endswith(".py"):
-            is_pkg = name == "__init__.py"
-            dotted = package if is_pkg else "%s.%s" % (package, name[:-3])
             with open(os.path.join(directory, name), encoding="utf-8") as f:
-                found[dotted] = ["<cdcops>/%s" % dotted.replace(".", "/"), is_pkg, f.read()]
+                add(package if name == "__init__.py" else "%s.%s" % (package, name[:-3]), name == "__init__.py",
+                    f.read())
     for dotted in modules:
-        found[dotted] = ["<cdcops>/%s" % dotted.replace(".", "/"), False,
-                         inspect.getsource(importlib.import_module(dotted))]
+        add(dotted, False, inspect.getsource(importlib.import_module(dotted)))
     for dotted in list(found):
         parts = dotted.split(".")
         for end in range(1, len(parts)):
-            parent = ".".join(parts[:end])
-            found.setdefault(parent, ["<cdcops>/%s" % parent.replace(".", "/"), True, ""])
+            if ".".join(parts[:end]) not in found:
+                add(".".join(parts[:end]), True, "")
     return base64.b64encode(zlib.compress(json.dumps(found, sort_keys=True).encode("utf-8"), 9)).decode("ascii")
 
 

@@ -56,7 +56,8 @@ def failure(exc: Exception, dest: t.Any) -> t.Dict[str, t.Any]:
     """The failed result of a JarError or OSError that ``run`` raised."""
     if isinstance(exc, JarError):
         details = dict(exc.details)
-        return dict(details, msg=exc.msg, changed=bool(details.pop("changed", False)), failed=True)
+        changed = bool(details.pop("changed", False))
+        return dict(details, msg=exc.msg, changed=changed, failed=True)
     return dict(msg="flink_connector_jar failed on %s: %s" % (dest, exc), exception=traceback.format_exc(),
                 changed=False, failed=True)
 
@@ -65,13 +66,13 @@ def run_pushed(argument: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     """``run`` for the action plugin's one command: ``argument`` holds ``options`` (the ``wire.HOST_OPTIONS``,
     validated on the controller, with ``dest`` as the task gave it), ``pushed`` (``wire.PUSHED``'s value),
     ``check_mode`` and ``diff``. Returns the result, failed or not."""
-    params = dict(argument["options"], **{wire.PUSHED: argument["pushed"]})
+    # The module's defaults for what the host never uses with _pushed (the repository options: the controller
+    # fetched every jar), as AnsibleModule would fill them in; then the options the controller validated.
+    params = {name: spec.get("default") for name, spec in options.argument_spec().items()}
+    params.update(argument["options"], **{wire.PUSHED: argument["pushed"]})
     # What AnsibleModule does to a type=path option, on the host (ansible-core,
     # lib/ansible/module_utils/common/validation.py, check_type_path): ~ is this host's home.
     params["dest"] = os.path.expanduser(os.path.expandvars(str(params["dest"])))
-    # With no repository: what the host never uses with _pushed (the controller fetched every jar).
-    params.update(dict.fromkeys(("url_username", "url_password", "headers"), None),
-                  timeout=30, validate_certs=True, use_proxy=True)
     try:
         requests, single = wire.pushed_requests(params[wire.PUSHED])
         return run(requests, single, params, bool(argument["check_mode"]), bool(argument["diff"]))

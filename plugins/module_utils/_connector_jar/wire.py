@@ -27,7 +27,12 @@ The controller promises: the repository, its credentials and the cache stay on t
 item carries the checksum of bytes it verified (and, with ``validate``, validated); a ``src`` is its own copy of
 exactly those bytes, and one directly inside ``tmpdir`` may be moved into dest rather than copied.
 
-Host to controller, in the module's result:
+The same run in its other form, the one-command install (``host_run.run_pushed``, when the controller knows the
+host's Python): one JSON argument ``{"options": HOST_OPTIONS, "pushed": <the _pushed dict above>, "check_mode":
+bool, "diff": bool}``. There the controller has validated the options already (``dest`` still as the task gave
+it, expanded on the host as the module expands it), and the answer is the module's result, failed or not.
+
+Host to controller, in the module's result (in either form):
 
 - ``_needed`` (``NEEDED``): the file names of jars to install that have no ``src`` yet. With it the module
   changed nothing; the controller transfers those and runs the module again.

@@ -17,6 +17,8 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _host_fact
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _probe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "bed"))
+import jars  # noqa: E402  pylint: disable=wrong-import-position
 
 
 class Templar:
@@ -96,8 +98,6 @@ ISOLATED = [sys.executable, "-I", "-S"]  # no site-packages: neither Ansible nor
 
 def pushed_install(tmp_path, name="lib"):
     """A real run_pushed argument: one StarRocks jar (built by tests/bed/jars.py) pushed into a temp dir."""
-    sys.path.insert(0, os.path.join(ROOT, "tests", "bed"))
-    import jars  # pylint: disable=import-outside-toplevel
     built = os.path.join(str(tmp_path / "repo"), jars.publish_starrocks(str(tmp_path / "repo"), "1.2.11_flink-1.20"))
     lib, tmp = tmp_path / name, tmp_path / ("tmp-" + name)
     lib.mkdir()
