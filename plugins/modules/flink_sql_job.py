@@ -218,13 +218,11 @@ diagnosis:
   type: str
 """
 
-import glob
 import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._support_matrix import flink_at_least
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import (
     FlinkRestClient,
     FlinkRestError,
@@ -234,6 +232,7 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common impo
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.sql_job import (
     SqlJobError,
     client_argv,
+    client_problem,
     default_settings,
     diagnose,
     exception_text,
@@ -272,21 +271,9 @@ class FlinkSqlJob:
         self.module.fail_json(msg=msg, **self.result)
 
     def check_client(self) -> None:
-        client = os.path.join(self.flink_home, "bin", "sql-client.sh")
-        if not os.path.isfile(client):
-            self.fail("%s does not exist: flink_home must be a Flink installation on %s" % (
-                client, self._here()))
-        if not os.access(client, os.X_OK):
-            self.fail("%s is not executable by this user" % client)
-        # The SQL client puts opt/flink-sql-gateway-<v>.jar on its classpath (Flink 1.16+, bin/sql-client.sh);
-        # without it it dies with ClassNotFoundException ...gateway.service.context.DefaultContext.
-        version = self.result.get("flink_version") or ""
-        gateway = glob.glob(os.path.join(self.flink_home, "opt", "flink-sql-gateway-*.jar"))
-        if flink_at_least(version, "1.16") and not gateway:
-            self.fail("%s has no opt/flink-sql-gateway-%s.jar, which the SQL client needs (the official binary "
-                      "distribution ships it; some packagings drop it). Put "
-                      "org.apache.flink:flink-sql-gateway:%s from Maven Central into %s/opt." % (
-                          self.flink_home, version, version, self.flink_home))
+        problem = client_problem(self.flink_home, self.result.get("flink_version") or "", self._here())
+        if problem:
+            self.fail(problem)
 
     def _here(self) -> str:
         return os.uname()[1]

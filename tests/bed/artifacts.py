@@ -87,6 +87,23 @@ STAND_INS = (
     Artifact("kafka", "flink2_stand_in", "org.apache.flink", "flink-sql-connector-kafka", "4.0.1-2.0"),
 )
 
+# The JDBC connector, the sink of the bed's CDC jobs (a table in a second PostgreSQL database; no StarRocks server
+# exists here). apache/flink-connector-jdbc: 3.3.0 is built per Flink minor (3.3.0-1.20, 3.2.0-1.19); its
+# flink-connector-jdbc artifact holds the core and every dialect, and no JDBC driver. The PostgreSQL driver
+# comes from the postgres-cdc SQL jar beside it, which bundles org.postgresql unrelocated (flink-cdc
+# flink-sql-connector-postgres-cdc/pom.xml): a separate driver jar would put the same classes in lib/ twice.
+# https://repo.maven.apache.org/maven2/org/apache/flink/flink-connector-jdbc/ (mvn here serves both).
+JDBC_SINKS = (
+    Artifact("jdbc", "sink", "org.apache.flink", "flink-connector-jdbc", "3.3.0-1.20"),
+    Artifact("jdbc", "sink", "org.apache.flink", "flink-connector-jdbc", "3.2.0-1.19"),
+)
+
+
+def jdbc_sink(flink_version: str) -> Optional[Artifact]:
+    """The JDBC connector built for the Flink minor of ``flink_version``, or None."""
+    return next((a for a in JDBC_SINKS if fits(a, flink_version)), None)
+
+
 # The thin postgres-cdc jar, which never belongs in lib/ (FACTS.md, "Where jars go"). Not served by the
 # bed: record_jars.py records its layout so the unit tests replay the module's thin-jar rule on it.
 THIN_PG_CDC = Artifact("postgres_cdc_thin", "wrong", "org.apache.flink", "flink-connector-postgres-cdc", "3.5.0",

@@ -939,7 +939,7 @@ def publish_connectors(root):
             if os.path.isdir(stale):
                 log("removing %s: Maven Central serves no such version, so it was built" % stale)
                 shutil.rmtree(stale)
-    real = artifacts.CONNECTORS + artifacts.STAND_INS
+    real = artifacts.CONNECTORS + artifacts.STAND_INS + artifacts.JDBC_SINKS
     rels = [artifacts.publish_real(root, a.group_id, a.artifact_id, a.version) for a in real]
     for group_id, artifact_id in dict.fromkeys((a.group_id, a.artifact_id) for a in real):
         maven_repo.write_metadata(root, group_id, artifact_id)

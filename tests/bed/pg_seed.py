@@ -37,6 +37,9 @@ DEMO_SLOT = "flink_cdc_shop"
 DEMO_SMOKE_TABLE = "public.products"
 DEMO_SMOKE_ROWS = 300
 DEMO_TABLES = ("public.customers", "public.orders", DEMO_SMOKE_TABLE)
+# The real sink of the bed's CDC jobs: a second database on the same server, written through Flink's JDBC
+# connector (no StarRocks server exists here). Owned by the demo role, so a job writes with its credentials.
+SINK_DATABASE = "sink"
 
 
 def admin_connect(pg, dbname="postgres"):
@@ -163,7 +166,25 @@ def seed_demo(pg):
     finally:
         conn.close()
     return {"database": DEMO_DATABASE, "user": DEMO_USER, "password": password,
-            "tables": list(DEMO_TABLES), "publication": DEMO_PUBLICATION, "slot_name": DEMO_SLOT}
+            "tables": list(DEMO_TABLES), "publication": DEMO_PUBLICATION, "slot_name": DEMO_SLOT,
+            "sink_database": seed_sink(pg)}
+
+
+def seed_sink(pg):
+    """The sink database, owned by the demo role (idempotent); its name."""
+    admin = admin_connect(pg)
+    try:
+        if not _scalar(admin, "SELECT 1 FROM pg_database WHERE datname = %s", (SINK_DATABASE,)):
+            create = sql.SQL("CREATE DATABASE {} OWNER {}")
+            _execute(admin, create.format(sql.Identifier(SINK_DATABASE), sql.Identifier(DEMO_USER)))
+    finally:
+        admin.close()
+    conn = admin_connect(pg, SINK_DATABASE)
+    try:
+        _execute(conn, sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(DEMO_USER)))
+    finally:
+        conn.close()
+    return SINK_DATABASE
 
 
 # --------------------------------------------------------------------------- a real consumer

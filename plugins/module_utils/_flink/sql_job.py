@@ -24,6 +24,7 @@ host's Flink configuration.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
@@ -170,6 +171,23 @@ def run_client(flink_home: str, script: str, secrets: t.Iterable[str], timeout: 
         return ClientResult(rc, redact(_ANSI.sub("", raw), list(secrets)), timed_out, argv)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def client_problem(flink_home: str, flink_version: str, here: str) -> t.Optional[str]:
+    """Why the SQL client of ``flink_home`` cannot run on this host (``here``), or None."""
+    client = os.path.join(flink_home, "bin", "sql-client.sh")
+    if not os.path.isfile(client):
+        return "%s does not exist: flink_home must be a Flink installation on %s" % (client, here)
+    if not os.access(client, os.X_OK):
+        return "%s is not executable by this user" % client
+    # The SQL client puts opt/flink-sql-gateway-<v>.jar on its classpath (Flink 1.16+, bin/sql-client.sh);
+    # without it it dies with ClassNotFoundException ...gateway.service.context.DefaultContext.
+    gateway = glob.glob(os.path.join(flink_home, "opt", "flink-sql-gateway-*.jar"))
+    if flink_at_least(flink_version or "", "1.16") and not gateway:
+        return ("%s has no opt/flink-sql-gateway-%s.jar, which the SQL client needs (the official binary "
+                "distribution ships it; some packagings drop it). Put org.apache.flink:flink-sql-gateway:%s from "
+                "Maven Central into %s/opt." % (flink_home, flink_version, flink_version, flink_home))
+    return None
 
 
 def parse_client_output(output: str) -> t.Dict[str, t.List[str]]:
