@@ -378,6 +378,25 @@ tables:
           type: str
           sample: bigint
       sample: [{"name": "id", "type": "bigint"}]
+    columns:
+      description: Every column of the table in table order; empty when it does not exist.
+      type: list
+      elements: dict
+      version_added: 0.3.0
+      contains:
+        name:
+          description: Column name.
+          type: str
+          sample: amount
+        type:
+          description: The column type as format_type(atttypid, atttypmod) gives it, as in RV(tables[].primary_key[].type).
+          type: str
+          sample: numeric(12,2)
+        nullable:
+          description: Whether the column may hold null (no C(NOT NULL) constraint).
+          type: bool
+          sample: false
+      sample: [{"name": "id", "type": "bigint", "nullable": false}, {"name": "amount", "type": "numeric(12,2)", "nullable": true}]
     rows:
       description: Exact row count, from SELECT count(*) FROM the table.
       type: int

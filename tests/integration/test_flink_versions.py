@@ -165,3 +165,49 @@ def test_defaults_deploy_rolling_restart_smoke_and_verify(bed, ansible, tmp_path
     assert verify["result"]["flink_version"] == bed["flink_version"]
     assert sorted(verify["result"]["host_matches"]["matched"]) == ["tm1", "tm2"]
     assert verify["result"]["host_matches"]["missing"] == []
+
+
+# A streaming job whose source has state (a datagen sequence keeps its position; it holds every value it has
+# still to emit, so its end stays small), on every version: the restore
+# keys differ (execution.savepoint.* before 1.20, execution.state-recovery.* from 1.20) and the module must pick
+# the right ones, or the new job would start empty and latest.restored would say so.
+LIFECYCLE_SQL = """
+CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '{rate}',
+  'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '100000');
+CREATE TABLE snk (id BIGINT) WITH ('connector' = 'blackhole');
+INSERT INTO snk SELECT id FROM gen;
+"""
+
+
+def test_flink_job_lifecycle_restores_on_this_version(bed, ansible, tmp_path):
+    def args(rate="5", **kw):
+        out = {"url": bed["rest_url"], "flink_home": bed["jobmanager"]["home"], "name": "cdcops-lifecycle",
+               "sql": LIFECYCLE_SQL.format(rate=rate), "settings": {"execution.checkpointing.interval": "1s"},
+               "savepoint_dir": "file://%s/savepoints" % tmp_path, "record_dir": str(tmp_path / "records"),
+               "wait_timeout": 90}
+        out.update(kw)
+        return out
+
+    try:
+        run = ansible.module("flink_job", args())
+        assert run.rc == 0, run
+        first = run.result["job_id"]
+        assert run.result["action"] == "submitted" and run.result["job_state"] == "RUNNING"
+        run = ansible.module("flink_job", args(rate="10"))
+        assert run.rc == 0, run
+        res = run.result
+        assert res["action"] == "upgraded" and res["restored_from"] == res["savepoint"], res
+        restored = bed_mod.rest("/jobs/%s/checkpoints" % res["job_id"])["latest"]["restored"]
+        assert restored["is_savepoint"] is True and restored["external_path"] == res["savepoint"]
+        assert bed_mod.rest("/jobs/%s" % first)["state"] == "FINISHED"
+        run = ansible.module("flink_job", args(rate="10", state="suspended"))
+        assert run.rc == 0, run
+        assert run.result["action"] == "suspended" and run.result["job_state"] == "FINISHED"
+        savepoint = run.result["savepoint"]
+        run = ansible.module("flink_job", args(rate="10"))
+        assert run.rc == 0, run
+        assert run.result["action"] == "resumed" and run.result["restored_from"] == savepoint
+        restored = bed_mod.rest("/jobs/%s/checkpoints" % run.result["job_id"])["latest"]["restored"]
+        assert restored["external_path"] == savepoint
+    finally:
+        bed_mod.jobs_cancel()

@@ -261,7 +261,8 @@ class JobLifecycle:
         record["pending"] = {"op": "stop", "job_id": job_id, "trigger_id": trigger_id, "target": target}
         self.save()
         location = None
-        if self.job_state(job_id) not in TERMINAL:
+        state = self.job_state(job_id)
+        if state is not None and state not in TERMINAL:
             # The same trigger ID again is answered with the same operation, not a second savepoint.
             self.rest.stop_with_savepoint(job_id, target, trigger_id)
         else:

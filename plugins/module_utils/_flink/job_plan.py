@@ -145,7 +145,8 @@ def _plan_running(name: str, upgrade_mode: str, fingerprint: str, job: t.Optiona
                         warnings=(STATELESS_WARNING,))
         return Plan("resumed", (("submit", ("savepoint", record["savepoint"])),),
                     "resume job %s from its savepoint %s" % (name, record["savepoint"]))
-    if record.get("state") == "running":
+    # "cancelled" or "stopped": a last-state or stateless upgrade cancelled the job and did not get to submit.
+    if record.get("state") in ("running", "cancelled", "stopped"):
         lost = lost_job_text(name, record.get("job_id"), recorded_state)
         if upgrade_mode == "savepoint":
             return _fail(

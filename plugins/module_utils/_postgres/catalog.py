@@ -84,6 +84,7 @@ SELECT r.ord::int AS position, r.schema_name AS schema, r.table_name AS table,
        CASE WHEN c.oid IS NOT NULL THEN pg_get_userbyid(c.relowner) END AS owner,
        c.relreplident::text AS replica_identity,
        pk.names AS primary_key, pk.types AS primary_key_types,
+       cols.names AS column_names, cols.types AS column_types, cols.not_null AS column_not_null,
        r.chunk_key,
        CASE WHEN r.chunk_key IS NOT NULL AND c.oid IS NOT NULL THEN EXISTS (
            SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = r.chunk_key
@@ -104,6 +105,12 @@ LEFT JOIN LATERAL (
       FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
      WHERE i.indrelid = c.oid AND i.indisprimary) pk ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(a.attname::text ORDER BY a.attnum) AS names,
+           array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum) AS types,
+           array_agg(a.attnotnull ORDER BY a.attnum) AS not_null
+      FROM pg_attribute a
+     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) cols ON true
 ORDER BY r.ord
 """
 
@@ -251,8 +258,9 @@ def _file_setting(client: PgClient, name: str) -> t.Optional[str]:
 def table_summaries(tables: t.List[t.Dict[str, t.Any]]) -> t.List[t.Dict[str, t.Any]]:
     """The ``tables`` result of pg_logical_check: one entry per TABLES_SQL row, in request order.
 
-    ``primary_key`` lists the key columns in key order with their ``format_type()`` text, which
-    is what a Flink DDL for the table is built from.
+    ``primary_key`` lists the key columns in key order with their ``format_type()`` text; ``columns`` every
+    column in table order with its ``format_type()`` text and whether it may be null: what a Flink DDL for the
+    table is built from.
     """
     summaries = []
     for table in tables:
@@ -266,6 +274,8 @@ def table_summaries(tables: t.List[t.Dict[str, t.Any]]) -> t.List[t.Dict[str, t.
             "exists": exists,
             "kind": RELKIND_KINDS.get(table.get("relkind") or "") if exists else None,
             "primary_key": [{"name": name, "type": type_} for name, type_ in zip(names, types)],
+            "columns": [{"name": name, "type": type_, "nullable": not not_null} for name, type_, not_null in zip(
+                table.get("column_names") or [], table.get("column_types") or [], table.get("column_not_null") or [])],
         }
         if table.get("rows") is not None:
             summary["rows"] = int(table["rows"])

@@ -642,6 +642,12 @@ def test_table_summaries_from_recorded_facts():
         "primary_key": [{"name": "uid", "type": "uuid"}, {"name": "region", "type": "character varying(20)"},
                         {"name": "at", "type": "timestamp with time zone"},
                         {"name": "amount", "type": "numeric(10,2)"}],
+        # Every column in table order (what a pipeline's Flink DDL is built from).
+        "columns": [{"name": "region", "type": "character varying(20)", "nullable": False},
+                    {"name": "amount", "type": "numeric(10,2)", "nullable": False},
+                    {"name": "at", "type": "timestamp with time zone", "nullable": False},
+                    {"name": "uid", "type": "uuid", "nullable": False},
+                    {"name": "note", "type": "text", "nullable": True}],
         "rows": 2}
     assert by_name["public.events_nopk"]["primary_key"] == [] and by_name["public.events_nopk"]["rows"] == 0
     assert (by_name["public.orders_view"]["kind"], by_name["public.orders_view"]["exists"]) == ("view", True)
@@ -649,7 +655,7 @@ def test_table_summaries_from_recorded_facts():
     expected = ("Sales.EU", "Orders", [{"name": "Id", "type": "bigint"}])
     assert (sales["schema"], sales["table"], sales["primary_key"]) == expected
     assert by_name["public.missing"] == {"name": "public.missing", "schema": "public", "table": "missing",
-                                         "exists": False, "kind": None, "primary_key": []}
+                                         "exists": False, "kind": None, "primary_key": [], "columns": []}
     # Not counted: a view, a table without SELECT, a schema without USAGE, a missing table.
     assert [s["name"] for s in summaries if "rows" not in s] == ["public.orders_view", "public.secret", "hidden.t",
                                                                  "public.missing"]
