@@ -211,6 +211,32 @@ restored_from:
     JobManager (C(latest.restored) of the job's checkpoints).
   returned: when a job was submitted from state
   type: str
+health:
+  description: How the running job fares, as job managers show it. Read from the JobManager at the end of the run.
+  returned: when the job runs
+  type: dict
+  contains:
+    running_s:
+      description: Seconds since the job was submitted, by the JobManager's clock.
+      type: float
+      sample: 3600.2
+    restarts:
+      description: How often the job restarted since it was submitted (its C(numRestarts) metric).
+      type: int
+      sample: 0
+    checkpoints_completed:
+      description: Checkpoints completed since the job was submitted.
+      type: int
+      sample: 42
+    checkpoints_failed:
+      description: Checkpoints that failed since the job was submitted.
+      type: int
+      sample: 0
+    last_checkpoint_age_s:
+      description: Seconds since the last checkpoint completed, by the JobManager's clock; null before the first.
+        A CDC source confirms its position to PostgreSQL only on checkpoints.
+      type: float
+      sample: 12.5
 fingerprint:
   description: The fingerprint of the declared SQL and settings. The job carries it as the global job parameter
     C(cdcops.flink_job.spec).
@@ -328,16 +354,17 @@ class FlinkJob:
         active, recorded_state = job.observe()
         decision = plan(params["name"], params["state"], params["upgrade_mode"], job.fingerprint, job.record, active,
                         recorded_state)
-        if decision.error:
-            self.fail(decision.error)
-        self.result["action"] = decision.action
-        if decision.action not in ("unchanged", "none") or decision.steps:
-            self.result["changed"] = True
-        current = active[0].job_id if active else (job.record or {}).get("job_id")
+        current = active[0].job_id if len(active) == 1 else (job.record or {}).get("job_id")
         if current:
             self.result["job_id"] = current
         if (job.record or {}).get("savepoint"):
             self.result["savepoint"] = job.record["savepoint"]
+        if decision.error:
+            self._job_state(job)
+            self.fail(decision.error)
+        self.result["action"] = decision.action
+        if decision.action not in ("unchanged", "none") or decision.steps:
+            self.result["changed"] = True
         if self.module._diff:
             self.result["diff"] = self._diff(job)
         for warning in decision.warnings:
@@ -353,11 +380,14 @@ class FlinkJob:
         self.module.exit_json(**self.result)
 
     def _job_state(self, job: JobLifecycle) -> None:
-        if self.result.get("job_id"):
-            try:
-                self.result["job_state"] = job.job_state(self.result["job_id"])
-            except FlinkRestError:
-                pass
+        if not self.result.get("job_id"):
+            return
+        try:
+            self.result["job_state"] = job.job_state(self.result["job_id"])
+            if self.result["job_state"] == "RUNNING":
+                self.result["health"] = job.health(self.result["job_id"])
+        except FlinkRestError:
+            pass
 
     def _diff(self, job: JobLifecycle) -> dict:
         record = job.record or {}

@@ -198,9 +198,14 @@ slots:
     retained_bytes:
       description: WAL the slot holds back, in bytes, from its C(restart_lsn) to the current position.
       type: int
+    lag_bytes:
+      description: How far the consumer's confirmed position lags, in bytes, from its C(confirmed_flush_lsn) to the
+        current position; null for a physical slot.
+      type: int
+      version_added: 0.3.0
   sample:
     - {name: flink_cdc_smoke, slot_type: logical, database: shop, plugin: pgoutput, temporary: false,
-       active: false, active_pid: null, retained_bytes: 56}
+       active: false, active_pid: null, retained_bytes: 56, lag_bytes: 56}
 database:
   description: Database the task ran in.
   returned: when connected

@@ -27,6 +27,7 @@ import re
 import typing as t
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._support_matrix import postgres_cdc_line
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _flink_sql
 
 POSTGRES_CDC_SQL_ARTIFACT = "flink-sql-connector-postgres-cdc"
 # scan.startup.mode = 'snapshot' for postgres-cdc: Flink CDC 3.1.0 (apache/flink-cdc PR #2901).
@@ -37,47 +38,11 @@ DROPS_MAIN_SLOT_FROM = (3, 5)
 SOURCE_TABLE = "cdcops_smoke_source"
 SINK_TABLE = "cdcops_smoke_sink"
 
-# PostgreSQL type (format_type) -> Flink SQL type, as the postgres-cdc connector maps them (flink-cdc docs
-# connectors/flink-sources/postgres-cdc.md, "Data Type Mapping"). Only the key columns are declared.
-_TYPES = (
-    (r"smallint", "SMALLINT"),
-    (r"integer", "INT"),
-    (r"bigint", "BIGINT"),
-    (r"real", "FLOAT"),
-    (r"double precision", "DOUBLE"),
-    (r"boolean", "BOOLEAN"),
-    (r"numeric\((\d+),(\d+)\)", "DECIMAL({0}, {1})"),
-    (r"numeric\((\d+)\)", "DECIMAL({0}, 0)"),
-    (r"numeric", "DECIMAL(38, 18)"),
-    (r"date", "DATE"),
-    (r"timestamp(?:\((\d)\))? without time zone", "TIMESTAMP({0})"),
-    (r"timestamp(?:\((\d)\))? with time zone", "TIMESTAMP_LTZ({0})"),
-    (r"time(?:\((\d)\))? without time zone", "TIME({0})"),
-    (r"bytea", "BYTES"),
-)
-
 
 def flink_type(pg_type: str) -> str:
-    """The Flink SQL type for a PostgreSQL column type; text-like and unknown types read as STRING."""
-    for pattern, flink in _TYPES:
-        match = re.fullmatch(pattern, pg_type.strip())
-        if match:
-            args = [g if g is not None else "6" for g in match.groups()]
-            return flink.format(*args)
-    return "STRING"
-
-
-def _literal(value: t.Any) -> str:
-    return "'%s'" % str(value).replace("'", "''")
-
-
-def _ident(name: str) -> str:
-    return "`%s`" % name.replace("`", "``")
-
-
-def _regex(name: str) -> str:
-    """``schema-name`` and ``table-name`` are regular expressions in postgres-cdc: match this name only."""
-    return re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", name)
+    """The Flink SQL type of a key column (_flink_sql); text-like and unknown types read as STRING, which is
+    enough for a job that only counts rows."""
+    return _flink_sql.flink_type(pg_type) or "STRING"
 
 
 def _version_tuple(version: str) -> t.Tuple[int, ...]:
@@ -168,8 +133,8 @@ def plan(connectors: t.Sequence[t.Mapping[str, t.Any]], source: t.Mapping[str, t
 
 def _sql(columns: t.Sequence[t.Tuple[str, str]], schema: str, table: str, slot_name: str, publication: str,
          pg: t.Mapping[str, t.Any]) -> str:
-    declared = ", ".join("%s %s" % (_ident(c), ty) for c, ty in columns)
-    key = ", ".join(_ident(c) for c, _ty in columns)
+    declared = ", ".join("%s %s" % (_flink_sql.ident(c), ty) for c, ty in columns)
+    key = ", ".join(_flink_sql.ident(c) for c, _ty in columns)
     options = [
         ("connector", "postgres-cdc"),
         ("hostname", pg.get("host")),
@@ -178,8 +143,8 @@ def _sql(columns: t.Sequence[t.Tuple[str, str]], schema: str, table: str, slot_n
         # flink_sql_job fills this placeholder from its no_log sql_secrets, in a 0600 file it removes.
         ("password", "${pg_password}"),
         ("database-name", pg.get("database")),
-        ("schema-name", _regex(schema)),
-        ("table-name", _regex(table)),
+        ("schema-name", _flink_sql.name_regex(schema)),
+        ("table-name", _flink_sql.name_regex(table)),
         ("slot.name", slot_name),
         ("decoding.plugin.name", "pgoutput"),
         ("debezium.publication.name", publication),
@@ -191,7 +156,7 @@ def _sql(columns: t.Sequence[t.Tuple[str, str]], schema: str, table: str, slot_n
     # libpq's allow and prefer have no equivalent there, so they keep Debezium's default.
     if pg.get("ssl_mode") in ("disable", "require", "verify-ca", "verify-full"):
         options.append(("debezium.database.sslmode", pg["ssl_mode"]))
-    with_ = ",\n".join("  %s = %s" % (_literal(k), _literal(v)) for k, v in options)
+    with_ = _flink_sql.options(dict(options))
     return (
         "CREATE TEMPORARY TABLE {src} ({cols}, PRIMARY KEY ({key}) NOT ENFORCED) WITH (\n{with_}\n);\n"
         "CREATE TEMPORARY TABLE {snk} ({cols}) WITH ('connector' = 'blackhole');\n"

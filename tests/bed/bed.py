@@ -1031,6 +1031,31 @@ def sandbox_role_vars(pg, maven_url, cache_dir, report_dir, connectors=None):
     }
 
 
+def demo_pipeline_vars(pg, maven_connectors=None):
+    """The demo's pipeline, for ``-e @demo_pipeline.yml``: the sandbox's three tables streamed into the ``sink``
+    database through the JDBC connector (no StarRocks server exists here), which the deploy installs beside the
+    connectors; its savepoints and flink_job records in the bed directory."""
+    demo = pg["logical"]["demo"]
+    connectors = [dict(c) for c in (maven_connectors if maven_connectors is not None else demo_connectors())]
+    jdbc = artifacts.jdbc_sink(FLINK_VERSION)
+    if jdbc:
+        connectors.append({"group_id": jdbc.group_id, "artifact_id": jdbc.artifact_id, "version": jdbc.version})
+    return {
+        "flink_cdc_connectors": connectors,
+        "flink_cdc_pipelines": [{
+            "name": "shop-to-sink",
+            "sink": {"connector": "jdbc",
+                     "url": "jdbc:postgresql://%s:%d/%s" % (pg["logical"]["host"], pg["logical"]["port"],
+                                                            demo["sink_database"]),
+                     "username": demo["user"], "password": demo["password"],
+                     "sink.buffer-flush.interval": "1s"},
+        }],
+        "flink_cdc_pipeline_checkpoint_interval": "5s",
+        "flink_cdc_pipeline_savepoint_dir": "file://%s" % os.path.join(BED, "savepoints"),
+        "flink_cdc_pipeline_record_dir": os.path.join(BED, "flink-job-records"),
+    }
+
+
 def write_state(pg):
     python = sys.executable
     data = {
@@ -1078,6 +1103,11 @@ def write_state(pg):
     with open(path, "w") as f:
         f.write("# Written by tests/bed/bed.py: the flink_cdc role's settings for the sandbox.\n")
         yaml.safe_dump(role_vars, f, default_flow_style=False, sort_keys=True)
+    os.chmod(path, 0o600)
+    path = os.path.join(BED, "demo_pipeline.yml")
+    with open(path, "w") as f:
+        f.write("# Written by tests/bed/bed.py: the demo's CDC pipeline (make demo passes it with -e @).\n")
+        yaml.safe_dump(demo_pipeline_vars(pg), f, default_flow_style=False, sort_keys=True)
     os.chmod(path, 0o600)
 
 

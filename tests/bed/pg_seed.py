@@ -182,9 +182,26 @@ def seed_sink(pg):
     conn = admin_connect(pg, SINK_DATABASE)
     try:
         _execute(conn, sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(DEMO_USER)))
+        # The demo pipeline's sink tables: the demo source's columns and keys (a JDBC sink creates no table).
+        for statement in SINK_TABLES:
+            _execute(conn, statement)
+        for table in DEMO_TABLES:
+            _execute(conn, sql.SQL("ALTER TABLE {} OWNER TO {}").format(
+                sql.SQL(table), sql.Identifier(DEMO_USER)))
     finally:
         conn.close()
     return SINK_DATABASE
+
+
+SINK_TABLES = (
+    """CREATE TABLE IF NOT EXISTS public.customers (
+           id bigint PRIMARY KEY, name text NOT NULL, email text NOT NULL, created_at timestamptz NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS public.orders (
+           id bigint PRIMARY KEY, customer_id bigint NOT NULL, amount numeric(12, 2) NOT NULL, status text NOT NULL,
+           created_at timestamptz NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS public.products (
+           id bigint PRIMARY KEY, name text NOT NULL, price numeric(10, 2) NOT NULL, updated_at timestamptz NOT NULL)""",
+)
 
 
 # --------------------------------------------------------------------------- a real consumer

@@ -33,6 +33,8 @@ import bed as bed_mod  # noqa: E402
 import jars  # noqa: E402
 import maven_repo as maven_repo_server  # noqa: E402
 
+import cdc_pipeline  # noqa: E402
+
 VENV_BIN = os.path.dirname(sys.executable)
 # CDCOPS_COLLECTIONS_PATH: a collections path whose cdcops/flink_cdc is this checkout, for a second checkout (a git
 # worktree) that the venv's link does not point at.
@@ -84,15 +86,51 @@ def reset_libs(state):
                 os.unlink(os.path.join(lib, name))
 
 
-def restart_processes(bed):
-    """Every Flink process restarted with lib/ holding only the distribution's jars, as before a first deploy."""
-    reset_libs(bed)
+def restart_processes(bed, reset=True):
+    """Every Flink process restarted; with ``reset``, with lib/ holding only the distribution's jars, as before a
+    first deploy."""
+    if reset:
+        reset_libs(bed)
     for tm in bed["taskmanagers"]:
         bed_mod.stop_taskmanager(tm["host"])
     bed_mod.stop_jobmanager()
     bed_mod.start_jobmanager(bed_mod.flink_dist())
     for tm in bed["taskmanagers"]:
         bed_mod.start_taskmanager(tm["host"])
+
+
+@pytest.fixture(scope="module")
+def cdc_bed(bed):
+    """The bed's processes restarted with the postgres-cdc jar that fits its Flink and the JDBC connector (the real
+    jars from Maven Central) in every lib/, for the CDC jobs of a test module; restarted without them after it."""
+    wanted = [c for c in bed["demo_connectors"] if c["artifact_id"] == "flink-sql-connector-postgres-cdc"]
+    jdbc = artifacts.jdbc_sink(bed["flink_version"])
+    assert wanted and jdbc, "the bed's Flink %s has no postgres-cdc or JDBC build here" % bed["flink_version"]
+    paths = [artifacts.fetch(c["group_id"], c["artifact_id"], c["version"]) for c in wanted]
+    paths.append(artifacts.fetch(jdbc.group_id, jdbc.artifact_id, jdbc.version))
+    reset_libs(bed)
+    for home in all_libs(bed):
+        for path in paths:
+            shutil.copyfile(path, os.path.join(home, "lib", os.path.basename(path)))
+    restart_processes(bed, reset=False)
+    yield bed
+    restart_processes(bed)
+
+
+@pytest.fixture
+def pipelines(cdc_bed, tmp_path):
+    """``make(table, rows)``: a Pipeline; afterwards every job on the cluster is cancelled and each pipeline's slots
+    are dropped, so no test leaves a replication slot (the bed's PostgreSQL has 10)."""
+    made = []
+
+    def make(table, rows=20):
+        made.append(cdc_pipeline.Pipeline(cdc_bed, tmp_path, table, rows))
+        return made[-1]
+
+    yield make
+    bed_mod.jobs_cancel()
+    for pipeline in made:
+        pipeline.drop_slot()
 
 
 @pytest.fixture

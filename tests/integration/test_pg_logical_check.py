@@ -631,7 +631,7 @@ def test_tables_with_row_counts_on_the_demo_source(ansible, logical):
             assert (entry["schema"], entry["table"]) == tuple(name.split("."))
         missing = table_entry(run.result, "public.no_such_table")
         assert missing == {"name": "public.no_such_table", "schema": "public", "table": "no_such_table",
-                           "exists": False, "kind": None, "primary_key": []}
+                           "exists": False, "kind": None, "primary_key": [], "columns": []}
     # The counts are exact, and only count_rows runs them: one full scan per existing table.
     assert count_queries(plain.result) == []
     assert all("rows" not in t for t in plain.result["tables"])
@@ -693,6 +693,12 @@ def test_tables_primary_key_types_no_key_and_unreadable(ansible, logical, scenar
             "primary_key": [{"name": "uid", "type": "uuid"}, {"name": "region", "type": "character varying(20)"},
                             {"name": "at", "type": "timestamp with time zone"},
                             {"name": "amount", "type": "numeric(10,2)"}],
+            # Every column in table order, as a pipeline's Flink DDL is built from it.
+            "columns": [{"name": "region", "type": "character varying(20)", "nullable": False},
+                        {"name": "amount", "type": "numeric(10,2)", "nullable": False},
+                        {"name": "at", "type": "timestamp with time zone", "nullable": False},
+                        {"name": "uid", "type": "uuid", "nullable": False},
+                        {"name": "note", "type": "text", "nullable": True}],
             "rows": 2}
         sales = table_entry(result, '"Sales.EU"."Orders"')
         assert (sales["schema"], sales["table"], sales["rows"]) == ("Sales.EU", "Orders", 0)

@@ -153,8 +153,9 @@ def test_absent_with_subtask_slots_check_mode_first_then_real_then_idempotent(an
             assert sorted(listed) == sorted([base, base + "_0", base + "_1", base + "_10", base + "_2"])
             assert listed[base] == {"name": base, "slot_type": "logical", "database": db, "plugin": "pgoutput",
                                     "temporary": False, "active": False, "active_pid": None,
-                                    "retained_bytes": listed[base]["retained_bytes"]}
-            assert isinstance(listed[base]["retained_bytes"], int)
+                                    "retained_bytes": listed[base]["retained_bytes"],
+                                    "lag_bytes": listed[base]["lag_bytes"]}
+            assert isinstance(listed[base]["retained_bytes"], int) and isinstance(listed[base]["lag_bytes"], int)
             assert listed[base + "_2"]["database"] == "postgres"
             assert "[WARNING]: replication slot %s is named like a subtask slot of %s" % (base + "_2", base) \
                 in run.output

@@ -177,6 +177,27 @@ class JobLifecycle:
                 return None
             raise
 
+    def health(self, job_id: str) -> t.Dict[str, t.Any]:
+        """What a job manager shows of a running job (StreamPark ``FlinkAppHttpWatcher``, Dinky): its restarts (the
+        job metric ``numRestarts``), its checkpoint counts and the age of its last completed checkpoint, by the
+        JobManager's clock (``now`` of ``/jobs/:jobid``)."""
+        job = self.rest.job(job_id)
+        checkpoints = self.rest.checkpoints(job_id)
+        counts = checkpoints.get("counts") or {}
+        completed = (checkpoints.get("latest") or {}).get("completed") or {}
+        acked = completed.get("latest_ack_timestamp")
+        now = job.get("now")
+        restarts = self.rest.job_metrics(job_id, ["numRestarts"]).get("numRestarts")
+        start = job.get("start-time")
+        return {
+            "running_s": round((now - start) / 1000.0, 1) if isinstance(now, int) and isinstance(start, int) else None,
+            "restarts": int(restarts) if restarts not in (None, "") else None,
+            "checkpoints_completed": counts.get("completed"),
+            "checkpoints_failed": counts.get("failed"),
+            "last_checkpoint_age_s": round((now - acked) / 1000.0, 1)
+            if isinstance(now, int) and isinstance(acked, int) and acked > 0 else None,
+        }
+
     # ------------------------------------------------------------------ the record
 
     def load(self) -> None:
@@ -236,6 +257,11 @@ class JobLifecycle:
 
     def run(self, plan: Plan) -> None:
         taken: t.Optional[str] = None
+        restores = [arg for step, arg in plan.steps if step == "submit" and arg and arg[0] == "checkpoint"]
+        if restores and any(step == "cancel" for step, _arg in plan.steps):
+            # A last-state upgrade: make sure there is a checkpoint to come back to before the job is cancelled,
+            # so a job without one keeps running instead of being left stopped.
+            self.latest_checkpoint(restores[0][1])
         for step, arg in plan.steps:
             if step == "stop_with_savepoint":
                 taken = self.stop_with_savepoint(arg)

@@ -302,6 +302,11 @@ class FlinkRestClient:
         data = self.get("/jobs/%s/checkpoints" % job_id)
         return data if isinstance(data, dict) else {}
 
+    def job_metrics(self, job_id: str, names: t.Sequence[str]) -> t.Dict[str, t.Any]:
+        """``/jobs/:jobid/metrics?get=...``: name -> value (a string, as Flink gives it) of the job's metrics."""
+        data = self.get("/jobs/%s/metrics?get=%s" % (job_id, ",".join(names)))
+        return {m.get("id"): m.get("value") for m in data if isinstance(m, dict)} if isinstance(data, list) else {}
+
     def stop_with_savepoint(self, job_id: str, target_directory: str, trigger_id: str) -> str:
         """``POST /jobs/:jobid/stop``: stop the job with a savepoint into ``target_directory``; the answer's
         ``request-id``. ``triggerId`` is chosen by the caller so a retry of the same request is recognised

@@ -151,8 +151,9 @@ WHERE p.pubname = %(name)s
 
 
 def slots_sql(version_num: int) -> str:
-    """pg_replication_slots with the WAL each slot holds back: pg_wal_lsn_diff(current LSN, restart_lsn)
-    (PostgreSQL docs, "System Administration Functions" and "pg_replication_slots")."""
+    """pg_replication_slots with the WAL each slot holds back, pg_wal_lsn_diff(current LSN, restart_lsn), and how far
+    its consumer's confirmed position lags, pg_wal_lsn_diff(current LSN, confirmed_flush_lsn) (PostgreSQL docs,
+    "System Administration Functions" and "pg_replication_slots")."""
     return _slots_query(version_num, "")
 
 
@@ -175,6 +176,8 @@ SELECT s.slot_name::text AS slot_name, s.plugin::text AS plugin, s.slot_type AS 
        s.restart_lsn::text AS restart_lsn, s.confirmed_flush_lsn::text AS confirmed_flush_lsn,
        CASE WHEN s.restart_lsn IS NOT NULL
             THEN {diff}({current_lsn}, s.restart_lsn)::bigint END AS retained_bytes,
+       CASE WHEN s.confirmed_flush_lsn IS NOT NULL
+            THEN {diff}({current_lsn}, s.confirmed_flush_lsn)::bigint END AS lag_bytes,
        a.usename::text AS active_user, a.application_name AS active_application,
        host(a.client_addr) AS active_client_addr
 FROM pg_replication_slots s LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid{where}

@@ -85,7 +85,7 @@ def slot_summary(slot: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
     return {"name": slot["slot_name"], "slot_type": slot.get("slot_type"), "database": slot.get("database"),
             "plugin": slot.get("plugin"), "temporary": bool(slot.get("temporary")),
             "active": bool(slot.get("active")), "active_pid": slot.get("active_pid"),
-            "retained_bytes": slot.get("retained_bytes")}
+            "retained_bytes": slot.get("retained_bytes"), "lag_bytes": slot.get("lag_bytes")}
 
 
 def slot_consumer(slot: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:

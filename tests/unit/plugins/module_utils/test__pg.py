@@ -873,7 +873,8 @@ def test_slot_summary_keeps_what_the_module_returns():
     rows, name, _database = recorded_slots()
     assert pg_slots.slot_summary(rows[0]) == {"name": name, "slot_type": "logical", "database": "prs_fx",
                                               "plugin": "pgoutput", "temporary": False, "active": True,
-                                              "active_pid": 4242, "retained_bytes": rows[0]["retained_bytes"]}
+                                              "active_pid": 4242, "retained_bytes": rows[0]["retained_bytes"],
+                                              "lag_bytes": rows[0]["lag_bytes"]}
     assert pg_slots.slot_summary(rows[4])["slot_type"] == "physical"
 
 

@@ -453,6 +453,18 @@ def test_run_gives_submit_what_the_steps_before_took(make, rest, monkeypatch):
     assert submitted == [NEW_SP, body["latest"]["completed"]["external_path"], "file:/given", None]
 
 
+def test_a_last_state_upgrade_without_a_checkpoint_leaves_the_job_running(make, rest, monkeypatch):
+    lc = make(record={"state": "running", "job_id": JID})
+    submitted = []
+    monkeypatch.setattr(lc, "submit", submitted.append)
+    rest.states[JID] = "RUNNING"
+    rest.ckpts[JID] = {"latest": {"completed": None}}
+    with pytest.raises(JobError) as err:
+        lc.run(Plan("upgraded", (("cancel", JID), ("submit", ("checkpoint", JID))), "x"))
+    assert "found no completed checkpoint of job %s (%s)" % (NAME, JID) in err.value.message
+    assert rest.called("cancel") == [] and rest.states[JID] == "RUNNING" and submitted == []
+
+
 # ------------------------------------------------------------------ failures of a submission
 
 
