@@ -657,6 +657,16 @@ def print_table(result):
                   module.get("small_jar_bytes", 0) // MB, rss.get("delta"), tput.get("flink_connector_jar"),
                   tput.get("get_url"), tput.get("ratio_vs_get_url")))
 
+    pipeline = result["figures"].get("pipeline")
+    print("")
+    if pipeline is None:
+        print("Pipeline figures (bench/pipeline_bench.py): skipped (--skip-pipeline-bench)")
+    elif "table" not in pipeline:
+        print("Pipeline figures (bench/pipeline_bench.py): %s" % (pipeline.get("error") or pipeline.get("skipped")))
+    else:
+        for line in pipeline["table"]:
+            print(line)
+
     role = result["figures"].get("role")
     print("")
     if role is None:
@@ -751,6 +761,7 @@ def parse_args(argv):
                         help="measured runs per side and N; medians are reported (default %(default)s)")
     parser.add_argument("--skip-module-bench", action="store_true", help="do not run bench/jar_bench.py")
     parser.add_argument("--skip-role-bench", action="store_true", help="do not run bench/role_bench.py")
+    parser.add_argument("--skip-pipeline-bench", action="store_true", help="do not run bench/pipeline_bench.py")
     parser.add_argument("--jar-sets", default=",".join(JAR_SETS),
                         help="which jar sets to deploy: %s (default %%(default)s)" % ", ".join(JAR_SETS))
     parser.add_argument("--pipelining", action="store_true", help="enable SSH pipelining for both sides")
@@ -796,13 +807,15 @@ def main(argv=None):
                         raw[set_name][side][str(n)].append(bench.measure(set_name, side, n, repeat))
         module = None if args.skip_module_bench else bench.module_bench()
         role = None if args.skip_role_bench else bench.role_bench()
+        pipeline = None if args.skip_pipeline_bench else bench.sub_bench("pipeline_bench", "pipeline figures", [], None)
     finally:
         bench.cleanup()
 
     figures = {"deploy": {set_name: summarize(raw[set_name], args.hosts, args.sides, args.repeat)
                           for set_name in args.jar_sets},
                "module": module,
-               "role": role}
+               "role": role,
+               "pipeline": pipeline}
     jar_fields = ("name", "group_id", "artifact_id", "version", "file", "bytes", "sha1")
     result = {
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -825,7 +838,8 @@ def main(argv=None):
         "figures": figures,
         "targets": [target for set_name in args.jar_sets
                     for target in targets(figures["deploy"][set_name], raw[set_name], bench.jar_sets[set_name],
-                                          set_name)] + ((role or {}).get("targets") or []),
+                                          set_name)] + ((role or {}).get("targets") or [])
+        + ((pipeline or {}).get("targets") or []),
         "raw": raw,
     }
     os.makedirs(args.out, exist_ok=True)

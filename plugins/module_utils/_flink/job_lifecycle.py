@@ -35,7 +35,7 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.sql_job im
 
 # Seconds the SQL client may take to plan and submit (it starts a JVM).
 CLIENT_TIMEOUT = 120.0
-POLL = 0.5
+POLL = 0.2
 
 
 class JobError(Exception):
