@@ -657,25 +657,16 @@ def print_table(result):
                   module.get("small_jar_bytes", 0) // MB, rss.get("delta"), tput.get("flink_connector_jar"),
                   tput.get("get_url"), tput.get("ratio_vs_get_url")))
 
-    pipeline = result["figures"].get("pipeline")
-    print("")
-    if pipeline is None:
-        print("Pipeline figures (bench/pipeline_bench.py): skipped (--skip-pipeline-bench)")
-    elif "table" not in pipeline:
-        print("Pipeline figures (bench/pipeline_bench.py): %s" % (pipeline.get("error") or pipeline.get("skipped")))
-    else:
-        for line in pipeline["table"]:
-            print(line)
-
-    role = result["figures"].get("role")
-    print("")
-    if role is None:
-        print("Full-role figures (bench/role_bench.py): skipped (--skip-role-bench)")
-    elif "table" not in role:
-        print("Full-role figures (bench/role_bench.py): %s" % (role.get("error") or role.get("skipped")))
-    else:
-        for line in role["table"]:
-            print(line)
+    for key, what, name in (("role", "Full-role figures", "role_bench"), ("pipeline", "Pipeline figures", "pipeline_bench")):
+        figures = result["figures"].get(key)
+        print("")
+        if figures is None:
+            print("%s (bench/%s.py): skipped (--skip-%s)" % (what, name, name.replace("_", "-")))
+        elif "table" not in figures:
+            print("%s (bench/%s.py): %s" % (what, name, figures.get("error") or figures.get("skipped")))
+        else:
+            for line in figures["table"]:
+                print(line)
 
     print("")
     print("Targets (facts, not assertions):")

@@ -1,6 +1,8 @@
-"""What bench/bench.py and bench/role_bench.py share: their log line, medians and why an ansible-playbook run
-failed. Checksums come from tests/bed/jars.py (``sha_hex``), as everywhere in the bed."""
+"""What bench/bench.py, bench/role_bench.py and bench/pipeline_bench.py share: their log line, medians, why an
+ansible-playbook run failed, and free ports for a private bed. Checksums come from tests/bed/jars.py
+(``sha_hex``), as everywhere in the bed."""
 
+import socket
 import statistics
 import sys
 
@@ -28,3 +30,17 @@ def first_error(path):
     except OSError:
         pass
     return "no failure line found"
+
+
+def free_ports(count):
+    """``count`` distinct free loopback ports (all bound at once, then released)."""
+    socks = []
+    try:
+        for dummy in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()

@@ -33,7 +33,6 @@ import importlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,7 +43,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "bed"))
 
-from bench_common import logger  # noqa: E402  pylint: disable=wrong-import-position
+from bench_common import free_ports, logger  # noqa: E402  pylint: disable=wrong-import-position
 
 log = logger("pipeline-bench")
 VENV_BIN = os.path.dirname(sys.executable)
@@ -53,19 +52,6 @@ SLOT = "bench_events_slot"
 PUBLICATION = "bench_events_pub"
 NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
 TARGETS = {"downtime_s": 15.0, "latency_p95_s": 3.0}
-
-
-def free_ports(count):
-    socks = []
-    try:
-        for _i in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def percentile(values, fraction):

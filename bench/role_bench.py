@@ -44,7 +44,6 @@ import importlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,7 +56,7 @@ BED_CODE = os.path.join(ROOT, "tests", "bed")
 sys.path.insert(0, BED_CODE)
 
 import jars  # noqa: E402  pylint: disable=wrong-import-position
-from bench_common import first_error, logger, median  # noqa: E402  pylint: disable=wrong-import-position
+from bench_common import first_error, free_ports, logger, median  # noqa: E402  pylint: disable=wrong-import-position
 
 VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
 # CDCOPS_COLLECTIONS_PATH: a collections path whose cdcops/flink_cdc is this checkout (a git worktree that the
@@ -154,20 +153,6 @@ def auto_taskmanagers():
     how = ("auto: MemAvailable %d MB - reserve %d MB = %d MB, / %d MB per TaskManager = %d, capped at %d -> %d"
            % (available, RESERVE_MB, available - RESERVE_MB, TM_MEMORY_MB, fits, MAX_TASKMANAGERS, n))
     return n, how
-
-
-def free_ports(count):
-    """``count`` distinct free loopback ports (all bound at once, then released)."""
-    socks = []
-    try:
-        for dummy in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def task_phases(tasks):

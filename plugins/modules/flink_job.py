@@ -313,13 +313,10 @@ class FlinkJob:
             self.fail(problem)
         path = job_record.record_path(params["record_dir"], params["name"])
         self.result["record"] = path
-        job = JobLifecycle(rest, dict(params, sql=params["sql"] or ""), version, path, self.secrets,
-                           self.module.warn, config)
+        job = JobLifecycle(rest, dict(params, sql=params["sql"] or ""), version, path, self.secrets, config)
         self.result["fingerprint"] = job.fingerprint
-        needs_client = params["state"] == "running"
-        if needs_client:
-            problem = client_problem(params["flink_home"] or "", version, os.uname()[1]) \
-                if params["flink_home"] else "flink_home is required with state: running"
+        if params["state"] == "running":  # required_if: flink_home and sql are set
+            problem = client_problem(params["flink_home"], version, os.uname()[1])
             if problem:
                 self.fail(problem)
         if (params["state"] == "suspended" or (params["state"] == "running" and params["upgrade_mode"] == "savepoint")) \
@@ -383,9 +380,10 @@ class FlinkJob:
         if not self.result.get("job_id"):
             return
         try:
-            self.result["job_state"] = job.job_state(self.result["job_id"])
+            details = job.job_details(self.result["job_id"])
+            self.result["job_state"] = details.get("state") if details else None
             if self.result["job_state"] == "RUNNING":
-                self.result["health"] = job.health(self.result["job_id"])
+                self.result["health"] = job.health(self.result["job_id"], details)
         except FlinkRestError:
             pass
 

@@ -230,6 +230,7 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest impor
 )
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import url_secrets
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.sql_job import (
+    CLIENT_TIMEOUT,
     SqlJobError,
     client_argv,
     client_problem,
@@ -246,10 +247,6 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.sql_job im
     tail,
     wait_for_job,
 )
-
-
-# Seconds the SQL client may take to plan and submit (it starts a JVM), when wait_timeout is shorter.
-CLIENT_TIMEOUT = 120.0
 
 
 class FlinkSqlJob:

@@ -38,7 +38,7 @@ import re
 import typing as t
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres.text import parse_table_name
-from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _flink_sql
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _flink_sql, _report_rows
 
 REQUIRED_SINK_OPTIONS = {
     "starrocks": ("jdbc-url", "load-url", "database-name", "username", "password"),
@@ -263,8 +263,9 @@ def tables_to_read(pipelines: t.Sequence[t.Mapping[str, t.Any]], default_tables:
 
 
 def _row(host: str, check: str, status: str, detail: str) -> Row:
-    return {"host": host, "area": "Pipeline", "check": check, "status": status, "detail": detail,
-            "line": "%s: Pipeline %s: %s" % (host, check, detail)}
+    out = _report_rows.row(host, "Pipeline", check, status, detail)
+    out["line"] = _report_rows.line(out)
+    return out
 
 
 _DONE = {"submitted": "submitted", "upgraded": "upgraded through a savepoint", "resumed": "resumed",

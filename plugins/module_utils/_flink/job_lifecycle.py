@@ -21,9 +21,12 @@ import time
 import typing as t
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink import job_record, job_spec
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.job_plan import TERMINAL, ClusterJob, Plan
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.cluster import parse_config
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.job_plan import ClusterJob, Plan
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import FlinkRestError
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.sql_job import (
+    CLIENT_TIMEOUT,
+    TERMINAL_STATES as TERMINAL,
     SqlJobError,
     diagnose,
     exception_text,
@@ -33,8 +36,6 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.sql_job im
     tail,
 )
 
-# Seconds the SQL client may take to plan and submit (it starts a JVM).
-CLIENT_TIMEOUT = 120.0
 POLL = 0.2
 
 
@@ -98,7 +99,7 @@ def savepoint_dir_keys() -> t.Tuple[str, ...]:
 
 
 def config_value(config: t.Sequence[t.Mapping[str, t.Any]], keys: t.Sequence[str]) -> t.Optional[str]:
-    values = {str(e.get("key")): e.get("value") for e in config or () if isinstance(e, dict)}
+    values = parse_config(config or ())
     for key in keys:
         if values.get(key):
             return str(values[key])
@@ -123,18 +124,16 @@ def latest_local_checkpoint(directory: str, job_id: str) -> t.Optional[str]:
 
 
 class JobLifecycle:
-    """One job's lifecycle on one cluster. ``params`` are the module's; ``warn`` reports a warning."""
+    """One job's lifecycle on one cluster. ``params`` are the module's."""
 
     def __init__(self, rest: t.Any, params: t.Mapping[str, t.Any], flink_version: str, path: str,
-                 secrets: t.Sequence[str], warn: t.Callable[[str], None],
-                 jobmanager_config: t.Sequence[t.Mapping[str, t.Any]]) -> None:
+                 secrets: t.Sequence[str], jobmanager_config: t.Sequence[t.Mapping[str, t.Any]]) -> None:
         self.rest = rest
         self.params = params
         self.name = params["name"]
         self.flink_version = flink_version
         self.path = path
         self.secrets = list(secrets)
-        self.warn = warn
         self.config = jobmanager_config
         self.spec = job_spec.spec(params["sql"], params["settings"])
         self.fingerprint = job_spec.fingerprint(self.spec)
@@ -169,19 +168,23 @@ class JobLifecycle:
             active.append(ClusterJob(job["jid"], job.get("state") or "", fp))
         return active, recorded_state
 
-    def job_state(self, job_id: str) -> t.Optional[str]:
+    def job_details(self, job_id: str) -> t.Optional[t.Dict[str, t.Any]]:
+        """``/jobs/:jobid``, or None when the JobManager does not know the job."""
         try:
-            return self.rest.job(job_id).get("state")
+            return self.rest.job(job_id)
         except FlinkRestError as exc:
             if exc.status == 404:
                 return None
             raise
 
-    def health(self, job_id: str) -> t.Dict[str, t.Any]:
+    def job_state(self, job_id: str) -> t.Optional[str]:
+        job = self.job_details(job_id)
+        return job.get("state") if job else None
+
+    def health(self, job_id: str, job: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
         """What a job manager shows of a running job (StreamPark ``FlinkAppHttpWatcher``, Dinky): its restarts (the
         job metric ``numRestarts``), its checkpoint counts and the age of its last completed checkpoint, by the
-        JobManager's clock (``now`` of ``/jobs/:jobid``)."""
-        job = self.rest.job(job_id)
+        JobManager's clock (``now`` of its ``/jobs/:jobid``, ``job``)."""
         checkpoints = self.rest.checkpoints(job_id)
         counts = checkpoints.get("counts") or {}
         completed = (checkpoints.get("latest") or {}).get("completed") or {}

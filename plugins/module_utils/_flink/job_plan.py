@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import typing as t
 
-# apache/flink JobStatus: globally terminal states, and the states of a job that works.
-TERMINAL = ("FINISHED", "FAILED", "CANCELED")
+# apache/flink JobStatus: the state of a job that works.
 HEALTHY = ("RUNNING",)
 
 ACTIONS = ("submitted", "upgraded", "unchanged", "resumed", "suspended", "cancelled", "none")

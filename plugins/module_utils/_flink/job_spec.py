@@ -22,6 +22,7 @@ import re
 import typing as t
 import uuid
 
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.sql_job import set_statements
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._support_matrix import flink_at_least
 
 # The global job parameter that carries the spec's fingerprint; ``/jobs/:jobid/config`` shows it under
@@ -130,7 +131,7 @@ def spec_text(job_spec: t.Optional[t.Mapping[str, t.Any]]) -> str:
     """A spec as the user reads it in a diff: its ``SET`` options, then its SQL."""
     if not job_spec:
         return ""
-    lines = ["SET '%s' = '%s';" % (k, v) for k, v in sorted((job_spec.get("settings") or {}).items())]
+    lines = set_statements(dict(sorted((job_spec.get("settings") or {}).items())))
     sql = job_spec.get("sql") or ""
     return "\n".join(lines + ([sql + ";"] if sql else [])) + "\n"
 

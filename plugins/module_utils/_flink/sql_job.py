@@ -38,6 +38,8 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest impor
 
 # Job states after which nothing changes any more (apache/flink JobStatus.isGloballyTerminalState).
 TERMINAL_STATES = ("FINISHED", "FAILED", "CANCELED")
+# Seconds the SQL client may take to plan and submit (it starts a JVM), when a module's wait_timeout is shorter.
+CLIENT_TIMEOUT = 120.0
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _JOB_ID = re.compile(r"Job ID:\s*([0-9a-f]{32})")
@@ -84,6 +86,11 @@ def _sql_string(value: str) -> str:
     return "'%s'" % str(value).replace("'", "''")
 
 
+def set_statements(settings: t.Mapping[str, t.Any]) -> t.List[str]:
+    """``SET 'key' = 'value';`` per setting, in order, each a SQL string literal."""
+    return ["SET %s = %s;" % (_sql_string(key), _sql_string(value)) for key, value in settings.items()]
+
+
 def render_script(sql: str, settings: t.Mapping[str, t.Any], secrets: t.Mapping[str, t.Any]) -> str:
     """The script the SQL client runs: ``SET`` statements, then ``sql`` with ``${name}`` filled in.
 
@@ -97,7 +104,7 @@ def render_script(sql: str, settings: t.Mapping[str, t.Any], secrets: t.Mapping[
             return match.group(0)
         return str(secrets[name]).replace("'", "''")
 
-    lines = ["SET %s = %s;" % (_sql_string(key), _sql_string(value)) for key, value in settings.items()]
+    lines = set_statements(settings)
     body = _PLACEHOLDER.sub(fill, sql.strip())
     if not body.rstrip().endswith(";"):
         body += ";"

@@ -130,7 +130,7 @@ def make(tmp_path, rest):
         path = job_record.record_path(str(tmp_path / "records"), NAME)
         if record is not None:
             job_record.write(path, dict(job_record.new(NAME), **record))
-        lc = JobLifecycle(rest, base, "1.20.3", path, [], [].append, list(config))
+        lc = JobLifecycle(rest, base, "1.20.3", path, [], list(config))
         lc.load()
         return lc
     return build
