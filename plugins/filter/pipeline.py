@@ -30,6 +30,18 @@ def pipeline_health_rows(plans, jobs, slots, bounds, host):
     return _pipeline.health_rows(plans or [], jobs or [], slots or [], bounds or {}, host)
 
 
+def pipeline_restart_jobs(jobs, pipelines, savepoint_dir=None):
+    return _pipeline.restart_jobs(jobs or [], pipelines or [], savepoint_dir)
+
+
+def pipeline_restart_refusal(others, checks, allow_running_jobs=False):
+    return _pipeline.restart_refusal(others or [], checks or [], bool(allow_running_jobs))
+
+
+def pipeline_suspension_rows(results, restarted, host, check_mode=False):
+    return _pipeline.suspension_rows(results or [], restarted or [], host, bool(check_mode))
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -37,4 +49,7 @@ class FilterModule:
             "pipeline_plans": pipeline_plans,
             "pipeline_rows": pipeline_rows,
             "pipeline_health_rows": pipeline_health_rows,
+            "pipeline_restart_jobs": pipeline_restart_jobs,
+            "pipeline_restart_refusal": pipeline_restart_refusal,
+            "pipeline_suspension_rows": pipeline_suspension_rows,
         }

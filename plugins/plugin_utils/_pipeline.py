@@ -377,3 +377,68 @@ def health_rows(pipeline_plans: t.Sequence[t.Mapping[str, t.Any]], jobs: t.Seque
         else:
             rows.append(_row(host, "%s health" % name, "ok", summary))
     return rows
+
+
+def restart_jobs(jobs: t.Sequence[t.Mapping[str, t.Any]], pipelines: t.Sequence[t.Mapping[str, t.Any]],
+                 savepoint_dir: t.Optional[str]) -> t.Dict[str, t.List[t.Any]]:
+    """The running jobs a restart would stop, sorted.
+
+    ``suspend``: the jobs named like a pipeline of ``flink_cdc_pipelines`` (``name``, ``job_id``,
+    ``savepoint_dir``), which the restart phase stops with a savepoint and the pipeline phase resumes;
+    ``flink_job`` still checks each is one it started. ``others``: the names of every other running job, which
+    makes the restart refuse (a JobManager without high availability cancels its jobs when it restarts, and a
+    TaskManager restart fails their tasks over)."""
+    declared = {str(p.get("name")): p for p in pipelines or () if isinstance(p, dict) and p.get("name")}
+    suspend: t.List[t.Dict[str, t.Any]] = []
+    others: t.List[str] = []
+    for job in jobs or ():
+        if job.get("state") != "RUNNING":
+            continue
+        name = str(job.get("name") or "")
+        pipeline = declared.get(name)
+        if pipeline is None:
+            others.append(name)
+        elif name not in [s["name"] for s in suspend]:  # two of one name: flink_job refuses, naming both
+            suspend.append({"name": name, "job_id": job.get("id"),
+                            "savepoint_dir": pipeline.get("savepoint_dir") or savepoint_dir or None})
+    return {"suspend": suspend, "others": others}
+
+
+def restart_refusal(others: t.Sequence[str], checks: t.Sequence[t.Mapping[str, t.Any]],
+                    allow_running_jobs: bool) -> t.List[str]:
+    """Why the restart must not go on, or nothing: a running job that is not one of the role's pipelines (unless
+    ``allow_running_jobs``), and a pipeline that ``flink_job`` cannot suspend (``checks``: its results in check
+    mode: a job of that name it did not start, two of them, no savepoint directory)."""
+    reasons = []
+    if others and not allow_running_jobs:
+        reasons.append("%d job(s) that are not pipelines of flink_cdc_pipelines run: %s" % (
+            len(others), ", ".join(others)))
+    for check in checks or ():
+        if isinstance(check, dict) and check.get("failed"):
+            name = (check.get("item") or {}).get("name") or "?"
+            reasons.append("pipeline %s cannot be suspended: %s" % (name, check.get("msg") or "flink_job failed"))
+    return reasons
+
+
+def suspension_rows(results: t.Sequence[t.Mapping[str, t.Any]], restarted: t.Sequence[str], host: str,
+                    check_mode: bool = False) -> t.List[Row]:
+    """A row per pipeline that the restart phase suspended for the restart of ``restarted``."""
+    rows = []
+    for result in results or ():
+        if not isinstance(result, dict) or result.get("skipped"):
+            continue
+        name = (result.get("item") or {}).get("name") or "?"
+        check = "%s restart" % name
+        if result.get("failed"):
+            rows.append(_row(host, check, "fail", "not suspended, so nothing was restarted: %s" % (
+                result.get("msg") or "flink_job failed")))
+        elif check_mode:
+            rows.append(_row(host, check, "skip", "job %s would be suspended with a savepoint before the restart of "
+                                                  "%s, and resumed from it by the pipeline phase" % (
+                                                      result.get("job_id") or "-", ", ".join(restarted))))
+        else:
+            rows.append(_row(host, check, "changed", "job %s suspended with the savepoint %s before the restart of %s; "
+                                                     "the pipeline phase resumes it from there" % (
+                                                         result.get("job_id") or "-", result.get("savepoint") or "-",
+                                                         ", ".join(restarted))))
+    return rows

@@ -771,12 +771,15 @@ def job_start(name="cdcops-bed-datagen"):
         j["name"] == name and j["state"] == "RUNNING" for j in rest("/jobs/overview")["jobs"]))
 
 
+def job_cancel(jid):
+    req = urllib.request.Request("http://127.0.0.1:%d/jobs/%s?mode=cancel" % (PORTS["rest"], jid), method="PATCH")
+    urllib.request.urlopen(req, timeout=5).close()
+
+
 def jobs_cancel():
     for job in rest("/jobs/overview")["jobs"]:
         if job["state"] in ("RUNNING", "CREATED", "RESTARTING", "INITIALIZING"):
-            req = urllib.request.Request("http://127.0.0.1:%d/jobs/%s?mode=cancel"
-                                         % (PORTS["rest"], job["jid"]), method="PATCH")
-            urllib.request.urlopen(req, timeout=5).close()
+            job_cancel(job["jid"])
     wait_for("jobs to stop", lambda: not any(
         j["state"] in ("RUNNING", "CANCELLING") for j in rest("/jobs/overview")["jobs"]))
 

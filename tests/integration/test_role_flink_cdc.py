@@ -239,7 +239,8 @@ def test_rolling_restart_refused_while_jobs_run(bed, ansible, tmp_path, pristine
     finally:
         bed_mod.jobs_cancel()
     assert run.rc != 0
-    assert "Refusing to restart TaskManagers (tm1, tm2) while 1 job(s) run: cdcops-restart-guard" in run.output
+    assert ("Refusing to restart TaskManagers (tm1, tm2): 1 job(s) that are not pipelines of flink_cdc_pipelines "
+            "run: cdcops-restart-guard.") in run.output
     assert "The JobManager jobmanager would be restarted after them" in run.output
     assert "flink_cdc_allow_restart_with_running_jobs=true" in run.output
     assert taskmanager_ids() == before_ids

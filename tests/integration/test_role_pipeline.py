@@ -6,11 +6,15 @@ slot) against the real cluster. The source and sink tables are those of test_fli
 trigger counts every write the sink receives).
 """
 
+import os
 import random
+import time
 
+import artifacts
 import bed as bed_mod
-from cdc_pipeline import running
-from test_role_flink_cdc import DEPLOY, Inventory
+from cdc_pipeline import Writer, running
+from conftest import lib_state
+from test_role_flink_cdc import DEPLOY, Inventory, taskmanager_ids
 
 
 def pipeline_inventory(bed, tmp_path, p, **pipeline):
@@ -119,3 +123,117 @@ def test_a_column_the_connector_cannot_map_stops_the_phase(cdc_bed, ansible, tmp
     assert ("pipeline rp-rp_typed: public.rp_typed.area has the type point, which the postgres-cdc connector does not "
             "map to a Flink type") in run.output, run
     assert not running("rp-rp_typed")
+
+
+def connectors(bed, postgres_cdc):
+    jdbc = artifacts.jdbc_sink(bed["flink_version"])
+    return [{"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-postgres-cdc", "version": postgres_cdc},
+            {"group_id": jdbc.group_id, "artifact_id": jdbc.artifact_id, "version": jdbc.version}]
+
+
+def test_a_connector_upgrade_under_a_running_pipeline_suspends_and_resumes_it(cdc_bed, ansible, tmp_path, pipelines):
+    """postgres-cdc 3.3.0 -> 3.5.0 under a running pipeline while rows keep changing: the restart phase stops it with
+    a savepoint, restarts every process onto the new jar, and the pipeline phase resumes it from that savepoint.
+    Flink CDC 3.5.0 restores the state that 3.3.0 wrote: the sink ends equal to the source, one write per change."""
+    older, current = cdc_bed["connectors"]["postgres_cdc"]["older"], cdc_bed["connectors"]["postgres_cdc"]["current"]
+    assert (older, current) == ("3.3.0", "3.5.0")
+    p = pipelines("rp_upgrade")
+    name = "rp-rp_upgrade"
+    # The pipeline runs on postgres-cdc 3.3.0: the deploy puts it in every lib/ and the restart loads it.
+    inv = pipeline_inventory(cdc_bed, tmp_path, p)
+    inv.vars.update(flink_cdc_restart="rolling", flink_cdc_connectors=connectors(cdc_bed, older))
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags="deploy,restart,pipeline,verify")
+    assert run.rc == 0, run
+    assert rows(inv)[name]["status"] == "changed" and "submitted, now RUNNING" in rows(inv)[name]["detail"]
+    jar = os.path.join(cdc_bed["jobmanager"]["home"], "lib", "flink-sql-connector-postgres-cdc-%s.jar")
+    assert jar % older in bed_mod.rest("/jobmanager/environment")["classpath"]
+    (before,) = running(name)
+    p.change(5, random.Random(21))
+    p.converged()
+    # A dry run of the upgrade says what it would do and stops nothing.
+    inv.vars.update(flink_cdc_connectors=connectors(cdc_bed, current))
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, check=True,
+                           tags="deploy,restart,pipeline,verify")
+    assert run.rc == 0, run
+    assert "would be suspended with a savepoint before the restart of tm1, tm2, jobmanager" in \
+        rows(inv)[name + " restart"]["detail"], rows(inv)
+    assert [j["jid"] for j in running(name)] == [before["jid"]]
+    # The upgrade, while a writer inserts, updates and deletes.
+    ids = taskmanager_ids()
+    writer = Writer(p, interval=0.1)
+    writer.start()
+    try:
+        time.sleep(3)
+        run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags="deploy,restart,pipeline,verify")
+        time.sleep(3)
+    finally:
+        writer.stop()
+    assert run.rc == 0, run
+    got = rows(inv)
+    suspended = got[name + " restart"]
+    assert suspended["status"] == "changed", suspended
+    assert "job %s suspended with the savepoint file:%s/savepoints/savepoint-" % (before["jid"], tmp_path) in \
+        suspended["detail"], suspended
+    savepoint = suspended["detail"].split("savepoint ", 1)[1].split(" ", 1)[0]
+    assert got[name]["status"] == "changed" and "resumed, now RUNNING" in got[name]["detail"], got[name]
+    assert "restored from %s" % savepoint in got[name]["detail"], got[name]
+    assert got[name + " health"]["status"] in ("ok", "warn"), got[name + " health"]
+    # Every process runs on the new jar, and every TaskManager was replaced.
+    assert jar % current in bed_mod.rest("/jobmanager/environment")["classpath"]
+    for tm in cdc_bed["taskmanagers"]:
+        names = lib_state(tm["home"])
+        assert "flink-sql-connector-postgres-cdc-%s.jar" % current in names
+        assert "flink-sql-connector-postgres-cdc-%s.jar" % older not in names
+    assert all(taskmanager_ids()[h] != old for h, old in ids.items())
+    assert p.changes > 25 + 20, "the writer made too few changes to prove anything: %d" % p.changes
+    # Nothing lost, nothing read twice, through the upgrade.
+    p.assert_exactly_once(timeout=60)
+    p.change(5, random.Random(22))
+    p.assert_exactly_once()
+
+
+def test_a_running_job_the_role_does_not_own_refuses_the_restart_and_stops_no_pipeline(bed, ansible, tmp_path,
+                                                                                        pristine_libs):
+    """A declared pipeline (its own SQL: datagen into blackhole) and a job the role did not start both run: the
+    restart refuses before it suspends anything."""
+    sql = ("CREATE TEMPORARY TABLE src (n BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '5');\n"
+           "CREATE TEMPORARY TABLE snk (n BIGINT) WITH ('connector' = 'blackhole');\n"
+           "INSERT INTO snk SELECT n FROM src;\n")
+    inv = Inventory(bed, tmp_path, flink_cdc_pipelines=[{"name": "rp-datagen", "sql": sql}],
+                    flink_cdc_pipeline_savepoint_dir="file://%s/savepoints" % tmp_path,
+                    flink_cdc_pipeline_record_dir=str(tmp_path / "records"), flink_cdc_pipeline_timeout=90)
+    try:
+        run = play(ansible, inv)
+        assert run.rc == 0, run
+        (pipeline,) = running("rp-datagen")
+        bed_mod.job_start("cdcops-restart-guard")
+        inv.vars.update(flink_cdc_restart="rolling", flink_cdc_connectors=[{
+            "group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-postgres-cdc",
+            "version": bed["connectors"]["postgres_cdc"]["older"]}])
+        ids = taskmanager_ids()
+        run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+        assert run.rc != 0
+        assert ("Refusing to restart TaskManagers (tm1, tm2): 1 job(s) that are not pipelines of flink_cdc_pipelines "
+                "run: cdcops-restart-guard.") in run.output, run
+        assert "Nothing was stopped or restarted" in run.output
+        assert [j["jid"] for j in running("rp-datagen")] == [pipeline["jid"]]
+        assert taskmanager_ids() == ids
+        # Without that job, the restart goes on: run alone (--tags deploy,restart), the restart phase suspends the
+        # pipeline, restarts every process and resumes it from the savepoint itself.
+        (guard,) = running("cdcops-restart-guard")
+        bed_mod.job_cancel(guard["jid"])
+        bed_mod.wait_for("the guard job to end", lambda: not running("cdcops-restart-guard"))
+        # (Another version: the refused run left its jars in lib/, and a restart follows a change of them.)
+        inv.vars["flink_cdc_connectors"][0]["version"] = bed["connectors"]["postgres_cdc"]["current"]
+        run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags="deploy,restart")
+        assert run.rc == 0, run
+        got = rows(inv)
+        assert "job %s suspended with the savepoint file:%s/savepoints/savepoint-" % (pipeline["jid"], tmp_path) in \
+            got["rp-datagen restart"]["detail"], got
+        savepoint = got["rp-datagen restart"]["detail"].split("savepoint ", 1)[1].split(" ", 1)[0]
+        assert "resumed, now RUNNING, restored from %s" % savepoint in got["rp-datagen"]["detail"], got
+        (resumed,) = running("rp-datagen")
+        assert resumed["jid"] != pipeline["jid"]
+        assert all(taskmanager_ids()[h] != old for h, old in ids.items())
+    finally:
+        bed_mod.jobs_cancel()

@@ -10,7 +10,10 @@ from ansible_collections.cdcops.flink_cdc.plugins.filter.pipeline import (
     FilterModule,
     pipeline_health_rows,
     pipeline_plans,
+    pipeline_restart_jobs,
+    pipeline_restart_refusal,
     pipeline_rows,
+    pipeline_suspension_rows,
     pipeline_tables,
 )
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres.catalog import table_summaries
@@ -32,7 +35,10 @@ SINK = {"connector": "starrocks", "jdbc-url": "jdbc:mysql://fe:9030", "load-url"
 def test_the_filters_are_registered():
     filters = FilterModule().filters()
     assert filters == {"pipeline_tables": pipeline_tables, "pipeline_plans": pipeline_plans,
-                       "pipeline_rows": pipeline_rows, "pipeline_health_rows": pipeline_health_rows}
+                       "pipeline_rows": pipeline_rows, "pipeline_health_rows": pipeline_health_rows,
+                       "pipeline_restart_jobs": pipeline_restart_jobs,
+                       "pipeline_restart_refusal": pipeline_restart_refusal,
+                       "pipeline_suspension_rows": pipeline_suspension_rows}
 
 
 def test_each_filter_has_its_documentation():
@@ -139,3 +145,16 @@ def test_pipeline_health_rows_of_nothing():
     row = pipeline_health_rows([plan], None, None, None, "jm1")[0]
     assert row["status"] == "fail"
     assert row["detail"].startswith("the job is missing, not RUNNING; its replication slot s1 does not exist. ")
+
+
+def test_pipeline_restart_jobs_of_nothing():
+    assert pipeline_restart_jobs(None, None) == {"suspend": [], "others": []}
+
+
+def test_pipeline_restart_refusal_of_nothing():
+    assert pipeline_restart_refusal(None, None) == []
+    assert pipeline_restart_refusal(["etl"], None, "yes") == []
+
+
+def test_pipeline_suspension_rows_of_nothing():
+    assert pipeline_suspension_rows(None, None, "jm1") == []

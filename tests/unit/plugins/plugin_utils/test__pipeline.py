@@ -919,3 +919,78 @@ def test_health_row_of_a_young_job_whose_slot_is_not_active_yet_is_a_warning():
     old = health_row(plan, health_job(plan, health=dict(HEALTHY, running_s=700.0)),
                      [slot_result(plan, "flink_cdc_shop", active=False)])
     assert old["status"] == "fail" and "is not active: no job reads it" in old["detail"]
+
+
+# --------------------------------------------------------------------------- a restart under running pipelines
+
+def _job(name, state="RUNNING", jid=None):
+    """A job as flink_cluster_info returns it."""
+    return {"id": jid or "0" * 32, "name": name, "state": state, "start_time": 1}
+
+
+def test_restart_jobs_suspends_the_declared_pipelines_and_names_the_others():
+    jobs = [_job("orders", jid="a" * 32), _job("etl"), _job("payments", jid="b" * 32), _job("old", "CANCELED"),
+            _job("late", "FAILED")]
+    pipelines = [{"name": "orders"}, {"name": "payments", "savepoint_dir": "s3://bucket/sp"}, {"name": "idle"}]
+    assert _pipeline.restart_jobs(jobs, pipelines, "file:///flink/sp") == {
+        "suspend": [{"name": "orders", "job_id": "a" * 32, "savepoint_dir": "file:///flink/sp"},
+                    {"name": "payments", "job_id": "b" * 32, "savepoint_dir": "s3://bucket/sp"}],
+        "others": ["etl"]}
+
+
+def test_restart_jobs_leaves_the_savepoint_dir_to_the_cluster_when_none_is_set():
+    got = _pipeline.restart_jobs([_job("orders", jid="a" * 32)], [{"name": "orders"}], "")
+    assert got["suspend"] == [{"name": "orders", "job_id": "a" * 32, "savepoint_dir": None}]
+
+
+def test_restart_jobs_lists_a_pipeline_running_twice_once():
+    # flink_job then refuses to suspend it, naming both jobs.
+    got = _pipeline.restart_jobs([_job("orders", jid="a" * 32), _job("orders", jid="b" * 32)], [{"name": "orders"}], None)
+    assert got == {"suspend": [{"name": "orders", "job_id": "a" * 32, "savepoint_dir": None}], "others": []}
+
+
+def test_restart_jobs_only_counts_running_jobs():
+    jobs = [_job("orders", "FINISHED"), _job("etl", "CANCELED")]
+    assert _pipeline.restart_jobs(jobs, [{"name": "orders"}], None) == {"suspend": [], "others": []}
+
+
+def test_restart_refusal_names_the_jobs_the_role_does_not_own():
+    assert _pipeline.restart_refusal(["etl", "report"], [], False) == [
+        "2 job(s) that are not pipelines of flink_cdc_pipelines run: etl, report"]
+    assert _pipeline.restart_refusal(["etl"], [], True) == []
+
+
+def test_restart_refusal_names_a_pipeline_flink_job_cannot_suspend_even_when_jobs_may_run():
+    checks = [{"item": {"name": "orders"}, "changed": True, "action": "suspended"},
+              {"item": {"name": "payments"}, "failed": True,
+               "msg": "a job named payments runs on the cluster that flink_job did not start (b1 RUNNING)"}]
+    assert _pipeline.restart_refusal([], checks, True) == [
+        "pipeline payments cannot be suspended: a job named payments runs on the cluster that flink_job did not "
+        "start (b1 RUNNING)"]
+
+
+def test_restart_refusal_of_running_pipelines_alone_is_nothing():
+    assert _pipeline.restart_refusal([], [{"item": {"name": "orders"}, "action": "suspended"}], False) == []
+
+
+def test_suspension_rows():
+    results = [
+        {"item": {"name": "orders"}, "changed": True, "action": "suspended", "job_id": "a1",
+         "savepoint": "file:/flink/sp/savepoint-a1b2c3-0123"},
+        {"item": {"name": "payments"}, "failed": True, "msg": "the savepoint of job payments (b1) failed"},
+        {"item": {"name": "idle"}, "skipped": True},
+    ]
+    rows = _pipeline.suspension_rows(results, ["tm1", "tm2", "jm1"], "jm1")
+    assert [(r["check"], r["status"]) for r in rows] == [("orders restart", "changed"), ("payments restart", "fail")]
+    assert rows[0]["detail"] == ("job a1 suspended with the savepoint file:/flink/sp/savepoint-a1b2c3-0123 before the "
+                                 "restart of tm1, tm2, jm1; the pipeline phase resumes it from there")
+    assert rows[1]["detail"] == "not suspended, so nothing was restarted: the savepoint of job payments (b1) failed"
+    assert rows[0]["area"] == "Pipeline" and rows[0]["host"] == "jm1" and rows[0]["line"]
+
+
+def test_suspension_rows_in_check_mode():
+    results = [{"item": {"name": "orders"}, "changed": True, "action": "suspended", "job_id": "a1"}]
+    (row,) = _pipeline.suspension_rows(results, ["tm1"], "jm1", check_mode=True)
+    assert row["status"] == "skip"
+    assert row["detail"] == ("job a1 would be suspended with a savepoint before the restart of tm1, and resumed from "
+                             "it by the pipeline phase")
