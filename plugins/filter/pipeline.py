@@ -30,6 +30,12 @@ def pipeline_health_rows(plans, jobs, slots, bounds, host):
     return _pipeline.health_rows(plans or [], jobs or [], slots or [], bounds or {}, host)
 
 
+def pipeline_endpoints(pipelines):
+    if not isinstance(pipelines, (list, tuple)):
+        raise AnsibleFilterError("pipeline_endpoints expects flink_cdc_pipelines as a list, got %s" % type(pipelines).__name__)
+    return _pipeline.planner_endpoints(pipelines)
+
+
 def pipeline_restart_jobs(jobs, pipelines, savepoint_dir=None):
     return _pipeline.restart_jobs(jobs or [], pipelines or [], savepoint_dir)
 
@@ -49,6 +55,7 @@ class FilterModule:
             "pipeline_plans": pipeline_plans,
             "pipeline_rows": pipeline_rows,
             "pipeline_health_rows": pipeline_health_rows,
+            "pipeline_endpoints": pipeline_endpoints,
             "pipeline_restart_jobs": pipeline_restart_jobs,
             "pipeline_restart_refusal": pipeline_restart_refusal,
             "pipeline_suspension_rows": pipeline_suspension_rows,

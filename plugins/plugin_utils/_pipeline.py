@@ -151,11 +151,69 @@ def sink_options(sink: t.Mapping[str, t.Any], table_name: str) -> t.Dict[str, st
         raise PlanError("the %s sink needs %s" % (connector, ", ".join("sink.%s" % k for k in missing)))
     if "table-name" in sink:
         raise PlanError("sink sets table-name: the pipeline names each sink table with sink_table_name")
+    if connector == "starrocks":
+        starrocks_endpoints(sink)
     options = {str(k): str(v) for k, v in sink.items() if k != "password"}
     options["table-name"] = table_name
     if "password" in sink:
         options["password"] = "${sink_password}"
     return options
+
+
+_JDBC_MYSQL = re.compile(r"^jdbc:mysql://([^/?]+)")
+_HOST_PORT = re.compile(r"^(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]+))(?::([0-9]{1,5}))?$")
+MYSQL_DEFAULT_PORT = 3306  # what the MySQL JDBC driver connects to when jdbc-url names no port
+
+
+def _host_port(text: str, default_port: t.Optional[int], option: str, form: str) -> t.Tuple[str, int]:
+    match = _HOST_PORT.match(text.strip())
+    port = match and (match.group(3) or default_port)
+    if not match or not port or not 0 < int(port) < 65536:
+        raise PlanError("sink.%s has %r where it needs host:port (%s)" % (option, text.strip(), form))
+    return match.group(1) or match.group(2), int(port)
+
+
+def starrocks_endpoints(sink: t.Mapping[str, t.Any]) -> t.List[t.Dict[str, t.Any]]:
+    """The StarRocks FE addresses a StarRocks sink connects to when its job is planned: the query port of every FE
+    in ``jdbc-url`` (``jdbc:mysql://fe1:9030,fe2:9030``) and the HTTP port of every FE in ``load-url``
+    (``fe1:8030;fe2:8030``). The connector reads the table's columns through the first and probes the second
+    while the SQL client plans the job (StarRocks/starrocks-connector-for-apache-flink
+    ``StarRocksDynamicTableSinkFactory``, ``StarRocksSinkTable.validateTableStructure``; ``docs/content/connector-sink.md``)."""
+    out: t.List[t.Dict[str, t.Any]] = []
+    jdbc = str(sink.get("jdbc-url") or "")
+    match = _JDBC_MYSQL.match(jdbc)
+    if not match:
+        raise PlanError("sink.jdbc-url is %r; a StarRocks sink needs jdbc:mysql://<fe-host>:<query_port> (9030), "
+                        "several FEs separated by commas" % jdbc)
+    for part in match.group(1).split(","):
+        host, port = _host_port(part, MYSQL_DEFAULT_PORT, "jdbc-url", "the FE query_port, 9030")
+        out.append({"name": "StarRocks FE query", "host": host, "port": port})
+    for part in str(sink.get("load-url") or "").split(";"):
+        if not part.strip():
+            continue
+        part = re.sub(r"^https?://", "", part.strip()).rstrip("/")
+        host, port = _host_port(part, None, "load-url", "the FE http_port, 8030; several FEs separated by ;")
+        out.append({"name": "StarRocks FE http", "host": host, "port": port})
+    return out
+
+
+def planner_endpoints(pipelines: t.Sequence[t.Mapping[str, t.Any]]) -> t.List[t.Dict[str, t.Any]]:
+    """What the host that plans the pipelines' jobs (the JobManager host, where flink_job runs the SQL client) must
+    reach over TCP: the FEs of every StarRocks sink of a pipeline that is not absent, each once. A sink whose URLs
+    cannot be read adds nothing here; the pipeline phase stops on it, naming the option."""
+    out: t.List[t.Dict[str, t.Any]] = []
+    for item in pipelines or ():
+        sink = (item or {}).get("sink") or {}
+        if (item or {}).get("sql") or (item.get("state") or "running") == "absent" or sink.get("connector") != "starrocks":
+            continue
+        try:
+            found = starrocks_endpoints(sink)
+        except PlanError:
+            continue
+        for endpoint in found:
+            if endpoint not in out:
+                out.append(endpoint)
+    return out
 
 
 def _sql(pipeline: t.Mapping[str, t.Any], facts_tables: t.Sequence[t.Mapping[str, t.Any]], slots: t.Sequence[str],

@@ -206,6 +206,31 @@ def test_preflight_runs_one_host_check_per_taskmanager_host(bed, ansible, tmp_pa
     assert {(h, c) for h in ("tm1", "tm2", "jobmanager") for c in ("java", "lib/", "free space")} <= areas
 
 
+def test_preflight_checks_the_starrocks_fe_of_each_pipeline_from_the_jobmanager_host(bed, ansible, tmp_path):
+    """A pipeline with a StarRocks sink is planned on the JobManager host, where the connector reads the FE while
+    the job is planned: preflight checks both FE ports from there. No StarRocks exists here: the bed's REST port
+    stands in for the FE's query port (a reachability check only), and the FE's HTTP port is closed."""
+    rest_port = int(bed["rest_url"].rsplit(":", 1)[1])
+    http_port = closed_port()
+    sink = {"connector": "starrocks", "jdbc-url": "jdbc:mysql://127.0.0.1:%d" % rest_port,
+            "load-url": "127.0.0.1:%d" % http_port, "database-name": "shop", "username": "flink",
+            "password": "Sr-S3cret-pw"}
+    inv = Inventory(bed, tmp_path, flink_cdc_pipelines=[{"name": "orders-to-starrocks", "sink": sink},
+                                                        {"name": "gone", "state": "absent", "sink": dict(
+                                                            sink, **{"load-url": "127.0.0.9:1"})}])
+    run = ansible.playbook(PREFLIGHT, inventory=inv.path, extra_vars=inv.vars, verbosity=3)
+    assert run.rc != 0, run
+    assert ("jobmanager: Network StarRocks FE http 127.0.0.1:%d: not reachable from jobmanager: connection refused"
+            % http_port) in run.output, run
+    assert "Sr-S3cret-pw" not in run.output
+    network = {(r["host"], r["check"]): r["status"] for r in inv.report()["rows"] if r["area"] == "Network"
+               and r["check"].startswith("StarRocks")}
+    # From the JobManager host only (the TaskManagers write through the BE, which flink_cdc_starrocks_be_host
+    # checks); an absent pipeline is not planned.
+    assert network == {("jobmanager", "StarRocks FE query 127.0.0.1:%d" % rest_port): "ok",
+                       ("jobmanager", "StarRocks FE http 127.0.0.1:%d" % http_port): "fail"}, network
+
+
 # --- the one-command check (the action plugin's probe) and the module give the same result
 
 def host_check_play(args, delegate=False, environment=None):

@@ -8,6 +8,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.cdcops.flink_cdc.plugins.filter.pipeline import (
     FilterModule,
+    pipeline_endpoints,
     pipeline_health_rows,
     pipeline_plans,
     pipeline_restart_jobs,
@@ -36,6 +37,7 @@ def test_the_filters_are_registered():
     filters = FilterModule().filters()
     assert filters == {"pipeline_tables": pipeline_tables, "pipeline_plans": pipeline_plans,
                        "pipeline_rows": pipeline_rows, "pipeline_health_rows": pipeline_health_rows,
+                       "pipeline_endpoints": pipeline_endpoints,
                        "pipeline_restart_jobs": pipeline_restart_jobs,
                        "pipeline_restart_refusal": pipeline_restart_refusal,
                        "pipeline_suspension_rows": pipeline_suspension_rows}
@@ -158,3 +160,13 @@ def test_pipeline_restart_refusal_of_nothing():
 
 def test_pipeline_suspension_rows_of_nothing():
     assert pipeline_suspension_rows(None, None, "jm1") == []
+
+
+def test_pipeline_endpoints():
+    assert pipeline_endpoints([{"name": "a", "sink": SINK}]) == [
+        {"name": "StarRocks FE query", "host": "fe", "port": 9030}, {"name": "StarRocks FE http", "host": "fe", "port": 8030}]
+
+
+def test_pipeline_endpoints_wants_a_list():
+    with pytest.raises(AnsibleFilterError, match="pipeline_endpoints expects flink_cdc_pipelines as a list, got str"):
+        pipeline_endpoints("orders")

@@ -994,3 +994,52 @@ def test_suspension_rows_in_check_mode():
     assert row["status"] == "skip"
     assert row["detail"] == ("job a1 would be suspended with a savepoint before the restart of tm1, and resumed from "
                              "it by the pipeline phase")
+
+
+# --------------------------------------------------------------------------- the StarRocks FE, reached when planned
+
+def test_starrocks_endpoints():
+    sink = dict(STARROCKS, **{"jdbc-url": "jdbc:mysql://fe1:9030,fe2:9031/shop?useSSL=false",
+                              "load-url": "fe1:8030;http://fe2:8031/"})
+    assert _pipeline.starrocks_endpoints(sink) == [
+        {"name": "StarRocks FE query", "host": "fe1", "port": 9030},
+        {"name": "StarRocks FE query", "host": "fe2", "port": 9031},
+        {"name": "StarRocks FE http", "host": "fe1", "port": 8030},
+        {"name": "StarRocks FE http", "host": "fe2", "port": 8031}]
+
+
+def test_starrocks_endpoints_of_ipv6_and_the_drivers_default_port():
+    sink = dict(STARROCKS, **{"jdbc-url": "jdbc:mysql://[fd00::1]", "load-url": "[fd00::1]:8030"})
+    assert _pipeline.starrocks_endpoints(sink) == [
+        {"name": "StarRocks FE query", "host": "fd00::1", "port": 3306},
+        {"name": "StarRocks FE http", "host": "fd00::1", "port": 8030}]
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("jdbc-url", "fe:9030", "sink.jdbc-url is 'fe:9030'; a StarRocks sink needs jdbc:mysql://<fe-host>:<query_port> "
+                            "(9030), several FEs separated by commas"),
+    ("jdbc-url", "jdbc:mysql://fe:90300", "sink.jdbc-url has 'fe:90300' where it needs host:port (the FE query_port, 9030)"),
+    ("load-url", "fe", "sink.load-url has 'fe' where it needs host:port (the FE http_port, 8030; several FEs "
+                       "separated by ;)"),
+    ("load-url", "fe:8030,fe2:8030", "sink.load-url has 'fe:8030,fe2:8030' where it needs host:port (the FE "
+                                     "http_port, 8030; several FEs separated by ;)"),
+])
+def test_a_starrocks_url_it_cannot_read_stops_the_plan(option, value, message):
+    reason = refused(one(pipeline(sink=dict(STARROCKS, **{option: value}))), "orders_to_dw")
+    assert reason == message
+
+
+def test_planner_endpoints_of_every_starrocks_pipeline_once():
+    other = dict(STARROCKS, **{"jdbc-url": "jdbc:mysql://fe:9030,fe2:9030", "load-url": "fe:8030"})
+    pipelines = [{"name": "a", "sink": STARROCKS}, {"name": "b", "sink": other},
+                 {"name": "c", "sink": dict(STARROCKS, **{"load-url": "gone:8030"}), "state": "absent"},
+                 {"name": "d", "sink": JDBC}, {"name": "e", "sql": "INSERT ...", "sink": dict(STARROCKS, **{"load-url": "x:1"})},
+                 {"name": "f", "sink": dict(STARROCKS, **{"jdbc-url": "broken"})}, {"name": "g"}]
+    assert _pipeline.planner_endpoints(pipelines) == [
+        {"name": "StarRocks FE query", "host": "fe", "port": 9030},
+        {"name": "StarRocks FE http", "host": "fe", "port": 8030},
+        {"name": "StarRocks FE query", "host": "fe2", "port": 9030}]
+
+
+def test_planner_endpoints_of_no_pipeline():
+    assert _pipeline.planner_endpoints([]) == []
