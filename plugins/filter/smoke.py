@@ -3,13 +3,13 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
 # the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
-"""Filters of the flink_cdc role's smoke and restart phases; the logic is in plugins/plugin_utils."""
+"""Filters of the flink_cdc role's smoke phase; the logic is in plugins/plugin_utils/_smoke.py."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _restart, _smoke
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _smoke
 
 
 def smoke_job(connectors, source, table, slot_name, publication, pg, job_name="cdcops-smoke",
@@ -26,15 +26,9 @@ def smoke_rows(smoke_plan, job, cleanup, host, check_mode=False):
     return _smoke.rows(smoke_plan or {}, job or {}, cleanup or [], host, check_mode)
 
 
-def restart_method_rows(hostvars, taskmanagers, jobmanagers, defaults, deploy_to_jobmanager=True):
-    return _restart.method_rows(hostvars, taskmanagers or [], jobmanagers or [], defaults or {},
-                                bool(deploy_to_jobmanager))
-
-
 class FilterModule:
     def filters(self):
         return {
             "smoke_job": smoke_job,
             "smoke_rows": smoke_rows,
-            "restart_method_rows": restart_method_rows,
         }

@@ -380,9 +380,9 @@ class FlinkJob:
         if not self.result.get("job_id"):
             return
         try:
-            details = job.job_details(self.result["job_id"])
-            self.result["job_state"] = details.get("state") if details else None
-            if self.result["job_state"] == "RUNNING":
+            self.result["job_state"] = job.job_state(self.result["job_id"])
+            details = job.job_details(self.result["job_id"]) if self.result["job_state"] == "RUNNING" else None
+            if details:
                 self.result["health"] = job.health(self.result["job_id"], details)
         except FlinkRestError:
             pass

@@ -74,3 +74,51 @@ def method_rows(hostvars: t.Any, taskmanagers: t.Sequence[str], jobmanagers: t.S
                          "detail": "rolling restart with %s" % (distinct[0] if len(distinct) == 1 else "; ".join(
                              "%s: %s" % (h, how[h]) for h in hosts))})
     return rows
+
+
+def batch_size(batch: t.Any, count: int) -> int:
+    """Hosts per batch for ``count`` hosts: ``batch`` is a count (``4``) or a percentage of them (``"25%"``,
+    rounded up), as the ``serial`` keyword takes it; at least 1."""
+    text = str(batch if batch is not None else "").strip()
+    try:
+        if text.endswith("%"):
+            percent = float(text[:-1])
+            if not 0 < percent <= 100:
+                raise ValueError(text)
+            return max(1, -(-int(count * percent) // 100)) if count else 1
+        size = int(text)
+        if size < 1:
+            raise ValueError(text)
+        return size
+    except ValueError:
+        raise ValueError("flink_cdc_restart_batch is %r; give a number of TaskManagers (4) or a percentage of those "
+                         "to restart (25%%), at least 1" % (batch,))
+
+
+def batches(hosts: t.Sequence[str], batch: t.Any, one_at_a_time: bool = False) -> t.List[t.List[str]]:
+    """``hosts`` in the order given, cut into batches of ``batch``. ``one_at_a_time`` (jobs keep running through
+    the restart) makes every batch one host, so that a job loses one TaskManager's slots at a time."""
+    hosts = list(hosts or ())
+    size = 1 if one_at_a_time else batch_size(batch, len(hosts))
+    return [hosts[i:i + size] for i in range(0, len(hosts), size)]
+
+
+def _new_ids(result: t.Mapping[str, t.Any], host: str, old_ids: t.Sequence[str]) -> t.List[str]:
+    matched = ((result or {}).get("host_matches") or {}).get("matched") or {}
+    return [i for i in matched.get(host) or [] if i not in old_ids]
+
+
+def missing(result: t.Mapping[str, t.Any], batch: t.Sequence[str], old_ids: t.Sequence[str]) -> t.List[str]:
+    """The hosts of ``batch`` that ``flink_cluster_info`` (``result``) does not see registered under a new ID."""
+    return [host for host in batch or () if not _new_ids(result, host, old_ids or ())]
+
+
+def records(batch: t.Sequence[str], before: t.Mapping[str, t.Any], after: t.Mapping[str, t.Any],
+            check_mode: bool = False) -> t.List[t.Dict[str, t.Any]]:
+    """One record per restarted host: its TaskManager IDs before and after (none after in check mode)."""
+    old = ((before or {}).get("host_matches") or {}).get("matched") or {}
+    out = []
+    for host in batch or ():
+        new = [] if check_mode else _new_ids(after, host, old.get(host) or [])
+        out.append({"host": host, "old": list(old.get(host) or []), "new": new})
+    return out

@@ -228,6 +228,29 @@ def test_rolling_restart_replaces_taskmanagers_and_rerun_restarts_nothing(bed, a
     assert set(recap_changed(rerun).values()) == {0}, recap_changed(rerun)
 
 
+def test_rolling_restart_in_one_batch_restarts_the_taskmanagers_together(bed, ansible, tmp_path, pristine_libs):
+    # flink_cdc_restart_batch 100%: both TaskManagers in one batch, their restart commands in the same task, one
+    # wait for both; then the JobManager.
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_restart_batch="100%")
+    inv.vars["flink_cdc_connectors"] = [{"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-postgres-cdc",
+                                         "version": bed["connectors"]["postgres_cdc"]["older"]}]
+    before_ids = taskmanager_ids()
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert run.rc == 0, run
+    after_ids = taskmanager_ids()
+    assert sorted(after_ids) == sorted(before_ids)
+    assert all(after_ids[h] != old for h, old in before_ids.items())
+    commands = [r for r in run.records if r["task"].endswith("Run the restart command of the TaskManager")
+                and r["status"] == "ok"]
+    assert sorted(r["host"] for r in commands) == ["tm1", "tm2"]
+    waits = [r for r in run.records if "Wait for the re-registration of" in r["task"] and r["status"] == "ok"]
+    assert [r["task"].split(" of ", 1)[1] for r in waits] == ["tm1, tm2"], [r["task"] for r in waits]
+    restarts = {r["host"]: r for r in inv.report()["rows"] if r["check"] == "restart"}
+    assert sorted(restarts) == ["jobmanager", "tm1", "tm2"]
+    assert all(r["status"] == "changed" for r in restarts.values()), restarts
+    assert "%s -> %s" % (before_ids["127.0.0.2"], after_ids["127.0.0.2"]) in restarts["tm1"]["detail"], restarts["tm1"]
+
+
 def test_rolling_restart_refused_while_jobs_run(bed, ansible, tmp_path, pristine_libs):
     inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling")
     inv.vars["flink_cdc_connectors"] = [{"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-postgres-cdc",

@@ -1,8 +1,8 @@
-"""The smoke job's plan (SQL, refusals) and its report rows; the restart-method rows."""
+"""The smoke job's plan (SQL, refusals) and its report rows."""
 
 import pytest
 
-from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _restart, _smoke
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _smoke
 
 PG = {"host": "pg.example.com", "port": 5432, "database": "shop", "user": "flink_cdc", "ssl_mode": "prefer"}
 PG_CDC = {"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-postgres-cdc", "version": "3.5.0"}
@@ -138,47 +138,3 @@ def test_a_plan_that_cannot_run_is_one_warning_row():
 def test_a_failed_cleanup_is_a_failure():
     rows = _smoke.rows(plan(), FINISHED, [{"failed": True, "msg": "slot cdcops_smoke is active for PID 7"}], "jm1")
     assert rows[1]["status"] == "fail" and "active for PID 7" in rows[1]["detail"]
-
-
-# --------------------------------------------------------------------------- restart methods
-
-
-class HostVars(dict):
-    """Like Ansible's HostVars: raw_get gives a host's variables untemplated."""
-
-    def raw_get(self, host):
-        return self[host]
-
-
-DEFAULTS = {name: "" for kind in _restart.KINDS.values() for name in kind}
-
-
-def test_per_host_restart_commands_satisfy_the_check():
-    hostvars = HostVars(tm1={"flink_cdc_taskmanager_restart_command": "{{ flink_cdc_flink_home }}/bin/tm restart"},
-                        tm2={"flink_cdc_taskmanager_restart_command": "{{ flink_cdc_flink_home }}/bin/tm restart"},
-                        jm={"flink_cdc_jobmanager_service": "flink-jobmanager"})
-    rows = _restart.method_rows(hostvars, ["tm1", "tm2"], ["jm"], DEFAULTS)
-    assert [(r["area"], r["status"]) for r in rows] == [("TaskManager", "ok"), ("JobManager", "ok")]
-    assert rows[0]["detail"] == "rolling restart with command: {{ flink_cdc_flink_home }}/bin/tm restart"
-    assert rows[1]["detail"] == "rolling restart with systemd unit flink-jobmanager"
-
-
-def test_hosts_without_a_method_are_named():
-    hostvars = HostVars(tm1={"flink_cdc_taskmanager_service": "flink-tm"}, tm2={}, jm={})
-    rows = _restart.method_rows(hostvars, ["tm1", "tm2"], ["jm"], DEFAULTS)
-    assert [r["status"] for r in rows] == ["fail", "fail"]
-    assert rows[0]["detail"].endswith("not set for tm2")
-    assert "flink_cdc_jobmanager_restart_command" in rows[1]["detail"] and rows[1]["detail"].endswith("not set for jm")
-
-
-def test_role_values_are_the_fallback_and_the_jobmanager_is_skipped_without_jars():
-    defaults = dict(DEFAULTS, flink_cdc_taskmanager_restart_command="restart-tm")
-    rows = _restart.method_rows(HostVars(tm1={}, jm={}), ["tm1"], ["jm"], defaults, deploy_to_jobmanager=False)
-    assert [(r["area"], r["status"]) for r in rows] == [("TaskManager", "ok")]
-
-
-def test_different_methods_per_host_are_listed():
-    hostvars = HostVars(tm1={"flink_cdc_taskmanager_restart_command": "a"},
-                        tm2={"flink_cdc_taskmanager_service": "b"})
-    rows = _restart.method_rows(hostvars, ["tm1", "tm2"], [], DEFAULTS)
-    assert rows[0]["detail"] == "rolling restart with tm1: command: a; tm2: systemd unit b"

@@ -53,7 +53,17 @@ class FakeRest:
         return copy.deepcopy(table[job_id])
 
     def jobs(self):
-        return copy.deepcopy(self.overview)
+        """``/jobs/overview``: the listed jobs, each in its state now (``states``), and every other job of
+        ``states`` (as the JobManager lists every job it knows)."""
+        listed = copy.deepcopy(self.overview)
+        for job in listed:
+            job["state"] = self.states.get(job["jid"], job.get("state"))
+        for job_id, state in self.states.items():
+            if isinstance(state, Exception):
+                raise state
+            if job_id not in [j["jid"] for j in listed]:
+                listed.append({"jid": job_id, "name": "", "state": state})
+        return listed
 
     def job(self, job_id):
         body = copy.deepcopy(RECORDED["failed_restore"]["job"]) if job_id == FAILED_JID else {"jid": job_id}
@@ -251,7 +261,7 @@ def test_observe_tells_ours_from_foreign(make, rest):
     assert make().observe() == ([], None)
 
 
-def test_job_state_is_none_only_for_404(make, rest):
+def test_job_state_is_that_of_the_overview_and_none_for_a_job_it_does_not_list(make, rest):
     lc = make()
     assert lc.job_state(JID) is None
     rest.states[JID] = "RUNNING"
@@ -260,6 +270,16 @@ def test_job_state_is_none_only_for_404(make, rest):
     with pytest.raises(FlinkRestError) as err:  # any other failure is not "unknown"
         lc.job_state(JID)
     assert err.value.status == 503
+
+
+def test_job_state_is_not_the_cached_job_details(make, rest, monkeypatch):
+    # /jobs/:jobid answers from the execution graph cache (web.refresh-interval): it may still say RUNNING for a job
+    # the overview already lists as FINISHED.
+    lc = make()
+    rest.states[JID] = "FINISHED"
+    monkeypatch.setattr(rest, "job", lambda job_id: {"jid": job_id, "state": "RUNNING"})
+    assert lc.job_state(JID) == "FINISHED"
+    assert lc._wait_terminal(JID) == "FINISHED"
 
 
 # ------------------------------------------------------------------ stop with savepoint
@@ -503,3 +523,47 @@ def test_failed_restore_of_the_recorded_job(make, rest):
     assert rest.called("cancel") == []
     record = on_disk(lc)
     assert record["state"] == "suspended" and record["savepoint"] == CANNOT_MAP_PATH and record["pending"] is None
+
+
+# ------------------------------------------------------------------ waiting for a submitted job to run
+
+def _listed(job_id, state, running, total=2):
+    return {"jid": job_id, "name": NAME, "state": state, "tasks": {"running": running, "total": total}}
+
+
+def test_wait_running_waits_for_every_vertex_in_the_overview(make, rest, monkeypatch):
+    lc = make()
+    answers = [[_listed(JID, "INITIALIZING", 0)], [_listed(JID, "RUNNING", 1)], [_listed(JID, "RUNNING", 2)]]
+    looks = []
+
+    def jobs():
+        looks.append(1)
+        return answers[min(len(looks), len(answers)) - 1]
+    monkeypatch.setattr(rest, "jobs", jobs)
+    # The cached details would still say CREATED: they are not read.
+    monkeypatch.setattr(rest, "job", lambda job_id: pytest.fail("read /jobs/:jobid"))
+    lc._wait_running(JID, None, [])
+    assert len(looks) == 3
+
+
+def test_wait_running_checks_the_restore_once_every_vertex_runs(make, rest, monkeypatch):
+    lc = make(record={"state": "suspended", "job_id": JID, "savepoint": NEW_SP})
+    monkeypatch.setattr(rest, "jobs", lambda: [_listed(JID, "RUNNING", 2)])
+    body = copy.deepcopy(RECORDED["restored_job"]["checkpoints"])
+    rest.ckpts[JID] = body
+    restored = body["latest"]["restored"]["external_path"]
+    lc._wait_running(JID, restored, [])
+    body["latest"]["restored"]["external_path"] = "file:/elsewhere/savepoint-1"
+    with pytest.raises(JobError) as err:
+        lc._wait_running(JID, restored, [])
+    assert "restored from file:/elsewhere/savepoint-1, not from %s as asked; it was cancelled" % restored in err.value.message
+
+
+def test_wait_running_of_a_restarting_job_fails_and_cancels_it(make, rest, monkeypatch):
+    lc = make()
+    rest.states[JID] = "RESTARTING"
+    monkeypatch.setattr(rest, "jobs", lambda: [_listed(JID, rest.states[JID], 0)])
+    with pytest.raises(JobError) as err:
+        lc._wait_running(JID, None, [])
+    assert "failed and was cancelled (it was RESTARTING)" in err.value.message
+    assert rest.called("cancel") == [("cancel", JID)]

@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+# Copyright: cdcops.flink_cdc contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
+# the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
+"""Filters of the flink_cdc role's restart phase; the logic is in plugins/plugin_utils/_restart.py."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _restart
+
+
+def restart_method_rows(hostvars, taskmanagers, jobmanagers, defaults, deploy_to_jobmanager=True):
+    return _restart.method_rows(hostvars, taskmanagers or [], jobmanagers or [], defaults or {},
+                                bool(deploy_to_jobmanager))
+
+
+def restart_batches(hosts, batch, one_at_a_time=False):
+    try:
+        return _restart.batches(hosts or [], batch, bool(one_at_a_time))
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def restart_missing(result, batch, old_ids):
+    return _restart.missing(result or {}, batch or [], old_ids or [])
+
+
+def restart_records(batch, before, after, check_mode=False):
+    return _restart.records(batch or [], before or {}, after or {}, bool(check_mode))
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "restart_method_rows": restart_method_rows,
+            "restart_batches": restart_batches,
+            "restart_missing": restart_missing,
+            "restart_records": restart_records,
+        }

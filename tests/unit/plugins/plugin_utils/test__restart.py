@@ -1,0 +1,119 @@
+"""The restart phase's rules: each host's restart method, and the batches TaskManagers restart in."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.cdcops.flink_cdc.plugins.filter.restart import FilterModule, restart_batches
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _restart
+
+
+class HostVars(dict):
+    """Like Ansible's HostVars: raw_get gives a host's variables untemplated."""
+
+    def raw_get(self, host):
+        return self[host]
+
+
+DEFAULTS = {name: "" for kind in _restart.KINDS.values() for name in kind}
+
+
+def test_per_host_restart_commands_satisfy_the_check():
+    hostvars = HostVars(tm1={"flink_cdc_taskmanager_restart_command": "{{ flink_cdc_flink_home }}/bin/tm restart"},
+                        tm2={"flink_cdc_taskmanager_restart_command": "{{ flink_cdc_flink_home }}/bin/tm restart"},
+                        jm={"flink_cdc_jobmanager_service": "flink-jobmanager"})
+    rows = _restart.method_rows(hostvars, ["tm1", "tm2"], ["jm"], DEFAULTS)
+    assert [(r["area"], r["status"]) for r in rows] == [("TaskManager", "ok"), ("JobManager", "ok")]
+    assert rows[0]["detail"] == "rolling restart with command: {{ flink_cdc_flink_home }}/bin/tm restart"
+    assert rows[1]["detail"] == "rolling restart with systemd unit flink-jobmanager"
+
+
+def test_hosts_without_a_method_are_named():
+    hostvars = HostVars(tm1={"flink_cdc_taskmanager_service": "flink-tm"}, tm2={}, jm={})
+    rows = _restart.method_rows(hostvars, ["tm1", "tm2"], ["jm"], DEFAULTS)
+    assert [r["status"] for r in rows] == ["fail", "fail"]
+    assert rows[0]["detail"].endswith("not set for tm2")
+    assert "flink_cdc_jobmanager_restart_command" in rows[1]["detail"] and rows[1]["detail"].endswith("not set for jm")
+
+
+def test_role_values_are_the_fallback_and_the_jobmanager_is_skipped_without_jars():
+    defaults = dict(DEFAULTS, flink_cdc_taskmanager_restart_command="restart-tm")
+    rows = _restart.method_rows(HostVars(tm1={}, jm={}), ["tm1"], ["jm"], defaults, deploy_to_jobmanager=False)
+    assert [(r["area"], r["status"]) for r in rows] == [("TaskManager", "ok")]
+
+
+def test_different_methods_per_host_are_listed():
+    hostvars = HostVars(tm1={"flink_cdc_taskmanager_restart_command": "a"},
+                        tm2={"flink_cdc_taskmanager_service": "b"})
+    rows = _restart.method_rows(hostvars, ["tm1", "tm2"], [], DEFAULTS)
+    assert rows[0]["detail"] == "rolling restart with tm1: command: a; tm2: systemd unit b"
+
+
+# --------------------------------------------------------------------------- batches
+
+HOSTS = ["tm%02d" % i for i in range(1, 11)]
+
+
+@pytest.mark.parametrize("batch, sizes", [
+    (1, [1] * 10), ("1", [1] * 10), (4, [4, 4, 2]), ("25%", [3, 3, 3, 1]), ("100%", [10]), ("10%", [1] * 10),
+    ("1%", [1] * 10), (" 50% ", [5, 5]), (12, [10]), ("33.3%", [4, 4, 2]),
+])
+def test_batches(batch, sizes):
+    got = _restart.batches(HOSTS, batch)
+    assert [len(b) for b in got] == sizes
+    assert [h for b in got for h in b] == HOSTS  # every host once, in order
+
+
+def test_batches_are_one_host_while_jobs_keep_running():
+    assert _restart.batches(HOSTS[:3], "100%", one_at_a_time=True) == [["tm01"], ["tm02"], ["tm03"]]
+
+
+def test_batches_of_no_host():
+    assert _restart.batches([], "25%") == []
+
+
+@pytest.mark.parametrize("batch", [0, "0", -1, "0%", "101%", "a quarter", "", None, "%"])
+def test_a_batch_it_cannot_read_names_the_variable(batch):
+    with pytest.raises(ValueError) as exc:
+        _restart.batches(HOSTS, batch)
+    assert str(exc.value) == ("flink_cdc_restart_batch is %r; give a number of TaskManagers (4) or a percentage of "
+                              "those to restart (25%%), at least 1" % (batch,))
+
+
+def test_the_filters():
+    assert FilterModule().filters()["restart_batches"] is restart_batches
+    assert restart_batches(["a", "b", "c"], 2) == [["a", "b"], ["c"]]
+    assert restart_batches(None, 2) == []
+    with pytest.raises(AnsibleFilterError, match="flink_cdc_restart_batch is 'x'"):
+        restart_batches(["a"], "x")
+
+
+# --------------------------------------------------------------------------- registration after a batch
+
+BEFORE = {"host_matches": {"matched": {"tm1": ["127.0.0.2:40001-aaaaaa"], "tm2": ["127.0.0.3:40002-bbbbbb"]}}}
+
+
+def test_missing_and_records_after_a_batch():
+    after = {"host_matches": {"matched": {"tm1": ["127.0.0.2:40011-cccccc"], "tm2": ["127.0.0.3:40002-bbbbbb"]}}}
+    old = ["127.0.0.2:40001-aaaaaa", "127.0.0.3:40002-bbbbbb"]
+    assert _restart.missing(after, ["tm1", "tm2"], old) == ["tm2"]
+    assert _restart.records(["tm1", "tm2"], BEFORE, after) == [
+        {"host": "tm1", "old": ["127.0.0.2:40001-aaaaaa"], "new": ["127.0.0.2:40011-cccccc"]},
+        {"host": "tm2", "old": ["127.0.0.3:40002-bbbbbb"], "new": []}]
+
+
+def test_missing_of_a_failed_wait_is_every_host():
+    assert _restart.missing({"failed": True, "msg": "timed out"}, ["tm1", "tm2"], []) == ["tm1", "tm2"]
+
+
+def test_records_in_check_mode_have_no_new_ids():
+    after = {"host_matches": {"matched": {"tm1": ["127.0.0.2:40011-cccccc"]}}}
+    assert _restart.records(["tm1"], BEFORE, after, check_mode=True) == [
+        {"host": "tm1", "old": ["127.0.0.2:40001-aaaaaa"], "new": []}]
+
+
+def test_the_registration_filters():
+    from ansible_collections.cdcops.flink_cdc.plugins.filter.restart import restart_missing, restart_records
+    filters = FilterModule().filters()
+    assert filters["restart_missing"] is restart_missing and filters["restart_records"] is restart_records
+    assert restart_missing(None, ["tm1"], None) == ["tm1"]
+    assert restart_records(["tm1"], BEFORE, None) == [{"host": "tm1", "old": ["127.0.0.2:40001-aaaaaa"], "new": []}]
