@@ -23,6 +23,8 @@ What it measures, in one run, each figure side by side with its comparison:
 5. Tasks executed per host, from the collection's ``task_timing`` callback.
 6. The full-role figures of bench/role_bench.py (the whole role but restart against a hand-written playbook on
    real TaskManagers of a private bed), run as its own process and merged under ``figures["role"]``.
+7. The pipeline figures of bench/pipeline_bench.py (``figures["pipeline"]``) and the restart figures of
+   bench/restart_bench.py (the rolling restart one TaskManager at a time against in batches, ``figures["restart"]``).
 
 Every host is ``bench-NN`` (``ansible_host=127.0.1.NN``, local connection,
 this venv's Python) with its own fresh ``lib/``. The repository is a private
@@ -657,7 +659,8 @@ def print_table(result):
                   module.get("small_jar_bytes", 0) // MB, rss.get("delta"), tput.get("flink_connector_jar"),
                   tput.get("get_url"), tput.get("ratio_vs_get_url")))
 
-    for key, what, name in (("role", "Full-role figures", "role_bench"), ("pipeline", "Pipeline figures", "pipeline_bench")):
+    for key, what, name in (("role", "Full-role figures", "role_bench"), ("pipeline", "Pipeline figures", "pipeline_bench"),
+                            ("restart", "Restart figures", "restart_bench")):
         figures = result["figures"].get(key)
         print("")
         if figures is None:
@@ -753,6 +756,7 @@ def parse_args(argv):
     parser.add_argument("--skip-module-bench", action="store_true", help="do not run bench/jar_bench.py")
     parser.add_argument("--skip-role-bench", action="store_true", help="do not run bench/role_bench.py")
     parser.add_argument("--skip-pipeline-bench", action="store_true", help="do not run bench/pipeline_bench.py")
+    parser.add_argument("--skip-restart-bench", action="store_true", help="do not run bench/restart_bench.py")
     parser.add_argument("--jar-sets", default=",".join(JAR_SETS),
                         help="which jar sets to deploy: %s (default %%(default)s)" % ", ".join(JAR_SETS))
     parser.add_argument("--pipelining", action="store_true", help="enable SSH pipelining for both sides")
@@ -799,6 +803,7 @@ def main(argv=None):
         module = None if args.skip_module_bench else bench.module_bench()
         role = None if args.skip_role_bench else bench.role_bench()
         pipeline = None if args.skip_pipeline_bench else bench.sub_bench("pipeline_bench", "pipeline figures", [], None)
+        restart = None if args.skip_restart_bench else bench.sub_bench("restart_bench", "restart figures", [], None)
     finally:
         bench.cleanup()
 
@@ -806,7 +811,8 @@ def main(argv=None):
                           for set_name in args.jar_sets},
                "module": module,
                "role": role,
-               "pipeline": pipeline}
+               "pipeline": pipeline,
+               "restart": restart}
     jar_fields = ("name", "group_id", "artifact_id", "version", "file", "bytes", "sha1")
     result = {
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -830,7 +836,7 @@ def main(argv=None):
         "targets": [target for set_name in args.jar_sets
                     for target in targets(figures["deploy"][set_name], raw[set_name], bench.jar_sets[set_name],
                                           set_name)] + ((role or {}).get("targets") or [])
-        + ((pipeline or {}).get("targets") or []),
+        + ((pipeline or {}).get("targets") or []) + ((restart or {}).get("targets") or []),
         "raw": raw,
     }
     os.makedirs(args.out, exist_ok=True)
