@@ -404,8 +404,8 @@ def table(out):
     for key, label in (("savepoint_s", "savepoint"), ("old_job_end_s", "then the old job ended"),
                        ("submitted_s", "then the new job was submitted"),
                        ("tasks_running_s", "then its tasks ran"), ("first_row_s", "then the first row arrived")):
-        lines.append("  %-46s %12s %12s" % ("  downtime, %s (s)" % label, fmt(job["upgrade"].get("phases", {}).get(key)),
-                                           fmt(hand["upgrade"].get("phases", {}).get(key))))
+        phases = [fmt(side["upgrade"].get("phases", {}).get(key)) for side in (job, hand)]
+        lines.append("  %-46s %12s %12s" % ("  downtime, %s (s)" % label, phases[0], phases[1]))
     lines += [
         "  %-46s %12s %12s" % ("latency p50 (s)", fmt(job["latency"]["p50_s"]), fmt(hand["latency"]["p50_s"])),
         "  %-46s %12s %12s" % ("latency p95 (s)", fmt(job["latency"]["p95_s"]), fmt(hand["latency"]["p95_s"])),

@@ -118,8 +118,8 @@ def table(body):
     n = body["taskmanagers"]
     lines = ["Restart figures (bench/restart_bench.py, Flink %s, %d TaskManagers, medians of %d run(s)):" % (
         body["flink_version"], n, body["repeat"]),
-        "  %-28s %14s %18s %12s %10s" % ("flink_cdc_restart_batch", "restart phase s", "per TaskManager s",
-                                          "run wall s", "x one by one")]
+        "  %-28s %14s %18s %12s %10s" % (
+            "flink_cdc_restart_batch", "restart phase s", "per TaskManager s", "run wall s", "x one by one")]
     for batch, fig in body["batches"].items():
         lines.append("  %-28s %14s %18s %12s %10s" % (
             batch + (" (one at a time)" if batch == "1" else " (default)" if batch == DEFAULT_BATCH else ""),

@@ -32,6 +32,15 @@ def restart_records(batch, before, after, check_mode=False):
     return _restart.records(batch or [], before or {}, after or {}, bool(check_mode))
 
 
+def restart_targets(hostvars, hosts, taskmanagers, jobmanager):
+    def facts_of(host, name):
+        try:
+            return hostvars[host].get(name)
+        except (KeyError, AttributeError):
+            return None
+    return _restart.to_restart(hosts or [], facts_of, taskmanagers or [], jobmanager or "")
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -39,4 +48,5 @@ class FilterModule:
             "restart_batches": restart_batches,
             "restart_missing": restart_missing,
             "restart_records": restart_records,
+            "restart_targets": restart_targets,
         }

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import typing as t
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._host_facts import JAVA_HOME_KEY, Connect, JavaChoice, java_home_in, reach
@@ -114,6 +115,40 @@ def free_space_row(host: str, lib: str, free_bytes: int, needed_bytes: int) -> R
                % (_mib(free_bytes), lib, _mib(needed_bytes)))
 
 
+def _when(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+LABELS = {"taskmanager": "TaskManager", "jobmanager": "JobManager"}
+
+
+def restart_pending(processes: t.Sequence[t.Mapping[str, t.Any]], lib_changed: t.Optional[float]) -> t.List[str]:
+    """The kinds of Flink process on the host (``taskmanager``, ``jobmanager``) that started before lib/ last
+    changed, and so do not run the jars lib/ holds."""
+    out: t.List[str] = []
+    for proc in processes or ():
+        started = proc.get("started")
+        if lib_changed is not None and started is not None and started < lib_changed and proc["kind"] not in out:
+            out.append(proc["kind"])
+    return out
+
+
+def running_jars_row(host: str, lib: str, processes: t.Sequence[t.Mapping[str, t.Any]],
+                     lib_changed: t.Optional[float]) -> t.Optional[Row]:
+    """The ``running jars`` row when a Flink process runs from lib/: whether each started after lib/ last changed."""
+    if not processes or lib_changed is None:
+        return None
+    stale = [p for p in processes if p.get("started") is not None and p["started"] < lib_changed]
+    if stale:
+        return row(host, "Java/config", "running jars", "warn", "; ".join(
+            "the %s (pid %d) started at %s, before %s changed at %s: it does not run the jars %s holds; restart it "
+            "to load them" % (LABELS[p["kind"]], p["pid"], _when(p["started"]), lib, _when(lib_changed), lib)
+            for p in stale))
+    return row(host, "Java/config", "running jars", "ok", "; ".join(
+        "the %s (pid %d) started after %s last changed: it runs the jars there" % (LABELS[p["kind"]], p["pid"], lib)
+        for p in processes))
+
+
 # --- network
 
 def endpoint_result_row(host: str, endpoint: t.Mapping[str, t.Any], error: t.Optional[str]) -> Row:
@@ -184,8 +219,9 @@ def gather_args(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
 
 
 def host_result(params: t.Mapping[str, t.Any], facts: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
-    """The module's result (``changed``, ``rows``, ``java``, ``free_bytes``) from ``gather``'s facts: a row per
-    endpoint, then the java row, the lib/ row and the free-space row."""
+    """The module's result (``changed``, ``rows``, ``java``, ``free_bytes``, ``processes``, ``restart_pending``)
+    from ``gather``'s facts: a row per endpoint, then the java row, the lib/ row, the free-space row and, when a
+    Flink process runs from lib/, the running-jars row."""
     host = params["report_host"] or facts["hostname"]
     java = facts["java"]
     choice = JavaChoice(java["path"], java["source"], java["config_file"])
@@ -203,4 +239,10 @@ def host_result(params: t.Mapping[str, t.Any], facts: t.Mapping[str, t.Any]) -> 
     result["free_bytes"] = found["free_bytes"]
     if found["is_dir"] and params["needed_bytes"]:
         rows.append(free_space_row(host, lib, found["free_bytes"], params["needed_bytes"]))
+    processes = facts.get("processes") or []
+    result["processes"] = processes
+    result["restart_pending"] = restart_pending(processes, found.get("changed"))
+    running = running_jars_row(host, lib, processes, found.get("changed"))
+    if running:
+        rows.append(running)
     return result

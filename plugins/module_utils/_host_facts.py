@@ -6,7 +6,8 @@
 """What flink_host_check reads on a Flink host: the facts its rules (module_utils/_host_check.py) judge.
 
 ``gather`` reads them all: the Java a Flink process would run and its version, ``lib/`` and its filesystem, the
-TCP reachability of each endpoint, the user and the host name. It runs on the host in one of two ways, with the
+Flink processes that run from ``lib/`` and when they started, the TCP reachability of each endpoint, the user and
+the host name. It runs on the host in one of two ways, with the
 same result: inside the module (plugins/modules/flink_host_check.py), or, when the controller knows the host's
 Python, as this file's own source in one short ``python -c`` (plugins/action/flink_host_check.py): no module
 payload, no temp dir, one command per host.
@@ -216,7 +217,68 @@ def lib_facts(lib: str) -> t.Dict[str, t.Any]:
     is_dir = os.path.isdir(lib)
     vfs = os.statvfs(lib)
     return {"exists": True, "is_dir": is_dir, "writable": is_dir and os.access(lib, os.W_OK | os.X_OK),
-            "read_only": bool(vfs.f_flag & os.ST_RDONLY), "free_bytes": vfs.f_bavail * vfs.f_frsize}
+            "read_only": bool(vfs.f_flag & os.ST_RDONLY), "free_bytes": vfs.f_bavail * vfs.f_frsize,
+            # A jar added, replaced or removed changes the directory's mtime.
+            "changed": round(os.stat(lib).st_mtime, 2)}
+
+
+# --- the Flink processes that run from this FLINK_HOME
+
+# The main classes of Flink's standalone processes (apache/flink bin/taskmanager.sh, bin/jobmanager.sh,
+# bin/standalone-job.sh).
+FLINK_MAINS = {
+    "org.apache.flink.runtime.taskexecutor.TaskManagerRunner": "taskmanager",
+    "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint": "jobmanager",
+    "org.apache.flink.container.entrypoint.StandaloneApplicationClusterEntryPoint": "jobmanager",
+}
+
+
+def boot_time(proc: str = "/proc") -> t.Optional[float]:
+    for line in (read_text(os.path.join(proc, "stat")) or "").splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    return None
+
+
+def process_started(pid: str, btime: float, proc: str = "/proc") -> t.Optional[float]:
+    """When process ``pid`` started (epoch seconds): field 22 of /proc/<pid>/stat, clock ticks after boot
+    (proc(5)); the fields after the command name, which may hold spaces, start at field 3."""
+    text = read_text(os.path.join(proc, pid, "stat"))
+    if not text or ")" not in text:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    try:
+        return round(btime + int(fields[19]) / os.sysconf("SC_CLK_TCK"), 2)
+    except (IndexError, ValueError):
+        return None
+
+
+def flink_processes(flink_home: str, proc: str = "/proc") -> t.List[t.Dict[str, t.Any]]:
+    """The TaskManager and JobManager processes whose classpath takes jars from ``flink_home``/lib, with when each
+    started: Flink puts lib/*.jar on a process's classpath when it starts (bin/config.sh
+    constructFlinkClassPath), so a process that started before lib/ last changed does not run what lib/ holds."""
+    btime = boot_time(proc)
+    # bin/config.sh resolves FLINK_HOME to its physical path (pwd -P), and so names the jars on the classpath.
+    libs = {os.path.join(os.path.normpath(home), "lib") + os.sep for home in (flink_home, os.path.realpath(flink_home))}
+    out = []
+    try:
+        pids = sorted((p for p in os.listdir(proc) if p.isdigit()), key=int)
+    except OSError:
+        return out
+    for pid in pids:
+        try:
+            with open(os.path.join(proc, pid, "cmdline"), "rb") as f:
+                argv = f.read().decode("utf-8", "replace").split("\0")
+        except OSError:
+            continue
+        kind = next((FLINK_MAINS[a] for a in argv if a in FLINK_MAINS), None)
+        if not kind:
+            continue
+        classpath = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("-classpath", "-cp")), "")
+        if not any(os.path.normpath(entry).startswith(lib) for entry in classpath.split(":") if entry for lib in libs):
+            continue
+        out.append({"kind": kind, "pid": int(pid), "started": process_started(pid, btime, proc) if btime else None})
+    return out
 
 
 def gather(args: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
@@ -239,5 +301,6 @@ def gather(args: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
         "java": {"path": choice.java, "source": choice.source, "config_file": choice.where, "rc": rc,
                  "output": output, "version_from": version_from},
         "lib": lib_facts(os.path.join(flink_home, "lib")),
+        "processes": flink_processes(flink_home),
         "endpoints": [reach(str(e["host"]), int(e["port"]), float(args["timeout"])) for e in args["endpoints"]],
     }

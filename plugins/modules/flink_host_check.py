@@ -23,6 +23,9 @@ description:
   - That C(lib/) of O(flink_home) exists and the user the task runs as can write to it.
   - That the filesystem of C(lib/) has O(needed_bytes) free.
   - That each of O(endpoints) accepts a TCP connection from this host within O(timeout) seconds.
+  - Which Flink TaskManager and JobManager processes run from C(lib/) of O(flink_home), and whether each started
+    after C(lib/) last changed. Flink reads C(lib/) only when a process starts, so one that started before does not
+    run the jars there.
   - Returns the results as report rows in RV(rows) and never fails on a failed check; the caller decides.
   - When the controller knows the host's Python (C(ansible_python_interpreter) is set, or an earlier task
     discovered it), an action plugin runs these reads as one short command with that Python, C(python -c) and
@@ -132,7 +135,7 @@ rows:
       description: C(Network) or C(Java/config).
       type: str
     check:
-      description: C(<name> <host>:<port>), C(java), C(lib/) or C(free space).
+      description: C(<name> <host>:<port>), C(java), C(lib/), C(free space) or C(running jars).
       type: str
     status:
       description: C(ok), C(warn), C(fail) or C(skip).
@@ -156,6 +159,30 @@ free_bytes:
   description: Bytes free in the filesystem of C(lib/) (for the user the task runs as).
   returned: when lib/ exists
   type: int
+processes:
+  description: The Flink TaskManager and JobManager processes on the host whose classpath takes jars from this
+    C(lib/), read from C(/proc) (empty where it cannot be read).
+  returned: when lib/ exists
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: C(taskmanager) or C(jobmanager).
+      type: str
+    pid:
+      description: Process ID.
+      type: int
+    started:
+      description: When it started, in seconds since the epoch.
+      type: float
+  sample: [{kind: taskmanager, pid: 4242, started: 1796500050.0}]
+restart_pending:
+  description: The kinds of those processes (C(taskmanager), C(jobmanager)) that started before C(lib/) last
+    changed, so do not run the jars C(lib/) holds until they restart. A C(running jars) row says the same.
+  returned: when lib/ exists
+  type: list
+  elements: str
+  sample: [taskmanager]
 """
 
 from ansible.module_utils.basic import AnsibleModule

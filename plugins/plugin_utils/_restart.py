@@ -122,3 +122,31 @@ def records(batch: t.Sequence[str], before: t.Mapping[str, t.Any], after: t.Mapp
         new = [] if check_mode else _new_ids(after, host, old.get(host) or [])
         out.append({"host": host, "old": list(old.get(host) or []), "new": new})
     return out
+
+
+def to_restart(hosts: t.Sequence[str], facts_of: t.Callable[[str, str], t.Any], taskmanagers: t.Sequence[str],
+               jobmanager: str) -> t.Dict[str, t.Any]:
+    """The processes a rolling restart restarts: on each play host, those whose jars this run changed (the host's
+    ``__flink_cdc_deploy``) and those that started before lib/ last changed (its preflight ``__flink_cdc_host_check``
+    ``restart_pending``), such as the hosts an interrupted run installed jars on and did not restart.
+    ``facts_of(host, name)`` reads a host variable. Returns ``taskmanagers`` (hosts, in play order), ``jobmanager``
+    (bool) and ``why`` (host -> reason)."""
+    out: t.Dict[str, t.Any] = {"taskmanagers": [], "jobmanager": False, "why": {}}
+    for host in hosts or ():
+        deploy = facts_of(host, "__flink_cdc_deploy") or {}
+        pending = (facts_of(host, "__flink_cdc_host_check") or {}).get("restart_pending") or []
+        for kind, wanted in (("taskmanager", host in taskmanagers), ("jobmanager", host == jobmanager)):
+            if not wanted:
+                continue
+            if isinstance(deploy, dict) and deploy.get("changed"):
+                why = "its jars changed"
+            elif kind in pending:
+                why = "it started before lib/ last changed"
+            else:
+                continue
+            if kind == "taskmanager":
+                out["taskmanagers"].append(host)
+            else:
+                out["jobmanager"] = True
+            out["why"]["%s %s" % (host, kind)] = why
+    return out

@@ -35,7 +35,23 @@ def closed_port():
         return s.getsockname()[1]
 
 
-def test_the_beds_taskmanager_host(bed, ansible):
+def touch_lib(home):
+    """lib/ changed now (a file added and removed), after every running process started."""
+    path = os.path.join(home, "lib", ".cdcops-test-touch")
+    with open(path, "w"):
+        pass
+    os.unlink(path)
+
+
+def taskmanager_pid(home):
+    """The pid of the bed's TaskManager process started with ``home``'s configuration, found by pgrep."""
+    out = subprocess.run(["pgrep", "-f", "TaskManagerRunner --configDir %s/conf" % home], capture_output=True,
+                         text=True, check=True).stdout
+    (pid,) = [int(line) for line in out.split()]
+    return pid
+
+
+def test_the_beds_taskmanager_host(bed, ansible, fresh_cluster):
     tm = bed["taskmanagers"][0]
     args = {"flink_home": tm["home"], "flink_version": bed["flink_version"], "needed_bytes": 40 * 1024 * 1024,
             "endpoints": [{"name": "PostgreSQL", "host": bed["postgres"]["logical"]["host"],
@@ -49,8 +65,14 @@ def test_the_beds_taskmanager_host(bed, ansible):
         rows = rows_by_check(result)
         assert [r["check"] for r in result["rows"]] == [
             "PostgreSQL %s:%s" % (bed["postgres"]["logical"]["host"], bed["postgres"]["logical"]["port"]),
-            "java", "lib/", "free space"]
+            "java", "lib/", "free space", "running jars"]
         assert all(r["host"] == "tm1" and r["status"] == "ok" for r in result["rows"]), result["rows"]
+        # The TaskManager that runs from this home (the bed restarted it after its lib/ last changed).
+        pid = taskmanager_pid(tm["home"])
+        assert [(p["kind"], p["pid"]) for p in result["processes"]] == [("taskmanager", pid)]
+        assert result["restart_pending"] == []
+        assert rows["running jars"]["detail"] == ("the TaskManager (pid %d) started after %s/lib last changed: it "
+                                                  "runs the jars there" % (pid, tm["home"]))
         # The bed's Flink runs the Java on PATH (its config.yaml sets no env.java.home).
         java = shutil.which("java")
         # The real JDK's version comes from its image's release file, with no JVM started.
@@ -62,6 +84,16 @@ def test_the_beds_taskmanager_host(bed, ansible):
         assert rows["free space"]["detail"].endswith("the connector jars need about 40.0 MiB")
         assert rows["PostgreSQL %s:%s" % (bed["postgres"]["logical"]["host"], bed["postgres"]["logical"]["port"])][
             "detail"] == "reachable from tm1"
+    # lib/ changes under the running TaskManager: it no longer runs what lib/ holds.
+    touch_lib(tm["home"])
+    run = ansible.module("flink_host_check", args)
+    assert not run.failed, run
+    assert run.result["restart_pending"] == ["taskmanager"]
+    running = rows_by_check(run.result)["running jars"]
+    assert running["status"] == "warn"
+    assert running["detail"].startswith("the TaskManager (pid %d) started at " % pid)
+    assert "before %s/lib changed at" % tm["home"] in running["detail"] and running["detail"].endswith(
+        "it does not run the jars %s/lib holds; restart it to load them" % tm["home"])
 
 
 def flink_home(tmp_path, config=None):
@@ -245,7 +277,7 @@ def host_check_play(args, delegate=False, environment=None):
 
 def comparable(result):
     """The result without what changes from one read to the next (the free bytes of a busy filesystem)."""
-    out = {k: v for k, v in result.items() if k in ("changed", "rows", "java")}
+    out = {k: v for k, v in result.items() if k in ("changed", "rows", "java", "processes", "restart_pending")}
     out["rows"] = [dict(r, detail=r["detail"].split(" free in ")[1]) if r["check"] == "free space" else r
                    for r in result["rows"]]
     return out
@@ -279,12 +311,14 @@ def test_the_probe_and_the_module_agree(bed, ansible, tmp_path, scenario):
         args["flink_home"] = str(tmp_path / "missing")
     elif scenario == "closed port":
         args["endpoints"] = [pg, {"name": "StarRocks FE http", "host": "127.0.0.1", "port": closed_port()}]
+    touch_lib(tm["home"])  # the bed's TaskManager started before: its running-jars row warns
     probe, module = both_ways(ansible, args)
     assert comparable(probe) == comparable(module)
     statuses = [r["status"] for r in probe["rows"]]
-    assert statuses == {"bed taskmanager": ["ok"] * 4, "java -version of env.java.home": ["ok", "fail", "ok", "ok"],
+    assert statuses == {"bed taskmanager": ["ok"] * 4 + ["warn"],
+                        "java -version of env.java.home": ["ok", "fail", "ok", "ok"],
                         "legacy flink-conf.yaml": ["ok", "ok", "ok", "ok"], "no lib/": ["ok", "ok", "fail"],
-                        "closed port": ["ok", "fail", "ok", "ok", "ok"]}[scenario], probe["rows"]
+                        "closed port": ["ok", "fail", "ok", "ok", "ok", "warn"]}[scenario], probe["rows"]
 
 
 def test_the_probe_sees_the_tasks_environment(bed, ansible, tmp_path):
@@ -302,8 +336,10 @@ def test_a_probe_without_an_answer_runs_the_module(bed, ansible, tmp_path):
     wrapper.write_text('#!/bin/sh\n[ "$1" = "-c" ] && exit 3\nexec %s "$@"\n' % sys.executable)
     wrapper.chmod(0o755)
     args = {"flink_home": bed["taskmanagers"][0]["home"], "flink_version": bed["flink_version"]}
+    touch_lib(args["flink_home"])
     run = ansible.playbook(host_check_play(args), verbosity=3, env={"ANSIBLE_PYTHON_INTERPRETER": str(wrapper)})
     assert run.rc == 0, run
     assert "the one-command check gave no answer (rc=3" in run.output
     assert "AnsiballZ_flink_host_check.py" in run.output
-    assert [r["status"] for r in run.results(action="flink_host_check")[0]["result"]["rows"]] == ["ok", "ok"]
+    result = run.results(action="flink_host_check")[0]["result"]
+    assert [(r["check"], r["status"]) for r in result["rows"]] == [("java", "ok"), ("lib/", "ok"), ("running jars", "warn")]

@@ -10,7 +10,7 @@ import os
 
 import bed as bed_mod
 import jars
-from conftest import all_libs, lib_state
+from conftest import all_libs, lib_state, restart_processes
 
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                          "playbooks")
@@ -226,6 +226,38 @@ def test_rolling_restart_replaces_taskmanagers_and_rerun_restarts_nothing(bed, a
     assert taskmanager_ids() == after_ids
     assert not [r for r in rerun.records if "Run the restart command" in r["task"] and r["status"] == "ok"]
     assert set(recap_changed(rerun).values()) == {0}, recap_changed(rerun)
+
+
+def test_a_rerun_restarts_the_processes_an_earlier_run_installed_jars_for_and_did_not_restart(
+        bed, ansible, tmp_path, pristine_libs):
+    # A run that installed the jars but did not restart (flink_cdc_restart none here; a run stopped half-way leaves
+    # the same): the processes still run without them. Preflight says so per host, and a rerun with rolling
+    # restarts them although its deploy changes nothing.
+    connectors = [{"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-postgres-cdc",
+                   "version": bed["connectors"]["postgres_cdc"]["older"]}]
+    inv = Inventory(bed, tmp_path, flink_cdc_connectors=connectors)
+    restart_processes(bed)  # every process started after lib/ last changed
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert run.rc == 0, run
+    assert "do not run the jars of their lib/" in run.output
+    before_ids = taskmanager_ids()
+    inv = Inventory(bed, tmp_path, flink_cdc_connectors=connectors, flink_cdc_restart="rolling")
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert run.rc == 0, run
+    assert not [r for r in deploy_results(run).values() if r.get("changed")]
+    running = {r["host"]: r for r in inv.report()["rows"] if r["check"] == "running jars"}
+    assert sorted(running) == ["jobmanager", "tm1", "tm2"], running
+    assert all(r["status"] == "warn" and "does not run the jars" in r["detail"] for r in running.values()), running
+    after_ids = taskmanager_ids()
+    assert all(after_ids[h] != old for h, old in before_ids.items())
+    jar = "flink-sql-connector-postgres-cdc-%s.jar" % connectors[0]["version"]
+    assert os.path.join(bed["jobmanager"]["home"], "lib", jar) in bed_mod.rest("/jobmanager/environment")["classpath"]
+    # And then nothing is pending: a third run restarts nothing.
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert run.rc == 0, run
+    assert taskmanager_ids() == after_ids
+    running = {r["host"]: r for r in inv.report()["rows"] if r["check"] == "running jars"}
+    assert all(r["status"] == "ok" for r in running.values()), running
 
 
 def test_rolling_restart_in_one_batch_restarts_the_taskmanagers_together(bed, ansible, tmp_path, pristine_libs):

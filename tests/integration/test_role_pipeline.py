@@ -192,8 +192,8 @@ def test_a_connector_upgrade_under_a_running_pipeline_suspends_and_resumes_it(cd
     p.assert_exactly_once()
 
 
-def test_a_running_job_the_role_does_not_own_refuses_the_restart_and_stops_no_pipeline(bed, ansible, tmp_path,
-                                                                                        pristine_libs):
+def test_a_running_job_the_role_does_not_own_refuses_the_restart_and_stops_no_pipeline(
+        bed, ansible, tmp_path, pristine_libs):
     """A declared pipeline (its own SQL: datagen into blackhole) and a job the role did not start both run: the
     restart refuses before it suspends anything."""
     sql = ("CREATE TEMPORARY TABLE src (n BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '5');\n"

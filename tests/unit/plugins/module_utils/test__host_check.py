@@ -223,3 +223,75 @@ def test_endpoint_problems():
     assert hc.endpoint_problems([PG]) == []
     assert hc.endpoint_problems([{"name": "x", "host": "", "port": 1}, {"name": "y", "host": "h", "port": 70000}]) == [
         "endpoints[0] lacks host", "endpoints[1] port 70000 is not between 1 and 65535"]
+
+
+# --- the Flink processes that run from FLINK_HOME/lib, and whether they run what lib/ holds
+
+TICKS = __import__("os").sysconf("SC_CLK_TCK")
+
+
+def fake_proc(tmp_path, processes, btime=1796500000):
+    """A /proc with /proc/stat and, per process, its cmdline and stat (start time in clock ticks after boot)."""
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    (proc / "stat").write_text("cpu  1 2 3\nbtime %d\nprocesses 9\n" % btime)
+    for pid, argv, started_after_boot in processes:
+        d = proc / str(pid)
+        d.mkdir()
+        (d / "cmdline").write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
+        fields = ["S"] + ["0"] * 18 + [str(int(started_after_boot * TICKS))] + ["0"] * 10
+        (d / "stat").write_text("%d (java (x) y) %s\n" % (pid, " ".join(fields)))
+    (proc / "self").mkdir()  # not a pid
+    return str(proc)
+
+
+def java(main, home, extra=()):
+    classpath = ":".join("%s/lib/%s" % (home, jar) for jar in ("flink-dist-1.20.3.jar", "flink-csv-1.20.3.jar")) + ":::"
+    return ["java", "-Xmx1g", "-classpath", classpath, main] + list(extra)
+
+
+def test_flink_processes_of_this_home(tmp_path):
+    home = str(tmp_path / "flink")
+    proc = fake_proc(tmp_path, [
+        (101, java("org.apache.flink.runtime.taskexecutor.TaskManagerRunner", home, ["--configDir", home + "/conf"]), 50),
+        (102, java("org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint", home), 40.5),
+        (103, java("org.apache.flink.runtime.taskexecutor.TaskManagerRunner", str(tmp_path / "other")), 10),
+        (104, ["python3", "-c", "org.apache.flink.runtime.taskexecutor.TaskManagerRunner"], 5),
+        (105, ["sleep", "100"], 1),
+    ])
+    assert hf.flink_processes(home, proc) == [
+        {"kind": "taskmanager", "pid": 101, "started": 1796500050.0},
+        {"kind": "jobmanager", "pid": 102, "started": 1796500040.5}]
+    assert hf.flink_processes(home + "/", proc)[0]["pid"] == 101  # the path as the user wrote it
+    assert hf.flink_processes(str(tmp_path / "none"), proc) == []
+
+
+def test_flink_processes_through_a_symlinked_home(tmp_path):
+    real = tmp_path / "flink-1.20.3"
+    real.mkdir()
+    (tmp_path / "flink").symlink_to(real)
+    proc = fake_proc(tmp_path, [(7, java("org.apache.flink.runtime.taskexecutor.TaskManagerRunner", str(real)), 3)])
+    assert [p["pid"] for p in hf.flink_processes(str(tmp_path / "flink"), proc)] == [7]
+
+
+def test_flink_processes_without_a_proc(tmp_path):
+    assert hf.flink_processes("/opt/flink", str(tmp_path / "missing")) == []
+
+
+def test_restart_pending_and_the_running_jars_row():
+    processes = [{"kind": "taskmanager", "pid": 101, "started": 1796500050.0},
+                 {"kind": "jobmanager", "pid": 102, "started": 1796500100.0}]
+    assert hc.restart_pending(processes, 1796500060.0) == ["taskmanager"]
+    assert hc.restart_pending(processes, 1796500000.0) == []
+    assert hc.restart_pending([{"kind": "taskmanager", "pid": 1, "started": None}], 1.0) == []
+    row = hc.running_jars_row("tm1", "/opt/flink/lib", processes, 1796500060.0)
+    assert row["status"] == "warn" and row["check"] == "running jars" and row["area"] == "Java/config"
+    assert row["detail"] == ("the TaskManager (pid 101) started at 2026-12-05 19:47:30 UTC, before /opt/flink/lib "
+                             "changed at 2026-12-05 19:47:40 UTC: it does not run the jars /opt/flink/lib holds; "
+                             "restart it to load them")
+    row = hc.running_jars_row("tm1", "/opt/flink/lib", processes, 1796500000.0)
+    assert row["status"] == "ok"
+    assert row["detail"] == ("the TaskManager (pid 101) started after /opt/flink/lib last changed: it runs the jars "
+                             "there; the JobManager (pid 102) started after /opt/flink/lib last changed: it runs "
+                             "the jars there")
+    assert hc.running_jars_row("tm1", "/opt/flink/lib", [], 1.0) is None

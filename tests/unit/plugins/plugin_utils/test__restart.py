@@ -117,3 +117,36 @@ def test_the_registration_filters():
     assert filters["restart_missing"] is restart_missing and filters["restart_records"] is restart_records
     assert restart_missing(None, ["tm1"], None) == ["tm1"]
     assert restart_records(["tm1"], BEFORE, None) == [{"host": "tm1", "old": ["127.0.0.2:40001-aaaaaa"], "new": []}]
+
+
+# --------------------------------------------------------------------------- what to restart
+
+def test_restart_targets_are_changed_jars_and_processes_older_than_their_lib():
+    facts = {
+        "tm1": {"__flink_cdc_deploy": {"changed": True}, "__flink_cdc_host_check": {"restart_pending": []}},
+        "tm2": {"__flink_cdc_deploy": {"changed": False}, "__flink_cdc_host_check": {"restart_pending": ["taskmanager"]}},
+        "tm3": {"__flink_cdc_deploy": {"changed": False}, "__flink_cdc_host_check": {"restart_pending": []}},
+        "tm4": {},
+        "jm": {"__flink_cdc_deploy": {"changed": False},
+               "__flink_cdc_host_check": {"restart_pending": ["jobmanager", "taskmanager"]}},
+    }
+    got = _restart.to_restart(["jm", "tm1", "tm2", "tm3", "tm4"], lambda h, n: facts[h].get(n),
+                              ["tm1", "tm2", "tm3", "tm4"], "jm")
+    assert got == {"taskmanagers": ["tm1", "tm2"], "jobmanager": True,
+                   "why": {"tm1 taskmanager": "its jars changed",
+                           "tm2 taskmanager": "it started before lib/ last changed",
+                           "jm jobmanager": "it started before lib/ last changed"}}
+
+
+def test_restart_targets_of_a_host_that_is_both():
+    facts = {"h1": {"__flink_cdc_deploy": {"changed": True}}}
+    got = _restart.to_restart(["h1"], lambda h, n: facts[h].get(n), ["h1"], "h1")
+    assert got["taskmanagers"] == ["h1"] and got["jobmanager"] is True
+
+
+def test_restart_targets_filter_reads_hostvars():
+    from ansible_collections.cdcops.flink_cdc.plugins.filter.restart import restart_targets
+    assert FilterModule().filters()["restart_targets"] is restart_targets
+    hostvars = {"tm1": {"__flink_cdc_deploy": {"changed": True}}}
+    assert restart_targets(hostvars, ["tm1", "gone"], ["tm1", "gone"], "")["taskmanagers"] == ["tm1"]
+    assert restart_targets(hostvars, None, None, None) == {"taskmanagers": [], "jobmanager": False, "why": {}}
