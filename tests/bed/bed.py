@@ -1122,7 +1122,7 @@ def up(fresh=False, flink=None):
         set_flink_version(flink)
     if fresh:
         down()
-        for part in ("flink", "pg", "maven", "job"):
+        for part in ("flink", "pg", "maven", "job") + DEMO_PIPELINE_STATE:
             shutil.rmtree(os.path.join(BED, part), ignore_errors=True)
         shutil.rmtree(pg_root(), ignore_errors=True)
     os.makedirs(BED, exist_ok=True)
@@ -1144,13 +1144,29 @@ def up(fresh=False, flink=None):
     # The demo's PostgreSQL source (database shop, role flink_cdc, a publication).
     pg["logical"]["demo"] = pg_seed.seed_demo(pg["logical"])
     start_maven()
+    new_cluster = not os.path.isdir(jm_home()) or not daemon_pid(jm_home(), "standalonesession")
     start_jobmanager(dist)
     start_taskmanagers(TASKMANAGERS, dist)
+    if new_cluster:
+        forget_demo_pipeline(pg["logical"])
     write_state(pg)
     log("up: Flink %s REST http://127.0.0.1:%d, TaskManagers %s, PostgreSQL %d/%d, "
         "Maven http://127.0.0.1:%d; inventory %s" % (
             FLINK_VERSION, PORTS["rest"], _hosts_shown(TASKMANAGERS), PORTS["pg_logical"],
             PORTS["pg_replica"], PORTS["maven"], os.path.join(BED, "inventory.ini")))
+
+
+# Where the demo's pipeline keeps its savepoints and flink_job records (demo_pipeline_vars).
+DEMO_PIPELINE_STATE = ("savepoints", "flink-job-records")
+
+
+def forget_demo_pipeline(pg):
+    """A JobManager started anew knows none of the demo pipeline's jobs: its flink_job records, savepoints and
+    replication slots (``<demo slot>_<table>``) from an earlier cluster are dropped, so the demo submits it afresh
+    (a record of a job the JobManager does not know makes flink_job refuse, as it should on a real cluster)."""
+    for part in DEMO_PIPELINE_STATE:
+        shutil.rmtree(os.path.join(BED, part), ignore_errors=True)
+    pg_seed.drop_slots(pg, pg_seed.DEMO_SLOT + "_")
 
 
 def down():
