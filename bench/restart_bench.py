@@ -26,7 +26,6 @@ import datetime
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import urllib.request
@@ -75,13 +74,7 @@ class RestartBench(role_bench.RoleBench):
                "--tags", "deploy,restart"]
         self.reset_libs()
         before = self.registered()
-        with open(log_file, "w") as out:
-            out.write("$ %s\n" % " ".join(cmd))
-            out.flush()
-            started = time.monotonic()
-            proc = subprocess.run(cmd, env=self.env(timing_file), stdout=out, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, cwd=run_dir, timeout=self.args.timeout, check=False)
-            wall = time.monotonic() - started
+        proc, wall = self.play(cmd, log_file, timing_file, run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)
         problems = []
         if proc.returncode:

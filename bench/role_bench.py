@@ -492,13 +492,7 @@ class RoleBench:
         if os.path.exists(timing_file):
             os.remove(timing_file)
         mark = len(self.maven_log())
-        with open(log_file, "w") as out:
-            out.write("$ %s\n" % " ".join(cmd))
-            out.flush()
-            started = time.monotonic()
-            proc = subprocess.run(cmd, env=self.env(timing_file), stdout=out, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, cwd=run_dir, timeout=self.args.timeout, check=False)
-            seconds = time.monotonic() - started
+        proc, seconds = self.play(cmd, log_file, timing_file, run_dir)
         result = {"side": name, "label": label, "seconds": round(seconds, 3), "rc": proc.returncode,
                   "log": os.path.relpath(log_file, os.path.dirname(self.out_json)),
                   "timing_file": os.path.relpath(timing_file, os.path.dirname(self.out_json)),
@@ -536,6 +530,17 @@ class RoleBench:
         result["problems"] = problems
         shutil.rmtree(run_dir, ignore_errors=True)
         return result
+
+    def play(self, cmd, log_file, timing_file, run_dir):
+        """Run ``cmd`` (ansible-playbook) in ``run_dir`` with the task_timing callback writing ``timing_file``, its
+        output in ``log_file`` after the command line; the finished process and its wall time in seconds."""
+        with open(log_file, "w") as out:
+            out.write("$ %s\n" % " ".join(cmd))
+            out.flush()
+            started = time.monotonic()
+            proc = subprocess.run(cmd, env=self.env(timing_file), stdout=out, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, cwd=run_dir, timeout=self.args.timeout, check=False)
+            return proc, time.monotonic() - started
 
     def figures(self, name, timing):
         names = [tm["name"] for tm in self.tms]

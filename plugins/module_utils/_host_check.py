@@ -126,11 +126,17 @@ def restart_pending(processes: t.Sequence[t.Mapping[str, t.Any]], lib_changed: t
     """The kinds of Flink process on the host (``taskmanager``, ``jobmanager``) that started before lib/ last
     changed, and so do not run the jars lib/ holds."""
     out: t.List[str] = []
-    for proc in processes or ():
-        started = proc.get("started")
-        if lib_changed is not None and started is not None and started < lib_changed and proc["kind"] not in out:
+    for proc in _stale(processes, lib_changed):
+        if proc["kind"] not in out:
             out.append(proc["kind"])
     return out
+
+
+def _stale(processes: t.Sequence[t.Mapping[str, t.Any]], lib_changed: t.Optional[float]) -> t.List[t.Mapping[str, t.Any]]:
+    """The processes that started before lib/ last changed."""
+    if lib_changed is None:
+        return []
+    return [p for p in processes or () if p.get("started") is not None and p["started"] < lib_changed]
 
 
 def running_jars_row(host: str, lib: str, processes: t.Sequence[t.Mapping[str, t.Any]],
@@ -138,7 +144,7 @@ def running_jars_row(host: str, lib: str, processes: t.Sequence[t.Mapping[str, t
     """The ``running jars`` row when a Flink process runs from lib/: whether each started after lib/ last changed."""
     if not processes or lib_changed is None:
         return None
-    stale = [p for p in processes if p.get("started") is not None and p["started"] < lib_changed]
+    stale = _stale(processes, lib_changed)
     if stale:
         return row(host, "Java/config", "running jars", "warn", "; ".join(
             "the %s (pid %d) started at %s, before %s changed at %s: it does not run the jars %s holds; restart it "

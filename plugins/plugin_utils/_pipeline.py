@@ -203,8 +203,9 @@ def planner_endpoints(pipelines: t.Sequence[t.Mapping[str, t.Any]]) -> t.List[t.
     cannot be read adds nothing here; the pipeline phase stops on it, naming the option."""
     out: t.List[t.Dict[str, t.Any]] = []
     for item in pipelines or ():
-        sink = (item or {}).get("sink") or {}
-        if (item or {}).get("sql") or (item.get("state") or "running") == "absent" or sink.get("connector") != "starrocks":
+        item = item or {}
+        sink = item.get("sink") or {}
+        if item.get("sql") or (item.get("state") or "running") == "absent" or sink.get("connector") != "starrocks":
             continue
         try:
             found = starrocks_endpoints(sink)

@@ -177,12 +177,16 @@ class JobLifecycle:
                 return None
             raise
 
-    def job_state(self, job_id: str) -> t.Optional[str]:
-        """The job's state now, or None when the JobManager does not know it. From ``/jobs/overview``, which asks the
-        dispatcher each time: ``/jobs/:jobid`` answers from a cache that lives ``web.refresh-interval`` (3 s by
+    def listed(self, job_id: str) -> t.Dict[str, t.Any]:
+        """The job as ``/jobs/overview`` lists it now (empty when the JobManager does not know it). The overview asks
+        the dispatcher each time: ``/jobs/:jobid`` answers from a cache that lives ``web.refresh-interval`` (3 s by
         default; apache/flink ``DefaultExecutionGraphCache``), which would add up to 3 s to every wait for a job to
-        end, and so to the downtime of every upgrade."""
-        return next((j.get("state") for j in self.rest.jobs() if j.get("jid") == job_id), None)
+        end or to run, and so to the downtime of every upgrade."""
+        return next((j for j in self.rest.jobs() if j.get("jid") == job_id), None) or {}
+
+    def job_state(self, job_id: str) -> t.Optional[str]:
+        """The job's state now, or None when the JobManager does not know it (``listed``)."""
+        return self.listed(job_id).get("state")
 
     def health(self, job_id: str, job: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
         """What a job manager shows of a running job (StreamPark ``FlinkAppHttpWatcher``, Dinky): its restarts (the
@@ -434,9 +438,9 @@ class JobLifecycle:
         half-way."""
         deadline = time.monotonic() + self.params["wait_timeout"]
         while True:
-            # The overview, not the cached /jobs/:jobid (see job_state): its "tasks" counts the job's vertices by
-            # state (apache/flink JobDetails), so running == total is every vertex running.
-            job = next((j for j in self.rest.jobs() if j.get("jid") == job_id), None) or {}
+            # The overview's "tasks" counts the job's vertices by state (apache/flink JobDetails), so running ==
+            # total is every vertex running.
+            job = self.listed(job_id)
             state = job.get("state")
             tasks = job.get("tasks") or {}
             if state in TERMINAL or state in ("RESTARTING", "FAILING"):
