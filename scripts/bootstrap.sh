@@ -35,6 +35,11 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     apt_install postgresql
 fi
 
+# The HA bed (tests/bed/bed.py up --ha) runs the ZooKeeper of Debian's package.
+if [ ! -f /usr/share/java/zookeeper.jar ]; then
+    apt_install zookeeper
+fi
+
 # ansible-test sanity runs shellcheck on the scripts; without it the test is skipped.
 if ! command -v shellcheck >/dev/null 2>&1; then
     apt_install shellcheck

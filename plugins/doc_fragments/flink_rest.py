@@ -18,7 +18,11 @@ options:
       - For example V(http://jobmanager:8081), or V(https://flink.example.com/) behind a proxy.
       - A password in its userinfo (V(https://user:password@flink.example.com/)) is used for basic authentication
         and never shown; it is masked wherever it would appear in the output, C(invocation) at C(-vvv) included.
-    type: str
+      - For a cluster with several JobManagers (high availability), a list of every JobManager's URL, or one string
+        of them separated by commas. Each standby's REST API serves the leader's answers; the module passes over a
+        JobManager that does not answer, or answers that it has no leader during an election, for the next one.
+    type: list
+    elements: str
     required: true
   url_username:
     description:

@@ -37,7 +37,7 @@ def host_rows(host_check, host, is_taskmanager, gets_jars, jm, expected_taskmana
 
 
 def preflight_rows(jm, hostvars, rest_url_shown, pg, pg_where, restart_rows, connector_rows, hosts_all, hosts,
-                   taskmanagers=None, expected_taskmanagers=None):
+                   taskmanagers=None, expected_taskmanagers=None, pipelines=None):
     """Every preflight row, each with its ``line``. Each play host's rows come from its ``__flink_cdc_host_check``
     (the flink_host_check result it registered; skipped on a host that gets no jars) and, on a host of
     ``taskmanagers``, its registration with the JobManager: computed here, once for the play, rather than by a
@@ -55,7 +55,8 @@ def preflight_rows(jm, hostvars, rest_url_shown, pg, pg_where, restart_rows, con
                                        str(pg_where or ""), _list(restart_rows, "restart_rows", "preflight_rows"),
                                        _list(connector_rows, "connector_rows", "preflight_rows"),
                                        _list(hosts_all, "hosts_all", "preflight_rows"),
-                                       _list(hosts, "hosts", "preflight_rows"), rows_of_host)
+                                       _list(hosts, "hosts", "preflight_rows"), rows_of_host,
+                                       len(_list(pipelines, "pipelines", "preflight_rows")))
 
 
 def deploy_rows(hostvars, hosts, restart_hosts, restarted, restart_jobmanager, jobmanager_host, check_mode=False):

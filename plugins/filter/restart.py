@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import split_urls
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _restart
 
 
@@ -32,13 +33,25 @@ def restart_records(batch, before, after, check_mode=False):
     return _restart.records(batch or [], before or {}, after or {}, bool(check_mode))
 
 
-def restart_targets(hostvars, hosts, taskmanagers, jobmanager):
-    def facts_of(host, name):
-        try:
-            return hostvars[host].get(name)
-        except (KeyError, AttributeError):
-            return None
-    return _restart.to_restart(hosts or [], facts_of, taskmanagers or [], jobmanager or "")
+def _host_var(hostvars, host, name):
+    try:
+        return hostvars[host].get(name)
+    except (KeyError, AttributeError):
+        return None
+
+
+def restart_targets(hostvars, hosts, taskmanagers, jobmanagers):
+    return _restart.to_restart(hosts or [], lambda host, name: _host_var(hostvars, host, name), taskmanagers or [],
+                               jobmanagers or [])
+
+
+def restart_jobmanager_order(hostvars, hosts, rest_urls, cluster):
+    return _restart.jobmanager_order(hosts or [], lambda host: _host_var(hostvars, host, "ansible_host") or host,
+                                     split_urls(rest_urls), cluster or {})
+
+
+def restart_jobs_at_risk(jobs, ha_mode, taskmanagers):
+    return _restart.jobs_at_risk(jobs or [], str(ha_mode or "none"), taskmanagers or [])
 
 
 class FilterModule:
@@ -49,4 +62,6 @@ class FilterModule:
             "restart_missing": restart_missing,
             "restart_records": restart_records,
             "restart_targets": restart_targets,
+            "restart_jobmanager_order": restart_jobmanager_order,
+            "restart_jobs_at_risk": restart_jobs_at_risk,
         }

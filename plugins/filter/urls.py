@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import redact_url
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import redact_url, split_urls
 
 
 def url_without_credentials(url):
-    if not isinstance(url, str):
-        raise AnsibleFilterError("url_without_credentials expects a URL string, got %s" % type(url).__name__)
-    return redact_url(url)
+    """One URL, several separated by commas, or a list of them (the JobManagers of a highly available cluster):
+    each without its credentials, joined with ", "."""
+    if not isinstance(url, (str, list, tuple)):
+        raise AnsibleFilterError("url_without_credentials expects a URL string or a list of them, got %s"
+                                 % type(url).__name__)
+    return ", ".join(redact_url(u) for u in split_urls(url))
 
 
 class FilterModule:

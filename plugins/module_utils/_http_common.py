@@ -20,6 +20,12 @@ import typing as t
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 
+def split_urls(urls: t.Union[str, t.Sequence[str], None]) -> t.List[str]:
+    """The JobManager URLs of ``urls``: a list, or one string with commas between URLs."""
+    items = [urls] if isinstance(urls, str) else list(urls or [])
+    return [u.strip() for item in items for u in str(item).split(",") if u.strip()]
+
+
 def url_secrets(*urls: t.Optional[str]) -> t.Set[str]:
     """The passwords in the userinfo of ``urls`` (``http://user:password@host/``), as written and percent-decoded.
 

@@ -18,6 +18,9 @@ description:
   - Optionally waits, with backoff, until enough TaskManagers are registered and enough slots are free.
   - Optionally matches inventory hosts to registered TaskManagers by address, resolving DNS names on
     both sides.
+  - With several JobManagers (high availability), give every JobManager's URL in O(url). The module talks
+    to whichever answers, passing over one that is down or has no leader during an election, and returns
+    each JobManager with its role (RV(jobmanagers)), the leader (RV(leader)) and the HA mode (RV(ha_mode)).
   - The module is read-only. It never changes the cluster and never reports C(changed).
 author:
   - cdcops.flink_cdc maintainers (@cdcops)
@@ -213,6 +216,59 @@ jobmanager_classpath:
   type: list
   elements: str
   version_added: 0.2.0
+jobmanagers:
+  description:
+    - Each JobManager of O(url), in that order.
+    - A standby JobManager's REST API serves the leader's answers (it asks the leader over RPC), so the
+      leader is found as the JobManager whose own BLOB server port (C(blob.server.port) in its
+      C(/jobmanager/config)) is that of the C(BLOB Server listener) thread in the leader's C(/jobmanager/thread-dump).
+  returned: success
+  type: list
+  elements: dict
+  version_added: 0.3.0
+  contains:
+    url:
+      description: The JobManager's URL, without credentials.
+      type: str
+    endpoint:
+      description: C(host:port) of the URL.
+      type: str
+    reachable:
+      description: Whether it answered.
+      type: bool
+    role:
+      description:
+        - V(leader), V(standby), V(unreachable), or V(unknown) when the leader cannot be told apart
+          (RV(leader_note) says why).
+        - A JobManager without high availability is its own leader.
+      type: str
+    flink_version:
+      description: The Flink version of that JobManager's own process.
+      type: str
+    ha_mode:
+      description: Its C(high-availability.type), V(none) when unset.
+      type: str
+    error:
+      description: Why it did not answer, or null.
+      type: str
+leader:
+  description: URL (without credentials) of the leading JobManager among O(url), or null when it is not known.
+  returned: success
+  type: str
+  version_added: 0.3.0
+ha_mode:
+  description:
+    - The JobManagers' high-availability mode (C(high-availability.type)), V(none) without HA.
+    - "C(mixed: <modes>) when they differ."
+  returned: success
+  type: str
+  sample: zookeeper
+  version_added: 0.3.0
+leader_note:
+  description: Why RV(leader) is null although JobManagers answered, or an empty string.
+  returned: success
+  type: str
+  version_added: 0.3.0
 host_matches:
   description: Inventory hosts matched to registered TaskManagers.
   returned: when O(expected_taskmanagers) is set
@@ -237,6 +293,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.cluster import (
     WaitTimeout,
+    jobmanagers,
     match_hosts,
     snapshot,
     wait_for_cluster,
@@ -266,7 +323,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
     # A password in the URL's userinfo: masked wherever it appears in the result, invocation included.
-    module.no_log_values.update(url_secrets(params["url"]))
+    module.no_log_values.update(url_secrets(*params["url"]))
     for name in ("wait_for_taskmanagers", "min_free_slots", "wait_timeout"):
         if params[name] < 0:
             module.fail_json(msg="%s must not be negative, got %s" % (name, params[name]))
@@ -294,6 +351,7 @@ def main():
 
     if params["expected_taskmanagers"] is not None:
         result["host_matches"] = match_hosts(params["expected_taskmanagers"], result["taskmanagers"])
+    result.update(jobmanagers(client))
     module.exit_json(changed=False, url=client.display_url, **result)
 
 

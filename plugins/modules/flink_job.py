@@ -290,7 +290,7 @@ class FlinkJob:
         self.params = module.params
         self.secrets = secret_values(self.params["sql_secrets"])
         module.no_log_values.update(self.secrets)
-        module.no_log_values.update(url_secrets(self.params["url"]))
+        module.no_log_values.update(url_secrets(*self.params["url"]))
         self.result = {"changed": False, "action": "none", "name": self.params["name"]}
 
     def fail(self, msg: str, **extra) -> None:

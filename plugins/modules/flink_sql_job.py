@@ -259,7 +259,7 @@ class FlinkSqlJob:
         # Ansible masks these in everything the module returns, as a second line of defence.
         module.no_log_values.update(self.secrets)
         # A password in the REST URL's userinfo, masked the same way (invocation included).
-        module.no_log_values.update(url_secrets(self.params["url"]))
+        module.no_log_values.update(url_secrets(*self.params["url"]))
         self.flink_home = os.path.abspath(self.params["flink_home"])
         self.result = {"changed": False, "job_name": self.params["job_name"]}
 

@@ -57,6 +57,53 @@ def jobmanager_rows(jm: t.Mapping[str, t.Any], rest_url_shown: str) -> t.List[Ro
     return rows
 
 
+def high_availability_rows(jm: t.Mapping[str, t.Any], pipelines: int = 0) -> t.List[Row]:
+    """Each JobManager of the REST URLs with its role and version when the cluster has several or runs with high
+    availability, and the HA verdict: several URLs without HA are several clusters (fail); HA off while jobs run
+    or pipelines are declared is a warning, since a JobManager without HA cancels its jobs when it stops
+    (apache/flink docs/content/docs/deployment/ha/overview.md)."""
+    if not _read(jm):
+        return []
+    jms = _get(jm, "jobmanagers", [])
+    mode = _get(jm, "ha_mode", "none")
+    running = [j for j in _get(jm, "jobs", []) if j.get("state") == "RUNNING"]
+    rows = []
+    if len(jms) > 1 or mode != "none":
+        for j in jms:
+            where = j.get("endpoint") or j.get("url") or "?"
+            role = j.get("role")
+            if role == "unreachable":
+                rows.append(row(where, "JobManager", "role", "warn", "unreachable: %s; the cluster goes on without this "
+                                "JobManager, which is no standby until it runs again" % (j.get("error") or "no answer")))
+            elif j.get("flink_version") != jm.get("flink_version"):
+                rows.append(row(where, "JobManager", "role", "fail", "%s, runs Flink %s where the cluster runs %s: "
+                                "every JobManager of a cluster runs the same Flink release" % (
+                                    role, j.get("flink_version"), jm.get("flink_version"))))
+            elif role == "unknown":
+                rows.append(row(where, "JobManager", "role", "warn", "leader or standby, not known: %s"
+                                % (_get(jm, "leader_note", "") or "no JobManager named the leader")))
+            else:
+                rows.append(row(where, "JobManager", "role", "ok", "%s, Flink %s" % (role, j.get("flink_version"))))
+    if len(jms) > 1 and mode == "none":
+        rows.append(row("jobmanager", "JobManager", "high availability", "fail",
+                        "flink_cdc_rest_url names %d JobManagers, but high-availability.type is not set on them: they "
+                        "are separate clusters. Give the URL of one cluster's JobManagers only, or set up high "
+                        "availability (high-availability.type: zookeeper)" % len(jms)))
+    elif mode == "none" and (running or pipelines):
+        what = ", ".join(x for x in ("%d running job(s)" % len(running) if running else "",
+                                     "%d declared pipeline(s)" % pipelines if pipelines else "") if x)
+        rows.append(row("jobmanager", "JobManager", "high availability", "warn",
+                        "off, with %s: a JobManager without high availability cancels its jobs when it stops or fails, "
+                        "so its restart needs the jobs suspended first; with high availability (high-availability.type: "
+                        "zookeeper and two or more JobManagers) the jobs would go on" % what))
+    elif mode != "none":
+        leader = _get(jm, "leader", "")
+        rows.append(row("jobmanager", "JobManager", "high availability", "ok" if leader else "warn",
+                        "%s, %d JobManager URL(s), leader %s" % (mode, len(jms), leader or (
+                            "not known: " + (_get(jm, "leader_note", "") or "no JobManager named it")))))
+    return rows
+
+
 def postgres_rows(pg: t.Mapping[str, t.Any], where: str) -> t.List[Row]:
     """pg_logical_check's checks, one row each; ``where`` is ``postgresql <host>:<port>``."""
     checks = _get(pg, "checks")
@@ -105,11 +152,12 @@ def host_rows(host: str, is_taskmanager: bool, gets_jars: bool, jm: t.Mapping[st
 
 def preflight_rows(jm: t.Mapping[str, t.Any], rest_url_shown: str, pg: t.Optional[t.Mapping[str, t.Any]], pg_where: str,
                    restart_rows: t.Sequence[Row], connector_rows: t.Sequence[Row], hosts_all: t.Sequence[str],
-                   hosts: t.Sequence[str], rows_of_host: t.Callable[[str], t.Sequence[Row]]) -> t.List[Row]:
+                   hosts: t.Sequence[str], rows_of_host: t.Callable[[str], t.Sequence[Row]],
+                   pipelines: int = 0) -> t.List[Row]:
     """Every preflight row, each with its ``line``: the JobManager, PostgreSQL (``pg`` None: not checked), the
     restart methods, the connectors, then each play host's rows in inventory order; a host that left the play
     (unreachable, or failed before the preflight) gets one failed row."""
-    rows = jobmanager_rows(jm, rest_url_shown)
+    rows = jobmanager_rows(jm, rest_url_shown) + high_availability_rows(jm, pipelines)
     if pg is not None:
         rows += postgres_rows(pg, pg_where)
     rows += [dict(r) for r in restart_rows]
@@ -165,6 +213,12 @@ def restart_rows(restart_hosts: t.Sequence[str], restarted: t.Sequence[t.Mapping
             detail = "restarted: %s -> %s" % (", ".join(r.get("old") or []), ", ".join(r.get("new") or []))
         else:
             detail = "restarted; its classpath holds the new jars, %s TaskManager(s) registered again" % r.get("taskmanagers")
+            if r.get("role") in ("leader", "standby"):
+                # High availability: which JobManager it was, and which leads after it.
+                detail = "restarted (it was the %s)%s; the leader is now %s; %s TaskManager(s) registered again" % (
+                    r["role"], "; its classpath holds the new jars" if r.get("own_url") else
+                    "; its classpath was not checked: no URL of flink_cdc_rest_url names it",
+                    r.get("leader") or "not known", r.get("taskmanagers"))
         rows.append(dict(row(r["host"], kind, "restart", "changed", detail), line="%s: %s restart" % (r["host"], kind)))
     return rows
 

@@ -14,6 +14,7 @@ set per host or for a group; the role's value is the fallback.
 from __future__ import annotations
 
 import typing as t
+from urllib.parse import urlsplit
 
 KINDS = {
     "taskmanager": ("flink_cdc_taskmanager_restart_command", "flink_cdc_taskmanager_service"),
@@ -125,17 +126,19 @@ def records(batch: t.Sequence[str], before: t.Mapping[str, t.Any], after: t.Mapp
 
 
 def to_restart(hosts: t.Sequence[str], facts_of: t.Callable[[str, str], t.Any], taskmanagers: t.Sequence[str],
-               jobmanager: str) -> t.Dict[str, t.Any]:
+               jobmanagers: t.Union[str, t.Sequence[str]]) -> t.Dict[str, t.Any]:
     """The processes a rolling restart restarts: on each play host, those whose jars this run changed (the host's
     ``__flink_cdc_deploy``) and those that started before lib/ last changed (its preflight ``__flink_cdc_host_check``
     ``restart_pending``), such as the hosts an interrupted run installed jars on and did not restart.
-    ``facts_of(host, name)`` reads a host variable. Returns ``taskmanagers`` (hosts, in play order), ``jobmanager``
-    (bool) and ``why`` (host -> reason)."""
-    out: t.Dict[str, t.Any] = {"taskmanagers": [], "jobmanager": False, "why": {}}
+    ``facts_of(host, name)`` reads a host variable. ``jobmanagers`` is the JobManager host or, with high availability,
+    all of them. Returns ``taskmanagers`` and ``jobmanagers`` (hosts, in play order), ``jobmanager`` (whether any
+    JobManager is restarted) and ``why`` (host -> reason)."""
+    jobmanagers = [jobmanagers] if isinstance(jobmanagers, str) else list(jobmanagers or ())
+    out: t.Dict[str, t.Any] = {"taskmanagers": [], "jobmanagers": [], "jobmanager": False, "why": {}}
     for host in hosts or ():
         deploy = facts_of(host, "__flink_cdc_deploy") or {}
         pending = (facts_of(host, "__flink_cdc_host_check") or {}).get("restart_pending") or []
-        for kind, wanted in (("taskmanager", host in taskmanagers), ("jobmanager", host == jobmanager)):
+        for kind, wanted in (("taskmanager", host in taskmanagers), ("jobmanager", host in jobmanagers)):
             if not wanted:
                 continue
             if isinstance(deploy, dict) and deploy.get("changed"):
@@ -147,6 +150,40 @@ def to_restart(hosts: t.Sequence[str], facts_of: t.Callable[[str, str], t.Any], 
             if kind == "taskmanager":
                 out["taskmanagers"].append(host)
             else:
+                out["jobmanagers"].append(host)
                 out["jobmanager"] = True
             out["why"]["%s %s" % (host, kind)] = why
     return out
+
+
+def jobmanager_order(hosts: t.Sequence[str], address_of: t.Callable[[str], str], rest_urls: t.Sequence[str],
+                     cluster: t.Mapping[str, t.Any]) -> t.List[t.Dict[str, t.Any]]:
+    """The JobManager hosts to restart, standbys first and the leader last, so that leadership moves once and
+    never to a JobManager that still runs the old jars (apache/flink docs/content/docs/deployment/ha/overview.md:
+    a standby takes over when the leader stops). ``cluster`` is flink_cluster_info's result (``jobmanagers``,
+    ``leader``); a host is matched to a REST URL by its address (``address_of``: ansible_host or its name).
+
+    Each item: ``host``, ``role`` (leader, standby or unknown), ``urls`` (``rest_urls`` with that host's own URL
+    first, so that the wait after its restart reads its own classpath), ``own_url`` (whether one URL names it)."""
+    roles = {}
+    for jm in cluster.get("jobmanagers") or []:
+        roles[(urlsplit(jm.get("url") or "").hostname or "").lower()] = jm.get("role") or "unknown"
+    out = []
+    for host in hosts:
+        names = {str(address_of(host) or host).lower(), str(host).lower()}
+        own = [u for u in rest_urls if (urlsplit(u).hostname or "").lower() in names]
+        role = next((roles[n] for n in names if n in roles), "unknown")
+        out.append({"host": host, "role": role, "own_url": bool(own),
+                    "urls": own[:1] + [u for u in rest_urls if u not in own[:1]]})
+    return sorted(out, key=lambda jm: jm["role"] == "leader")
+
+
+def jobs_at_risk(jobs: t.Sequence[t.Mapping[str, t.Any]], ha_mode: str, taskmanagers: t.Sequence[str]) \
+        -> t.List[t.Mapping[str, t.Any]]:
+    """The running jobs a restart stops: all of them when TaskManagers restart (their tasks fail with their
+    TaskManager), or when a JobManager without high availability restarts (it cancels its jobs). With high
+    availability, a JobManager's restart carries the jobs: the next leader recovers them from the HA storage
+    (apache/flink docs/content/docs/deployment/ha/overview.md), so none is at risk."""
+    if taskmanagers or (ha_mode or "none") == "none":
+        return list(jobs or [])
+    return []

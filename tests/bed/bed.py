@@ -1,7 +1,7 @@
 """The cdcops.flink_cdc test bed: real Flink, PostgreSQL and a Maven repository on loopback.
 
-Usage: bed.py up [--fresh] [--flink VERSION] | down | status | tm-stop HOST | tm-start HOST | jm-stop |
-       jm-start | job-start [NAME] | jobs-cancel
+Usage: bed.py up [--fresh] [--flink VERSION] [--ha | --no-ha] | down | status | tm-stop HOST | tm-start HOST |
+       jm-stop [ADDRESS] | jm-start [ADDRESS] | job-start [NAME] | jobs-cancel
 
 * Apache Flink, standalone: 1.20.3, or the version ``up --flink VERSION`` or ``$CDCOPS_BED_FLINK`` names
   (the flag wins), one of 1.17.2, 1.18.1, 1.19.3, 1.20.3, 2.0.1, 2.1.1, 2.2.0 (FLINK_VERSIONS; another
@@ -37,6 +37,12 @@ Usage: bed.py up [--fresh] [--flink VERSION] | down | status | tm-stop HOST | tm
   - Connectors: ``demo_connectors`` holds, per connector, the newest real build in artifacts.CONNECTORS that
     fits the version (postgres-cdc 3.5.0 on 1.19/1.20, 3.2.1 on 1.17/1.18; StarRocks only on 1.18/1.19);
     on 2.x it is empty (no postgres-cdc release is served for 2.0 – 2.2).
+
+  ``up --ha``: high availability. A ZooKeeper (Debian's ``zookeeper`` package, ZooKeeperServerMain on
+  127.0.0.1, port ``$CDCOPS_BED_ZK_PORT``, default 12181) and two JobManagers, 127.0.0.1 and 127.0.2.1, with the
+  same REST port, ``high-availability.type: zookeeper`` and a shared ``high-availability.storageDir`` in the bed
+  directory; the inventory lists both (``jobmanager``, ``jobmanager2``) and ``flink_cdc_rest_url`` names both.
+  state.json records it; ``up --no-ha`` goes back to one JobManager.
 
   One JobManager (REST on a non-default port) and two TaskManagers bound to 127.0.0.2 and 127.0.0.3, each
   with its own FLINK_HOME, so a deploy to one "host" never touches the other. ``$CDCOPS_BED_TASKMANAGERS``
@@ -139,6 +145,7 @@ PORTS = {
     "pg_logical": int(os.environ.get("CDCOPS_BED_PG_PORT", "15432")),
     "pg_replica": int(os.environ.get("CDCOPS_BED_PG_REPLICA_PORT", "15433")),
     "maven": int(os.environ.get("CDCOPS_BED_MAVEN_PORT", "18901")),
+    "zookeeper": int(os.environ.get("CDCOPS_BED_ZK_PORT", "12181")),
 }
 SLOTS_PER_TM = 2
 # The TaskManagers ``up`` starts: $CDCOPS_BED_TASKMANAGERS of them (default 2), bound to 127.0.0.2, 127.0.0.3, ...
@@ -222,6 +229,89 @@ def set_flink_version(version):
 # command line's --flink (main) and up(flink=...) switch it with set_flink_version.
 FLINK_VERSION = DEFAULT_FLINK_VERSION
 set_flink_version(os.environ.get(FLINK_ENV) or recorded_flink_version() or DEFAULT_FLINK_VERSION)
+
+
+# --------------------------------------------------------------------------- high availability
+
+# ``up --ha`` (or $CDCOPS_BED_HA=1): a ZooKeeper of Debian's ``zookeeper`` package on loopback and two JobManagers,
+# 127.0.0.1 (the first one started, so the first leader) and STANDBY_JOBMANAGER, on the same ports as a real
+# cluster's JobManagers on two hosts would be. ``state.json`` records it, and later commands on that bed directory
+# keep it unless ``up --no-ha`` switches it off.
+HA_ENV = "CDCOPS_BED_HA"
+STANDBY_JOBMANAGER = "127.0.2.1"
+ZOOKEEPER_JARS = ("/etc/zookeeper/conf", "/usr/share/java/zookeeper.jar")
+HA_CLUSTER_ID = "/cdcops-bed"
+
+
+def recorded_ha():
+    try:
+        with open(os.path.join(BED, "state.json")) as f:
+            return bool(json.load(f).get("ha"))
+    except (OSError, ValueError):
+        return False
+
+
+HA = os.environ.get(HA_ENV, "1" if recorded_ha() else "0") == "1"
+
+
+def set_ha(on):
+    global HA
+    HA = bool(on)
+    return HA
+
+
+def jobmanagers():
+    """The JobManagers' addresses: the first one, and with HA the standby."""
+    return ("127.0.0.1", STANDBY_JOBMANAGER) if HA else ("127.0.0.1",)
+
+
+def ha_settings():
+    """Flink's ZooKeeper HA services (apache/flink docs/content/docs/deployment/ha/zookeeper_ha.md): the key
+    ``high-availability.type`` is read by 1.17 - 2.x (HighAvailabilityOptions.HA_MODE; ``high-availability``, its
+    older name, is a deprecated key of it up to 1.20 and gone in 2.0)."""
+    return {
+        "high-availability.type": "zookeeper",
+        "high-availability.zookeeper.quorum": "127.0.0.1:%d" % PORTS["zookeeper"],
+        "high-availability.storageDir": "file://%s" % os.path.join(BED, "ha"),
+        "high-availability.cluster-id": HA_CLUSTER_ID,
+    } if HA else {}
+
+
+def zk_dir():
+    return os.path.join(BED, "zookeeper")
+
+
+def start_zookeeper():
+    """A standalone ZooKeeper (ZooKeeperServerMain) with its data in the bed directory, bound to loopback."""
+    if port_open("127.0.0.1", PORTS["zookeeper"]):
+        return
+    if not os.path.isfile(ZOOKEEPER_JARS[1]):
+        raise SystemExit("[bed] --ha needs Debian's zookeeper package (%s): run make bootstrap" % ZOOKEEPER_JARS[1])
+    os.makedirs(os.path.join(zk_dir(), "data"), exist_ok=True)
+    cfg = os.path.join(zk_dir(), "zoo.cfg")
+    with open(cfg, "w") as f:
+        f.write("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\n"
+                "admin.enableServer=false\n" % (os.path.join(zk_dir(), "data"), PORTS["zookeeper"]))
+    log("starting ZooKeeper on 127.0.0.1:%d" % PORTS["zookeeper"])
+    with open(os.path.join(zk_dir(), "zookeeper.out"), "ab") as out:
+        proc = subprocess.Popen(["java", "-cp", ":".join(ZOOKEEPER_JARS),
+                                 "org.apache.zookeeper.server.ZooKeeperServerMain", cfg],
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(os.path.join(zk_dir(), "server.pid"), "w") as f:
+        f.write(str(proc.pid))
+    wait_for("ZooKeeper on port %d" % PORTS["zookeeper"], lambda: port_open("127.0.0.1", PORTS["zookeeper"]),
+             timeout=30)
+
+
+def stop_zookeeper():
+    pidfile = os.path.join(zk_dir(), "server.pid")
+    if os.path.exists(pidfile):
+        with open(pidfile) as f:
+            pid = int(f.read().strip() or 0)
+        if pid and pid_alive(pid):
+            log("stopping ZooKeeper (pid %d)" % pid)
+            _terminate(pid, timeout=10)
+        os.unlink(pidfile)
 
 
 def run(cmd, check=True, **kw):
@@ -510,8 +600,9 @@ def make_home(dist, home, settings):
     return home
 
 
-def jm_home():
-    return os.path.join(BED, "flink", "jobmanager")
+def jm_home(address="127.0.0.1"):
+    name = "jobmanager" if address == "127.0.0.1" else "jobmanager-%s" % address
+    return os.path.join(BED, "flink", name)
 
 
 def tm_home(host):
@@ -530,11 +621,12 @@ def common_settings(home):
         # no leader change to tell it; default 50 s). 20 s keeps the role's JobManager restart short in the
         # tests and still leaves a loaded 2-core machine room for GC pauses.
         "heartbeat.timeout": 20000,
+        **ha_settings(),
     }
 
 
-def rest(path, timeout=2.0):
-    url = "http://127.0.0.1:%d%s" % (PORTS["rest"], path)
+def rest(path, timeout=2.0, address="127.0.0.1"):
+    url = "http://%s:%d%s" % (address, PORTS["rest"], path)
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return json.load(resp)
 
@@ -606,29 +698,51 @@ def flink_env():
     return env
 
 
-def start_jobmanager(dist):
-    home = make_home(dist, jm_home(), dict(common_settings(jm_home()), **{
-        "jobmanager.bind-host": "127.0.0.1",
-        "rest.bind-address": "127.0.0.1",
+def start_jobmanager(dist, address="127.0.0.1"):
+    settings = dict(common_settings(jm_home(address)), **{
+        "jobmanager.rpc.address": address,
+        "rest.address": address,
+        "jobmanager.bind-host": address,
+        "rest.bind-address": address,
         "jobmanager.memory.process.size": "1024m",
-    }))
+    })
+    if HA:
+        # The leader's REST handler uploads a submitted job's files to the BlobServer of its own process at
+        # "localhost" (a local RPC gateway has no host: apache/flink PekkoRpcService#connect falls back to
+        # "localhost"; JobSubmitHandler connects to gateway.getHostname()), and the BlobServer binds
+        # jobmanager.bind-host. Bound to 127.0.2.1, the standby's submissions failed once it led ("Could not connect
+        # to BlobServer at address localhost/127.0.0.1"): the JobManagers bind the wildcard address (Flink ships
+        # jobmanager.bind-host: localhost, which the other JobManager cannot reach). Their RPC and BLOB ports are
+        # ephemeral with HA, and their REST ports are bound by rest.bind-address.
+        settings["jobmanager.bind-host"] = "0.0.0.0"
+    home = make_home(dist, jm_home(address), settings)
     if not daemon_pid(home, "standalonesession"):
-        log("starting JobManager, REST on 127.0.0.1:%d" % PORTS["rest"])
+        log("starting JobManager, REST on %s:%d" % (address, PORTS["rest"]))
         run([os.path.join(home, "bin", "jobmanager.sh"), "start"], env=flink_env(),
             stdout=subprocess.DEVNULL)
-    wait_for("JobManager REST on port %d" % PORTS["rest"], _rest_ok)
+    wait_for("JobManager REST on %s:%d" % (address, PORTS["rest"]), lambda: _rest_ok(address))
 
 
-def stop_jobmanager():
-    pid = daemon_pid(jm_home(), "standalonesession")
+def start_jobmanagers(dist):
+    for address in jobmanagers():
+        start_jobmanager(dist, address)
+
+
+def stop_jobmanager(address="127.0.0.1"):
+    pid = daemon_pid(jm_home(address), "standalonesession")
     if pid:
-        log("stopping JobManager (pid %d)" % pid)
+        log("stopping JobManager %s (pid %d)" % (address, pid))
         _terminate(pid)
 
 
-def _rest_ok():
+def stop_jobmanagers():
+    for address in (STANDBY_JOBMANAGER, "127.0.0.1"):
+        stop_jobmanager(address)
+
+
+def _rest_ok(address="127.0.0.1"):
     try:
-        return rest("/overview").get("flink-version") == FLINK_VERSION
+        return rest("/overview", address=address).get("flink-version") == FLINK_VERSION
     except (OSError, ValueError):
         return False
 
@@ -1067,6 +1181,10 @@ def write_state(pg):
         "sql_gateway": artifacts.sql_gateway(FLINK_VERSION).coordinates,
         "rest_url": "http://127.0.0.1:%d" % PORTS["rest"],
         "jobmanager": {"host": "127.0.0.1", "home": jm_home()},
+        "ha": HA,
+        "jobmanagers": [{"host": a, "home": jm_home(a), "rest_url": "http://%s:%d" % (a, PORTS["rest"])}
+                        for a in jobmanagers()],
+        "zookeeper": "127.0.0.1:%d" % PORTS["zookeeper"] if HA else None,
         "taskmanagers": [{"host": h, "home": tm_home(h), "slots": SLOTS_PER_TM} for h in TASKMANAGERS],
         "taskmanager_memory": tm_memory_settings(),
         "postgres": pg,
@@ -1083,6 +1201,10 @@ def write_state(pg):
         "# Written by tests/bed/bed.py: the local sandbox as an Ansible inventory.",
         "[flink_jobmanager]",
         "jobmanager ansible_host=127.0.0.1 flink_cdc_flink_home=%s" % jm_home(),
+    ] + [
+        "jobmanager%d ansible_host=%s flink_cdc_flink_home=%s" % (i, a, jm_home(a))
+        for i, a in enumerate(jobmanagers()[1:], 2)
+    ] + [
         "",
         "[flink_taskmanagers]",
     ]
@@ -1093,7 +1215,8 @@ def write_state(pg):
         "[all:vars]",
         "ansible_connection=local",
         "ansible_python_interpreter=%s" % python,
-        "flink_cdc_rest_url=http://127.0.0.1:%d" % PORTS["rest"],
+        # With HA, every JobManager's REST URL (the modules find the leader among them).
+        "flink_cdc_rest_url=%s" % ",".join("http://%s:%d" % (a, PORTS["rest"]) for a in jobmanagers()),
         "",
     ]
     with open(os.path.join(BED, "inventory.ini"), "w") as f:
@@ -1114,15 +1237,17 @@ def write_state(pg):
     os.chmod(path, 0o600)
 
 
-def up(fresh=False, flink=None):
+def up(fresh=False, flink=None, ha=None):
     """Bring the bed up (idempotent); ``fresh`` first takes it down and removes its state. ``flink`` switches the
     bed's Flink version (set_flink_version); without it the bed keeps its version (FLINK_VERSION). On a bed
     directory of another version, make_home stops that version's daemons and makes their homes anew."""
     if flink:
         set_flink_version(flink)
+    if ha is not None:
+        set_ha(ha)
     if fresh:
         down()
-        for part in ("flink", "pg", "maven", "job") + DEMO_PIPELINE_STATE:
+        for part in ("flink", "pg", "maven", "job", "ha", "zookeeper") + DEMO_PIPELINE_STATE:
             shutil.rmtree(os.path.join(BED, part), ignore_errors=True)
         shutil.rmtree(pg_root(), ignore_errors=True)
     os.makedirs(BED, exist_ok=True)
@@ -1131,7 +1256,18 @@ def up(fresh=False, flink=None):
         log("the bed in %s was Flink %s; it becomes Flink %s" % (BED, recorded, FLINK_VERSION))
         for host in known_taskmanagers():
             stop_taskmanager(host)
-        stop_jobmanager()
+        stop_jobmanagers()
+    elif os.path.isfile(state_path()) and recorded_ha() != HA:
+        # Every process reads the HA services from its configuration at start: all of them start anew.
+        log("the bed in %s becomes %s" % (BED, "highly available (ZooKeeper)" if HA else "one JobManager, no HA"))
+        for host in known_taskmanagers():
+            stop_taskmanager(host)
+        stop_jobmanagers()
+        shutil.rmtree(os.path.join(BED, "ha"), ignore_errors=True)
+        shutil.rmtree(zk_dir(), ignore_errors=True)
+    if not HA:
+        stop_jobmanager(STANDBY_JOBMANAGER)
+        stop_zookeeper()
     # TaskManagers of an earlier run with more of them stop (their homes stay, for down and status).
     for host in known_taskmanagers():
         if host not in TASKMANAGERS:
@@ -1144,15 +1280,18 @@ def up(fresh=False, flink=None):
     # The demo's PostgreSQL source (database shop, role flink_cdc, a publication).
     pg["logical"]["demo"] = pg_seed.seed_demo(pg["logical"])
     start_maven()
-    new_cluster = not os.path.isdir(jm_home()) or not daemon_pid(jm_home(), "standalonesession")
-    start_jobmanager(dist)
+    new_cluster = not any(daemon_pid(jm_home(a), "standalonesession") for a in jobmanagers())
+    if HA:
+        start_zookeeper()
+    start_jobmanagers(dist)
     start_taskmanagers(TASKMANAGERS, dist)
     if new_cluster:
         forget_demo_pipeline(pg["logical"])
     write_state(pg)
-    log("up: Flink %s REST http://127.0.0.1:%d, TaskManagers %s, PostgreSQL %d/%d, "
+    log("up: Flink %s%s REST http://127.0.0.1:%d, TaskManagers %s, PostgreSQL %d/%d, "
         "Maven http://127.0.0.1:%d; inventory %s" % (
-            FLINK_VERSION, PORTS["rest"], _hosts_shown(TASKMANAGERS), PORTS["pg_logical"],
+            FLINK_VERSION, " HA (ZooKeeper 127.0.0.1:%d, JobManagers %s)" % (
+                PORTS["zookeeper"], ", ".join(jobmanagers())) if HA else "", PORTS["rest"], _hosts_shown(TASKMANAGERS), PORTS["pg_logical"],
             PORTS["pg_replica"], PORTS["maven"], os.path.join(BED, "inventory.ini")))
 
 
@@ -1172,7 +1311,8 @@ def forget_demo_pipeline(pg):
 def down():
     for host in known_taskmanagers():
         stop_taskmanager(host)
-    stop_jobmanager()
+    stop_jobmanagers()
+    stop_zookeeper()
     for name in ("logical", "replica"):
         stop_postgres(name)
     stop_maven()
@@ -1181,6 +1321,8 @@ def down():
 def status():
     out = {
         "jobmanager": bool(daemon_pid(jm_home(), "standalonesession")),
+        "jobmanagers": {a: bool(daemon_pid(jm_home(a), "standalonesession")) for a in jobmanagers()},
+        "zookeeper": port_open("127.0.0.1", PORTS["zookeeper"]) if HA else None,
         "taskmanagers": {h: bool(daemon_pid(tm_home(h), "taskexecutor")) for h in known_taskmanagers()},
         "registered": registered_hosts(),
         "postgres": {n: port_open("127.0.0.1", PORTS["pg_" + n]) for n in ("logical", "replica")},
@@ -1214,7 +1356,7 @@ def main(argv):
     if flink:
         set_flink_version(flink)
     if cmd == "up":
-        up(fresh="--fresh" in args)
+        up(fresh="--fresh" in args, ha=True if "--ha" in args else False if "--no-ha" in args else None)
     elif cmd == "down":
         down()
     elif cmd == "status":
@@ -1222,9 +1364,9 @@ def main(argv):
     elif cmd == "tm-stop":
         stop_taskmanager(args[0])
     elif cmd == "jm-stop":
-        stop_jobmanager()
+        stop_jobmanager(*args[:1])
     elif cmd == "jm-start":
-        start_jobmanager(flink_dist())
+        start_jobmanager(flink_dist(), *args[:1])
         for host in recorded_taskmanagers() or TASKMANAGERS:
             wait_for("TaskManager %s to register again and send a heartbeat" % host,
                      lambda h=host: h in registered_hosts(heartbeat=True))

@@ -128,6 +128,82 @@ def match_hosts(expected: t.Mapping[str, t.Any], taskmanagers: t.Sequence[t.Mapp
     return {"matched": matched, "missing": missing, "unexpected": unexpected}
 
 
+def ha_mode(config: t.Mapping[str, t.Any]) -> str:
+    """The high-availability mode of a JobManager's ``/jobmanager/config``: ``none``, ``zookeeper``,
+    ``kubernetes`` or a factory class. The key is ``high-availability.type`` from Flink 1.17 on, with
+    ``high-availability`` and ``recovery.mode`` its deprecated names (apache/flink ``HighAvailabilityOptions
+    .HA_MODE``); the endpoint lists only the keys that are set, so none of them means ``none``."""
+    for key in ("high-availability.type", "high-availability", "recovery.mode"):
+        value = str(config.get(key) or "").strip()
+        if value:
+            return value.lower() if value.upper() in ("NONE", "ZOOKEEPER", "KUBERNETES") else value
+    return "none"
+
+
+# Every JobManager process runs a BlobServer whose listener thread is named "BLOB Server listener at <port>"
+# (apache/flink flink-runtime/.../blob/BlobServer.java), and the cluster entrypoint writes the port it bound into
+# its configuration (ClusterEntrypoint#initializeServices sets BlobServerOptions.PORT), which /jobmanager/config
+# shows. The thread dump comes from the leader (rest.py): the JobManager whose own blob.server.port is the
+# leader's listener port is the leader. Seen on the bed (Flink 1.20.3, two JobManagers): ports 40111 and 34943,
+# both thread dumps "BLOB Server listener at 40111", the leader's.
+_BLOB_LISTENER = re.compile(r"^BLOB Server listener at (\d+)$")
+
+
+def leader_blob_port(thread_names: t.Iterable[str]) -> t.Optional[str]:
+    for name in thread_names:
+        match = _BLOB_LISTENER.match(name or "")
+        if match:
+            return match.group(1)
+    return None
+
+
+def jobmanagers(client: t.Any) -> t.Dict[str, t.Any]:
+    """Each JobManager of ``client.urls``: reachable, its own Flink version and HA mode, and whether it leads.
+
+    Returns ``{jobmanagers: [{url, endpoint, reachable, role, flink_version, ha_mode, error}], leader: url or
+    None, ha_mode, leader_note}``. ``role`` is ``leader``, ``standby``, ``unreachable`` or ``unknown`` (two
+    JobManagers with the same fixed blob.server.port cannot be told apart this way: ``leader_note`` says so).
+    """
+    rows = []
+    for one in client.each():
+        row = {"url": one.display_url, "endpoint": one.endpoint, "reachable": False, "role": "unreachable",
+               "flink_version": None, "ha_mode": None, "error": None, "blob_port": None}
+        try:
+            config = parse_config(one.jobmanager_config())
+            row.update(reachable=True, ha_mode=ha_mode(config), blob_port=config.get("blob.server.port"),
+                       flink_version=one.dashboard_config().get("flink-version"))
+        except FlinkRestError as exc:
+            row["error"] = exc.message
+        rows.append(row)
+    live = [r for r in rows if r["reachable"]]
+    modes = sorted({r["ha_mode"] for r in live})
+    mode = modes[0] if len(modes) == 1 else ("mixed: " + ", ".join(modes) if modes else "unknown")
+    note = ""
+    leader = None
+    if len(live) == 1 and mode == "none":
+        live[0]["role"] = "leader"  # a JobManager without HA leads itself
+        leader = live[0]["url"]
+    elif live:
+        try:
+            port = leader_blob_port(client.leader_thread_names())
+        except FlinkRestError as exc:
+            port, note = None, "no JobManager named its leader: %s" % exc.message
+        same = [r for r in live if port is not None and r["blob_port"] == port]
+        for row in live:
+            row["role"] = "leader" if len(same) == 1 and row in same else ("unknown" if len(same) > 1 or port is None
+                                                                           else "standby")
+        if len(same) == 1:
+            leader = same[0]["url"]
+        elif len(same) > 1:
+            note = ("the leader is one of %s, which all have blob.server.port %s: they cannot be told apart through "
+                    "REST" % (", ".join(r["url"] for r in same), port))
+        elif port is not None:
+            note = "the leader (BLOB server port %s) is none of these URLs" % port
+    for row in rows:
+        row.pop("blob_port")
+    return {"jobmanagers": rows, "leader": leader, "ha_mode": mode, "leader_note": note}
+
+
 def snapshot(client: t.Any, now_ms: t.Optional[int] = None, classpath: bool = False) -> t.Dict[str, t.Any]:
     """Read everything flink_cluster_info returns, in one pass.
 
@@ -146,7 +222,9 @@ def snapshot(client: t.Any, now_ms: t.Optional[int] = None, classpath: bool = Fa
         "jobmanager_config": parse_config(client.jobmanager_config()),
     }
     if classpath:
-        snap["jobmanager_classpath"] = client.jobmanager_classpath()
+        # The classpath is the answering JobManager's own: read it from the first URL's, the one waited for.
+        snap["jobmanager_classpath"] = client.each()[0].jobmanager_classpath() if len(getattr(client, "urls", ())) > 1 \
+            else client.jobmanager_classpath()
     return snap
 
 

@@ -9,6 +9,17 @@ It owns URLs, authentication, TLS and the translation of every failure into
 one message that names the endpoint (host:port) and the cause, without a
 traceback and without credentials. Callers get parsed JSON or a
 ``FlinkRestError``.
+
+Several URLs are the JobManagers of one highly available cluster. Every JobManager's REST endpoint answers
+(apache/flink ``WebMonitorEndpoint`` runs on each of them): a standby's handlers reach the leading Dispatcher
+and ResourceManager over RPC through a ``LeaderGatewayRetriever`` (``LeaderRetrievalHandler``), so a standby
+serves the leader's answers; it does not redirect. Only what a handler reads from its own process is local:
+``/config``'s version, ``/jobmanager/config``, ``/jobmanager/environment``, ``/jobmanager/logs``. While no
+leader is known a standby answers 503 ("Service temporarily unavailable due to an ongoing leader election");
+seen on the bed (Flink 1.20.3, ZooKeeper HA): after the leader was killed, the standby answered HTTP 500
+``RecipientUnreachableException`` (it still sent to the dead leader) for about 30 s, until ZooKeeper's session
+of the dead leader expired and it became the leader. The client goes on to the next URL on a connection
+failure and on those two answers (``FlinkRestError.failover``), and keeps the URL that answered.
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ from urllib.parse import urlsplit
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import call_within, redact_url
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import call_within, redact_url, split_urls
 
 try:
     from ansible.module_utils.urls import SSLValidationError
@@ -36,12 +47,14 @@ class FlinkRestError(Exception):
     """A failed REST call, with a message fit for the user."""
 
     def __init__(self, message: str, url: t.Optional[str] = None, status: t.Optional[int] = None,
-                 not_flink: bool = False) -> None:
+                 not_flink: bool = False, failover: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.url = url
         self.status = status
         self.not_flink = not_flink
+        # The JobManager did not answer, or cannot reach its leader: another JobManager of the cluster may.
+        self.failover = failover
 
 
 def rest_argument_spec() -> t.Dict[str, t.Any]:
@@ -50,7 +63,7 @@ def rest_argument_spec() -> t.Dict[str, t.Any]:
     Documented once in the ``cdcops.flink_cdc.flink_rest`` doc fragment.
     """
     return dict(
-        url=dict(type="str", required=True),
+        url=dict(type="list", elements="str", required=True),
         url_username=dict(type="str", aliases=["username"]),
         url_password=dict(type="str", no_log=True, aliases=["password"]),
         validate_certs=dict(type="bool", default=True),
@@ -59,6 +72,21 @@ def rest_argument_spec() -> t.Dict[str, t.Any]:
         client_key=dict(type="path", no_log=False),
         timeout=dict(type="float", default=10.0),
     )
+
+
+# Answers of a JobManager that has no leader to ask (module docstring): HTTP 503 of LeaderRetrievalHandler, and
+# HTTP 500 with the RPC failure of a request to a leader that is gone.
+_NO_LEADER = ("RecipientUnreachableException", "leader election", "No leader", "FencingTokenException")
+
+
+def _headline(error: str) -> str:
+    """The line of a Flink REST error that says what failed: for "<Exception on server side:" followed by a
+    stack trace, the exception's own line (its class shortened to its simple name)."""
+    lines = [line.strip() for line in error.rstrip().rstrip(">").splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("<Exception on server side"):
+        name, text = (lines[1].split(": ", 1) + [""])[:2]
+        return "%s: %s" % (name.rsplit(".", 1)[-1], text) if text else name.rsplit(".", 1)[-1]
+    return lines[0] if lines else ""
 
 
 def endpoint(url: str) -> str:
@@ -97,18 +125,20 @@ class FlinkRestClient:
     ``deadline`` (a ``time.monotonic()`` value), when set, bounds every request of a wait.
     """
 
-    def __init__(self, base_url: str, url_username: t.Optional[str] = None, url_password: t.Optional[str] = None,
-                 validate_certs: bool = True, ca_path: t.Optional[str] = None, client_cert: t.Optional[str] = None,
-                 client_key: t.Optional[str] = None, timeout: float = 10.0) -> None:
-        base_url = (base_url or "").strip()
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise FlinkRestError(
-                "url %r is not an http(s) URL of a Flink JobManager REST API, "
-                "for example http://jobmanager:8081" % redact_url(base_url))
-        self.base_url = base_url.rstrip("/")
-        self.display_url = redact_url(self.base_url)
-        self.endpoint = endpoint(self.base_url)
+    def __init__(self, base_url: t.Union[str, t.Sequence[str]], url_username: t.Optional[str] = None,
+                 url_password: t.Optional[str] = None, validate_certs: bool = True, ca_path: t.Optional[str] = None,
+                 client_cert: t.Optional[str] = None, client_key: t.Optional[str] = None,
+                 timeout: float = 10.0) -> None:
+        urls = split_urls(base_url) or [""]
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise FlinkRestError(
+                    "url %r is not an http(s) URL of a Flink JobManager REST API, "
+                    "for example http://jobmanager:8081" % redact_url(url))
+        # Every JobManager's URL; the client talks to the one that answered last (``use``).
+        self.urls = [url.rstrip("/") for url in urls]
+        self.use(self.urls[0])
         self._username = url_username
         self._password = url_password
         self._validate_certs = validate_certs
@@ -118,6 +148,24 @@ class FlinkRestClient:
         self.timeout = timeout
         self.deadline: t.Optional[float] = None
         self.last_error: t.Optional[FlinkRestError] = None
+
+    def use(self, url: str) -> None:
+        """Talk to ``url`` (one of ``urls``) from now on."""
+        self.base_url = url
+        self.display_url = redact_url(url)
+        self.endpoint = endpoint(url)
+
+    def each(self) -> t.List[FlinkRestClient]:
+        """A client of each JobManager URL alone, with the same credentials, TLS and timeout: for what a
+        JobManager answers of its own process (``/jobmanager/config``, ``/jobmanager/environment``)."""
+        out = []
+        for url in self.urls:
+            one = FlinkRestClient(url, url_username=self._username, url_password=self._password,
+                                  validate_certs=self._validate_certs, ca_path=self._ca_path,
+                                  client_cert=self._client_cert, client_key=self._client_key, timeout=self.timeout)
+            one.deadline = self.deadline
+            out.append(one)
+        return out
 
     @classmethod
     def from_params(cls, params: t.Mapping[str, t.Any]) -> FlinkRestClient:
@@ -136,7 +184,26 @@ class FlinkRestClient:
 
     def request(self, method: str, path: str, body: t.Optional[t.Mapping[str, t.Any]] = None) -> t.Any:
         """Send ``method`` to ``path`` (with ``body`` as JSON) and return the decoded JSON body (``{}`` for an
-        empty one)."""
+        empty one). With several URLs, a JobManager that does not answer or has no leader to ask is passed over
+        for the next one (module docstring); when none answers, the error names each one's failure."""
+        if len(self.urls) == 1:
+            return self._request_here(method, path, body)
+        start = self.urls.index(self.base_url)
+        failures = []
+        for url in self.urls[start:] + self.urls[:start]:
+            self.use(url)
+            try:
+                return self._request_here(method, path, body)
+            except FlinkRestError as exc:
+                if not exc.failover:
+                    raise
+                failures.append(exc.message)
+        self.use(self.urls[start])
+        self.last_error = FlinkRestError("no JobManager of the cluster answered %s: %s" % (
+            path.split("?", 1)[0], "; ".join(failures)), url=self.display_url + path, failover=True)
+        raise self.last_error
+
+    def _request_here(self, method: str, path: str, body: t.Optional[t.Mapping[str, t.Any]] = None) -> t.Any:
         url = self.base_url + path
         where = self._where(path)
         budget, bound = self.timeout, "timeout"
@@ -187,7 +254,7 @@ class FlinkRestClient:
             if cause.startswith("timed out"):
                 cause = "timed out: no complete answer within %s s (%s)" % (_secs(budget), bound)
             raise FlinkRestError("cannot reach the Flink REST API at %s: %s"
-                                 % (where, cause), url=self.display_url + path)
+                                 % (where, cause), url=self.display_url + path, failover=True)
         return self._decode(body, ctype, path, where)
 
     def _http_error(self, exc: HTTPError, path: str, where: str) -> FlinkRestError:
@@ -221,10 +288,14 @@ class FlinkRestClient:
                 not_flink=True)
         detail = ""
         if errors:
-            detail = ": " + "; ".join(e.splitlines()[0] for e in errors)[:500]
-        return FlinkRestError("the Flink REST API at %s answered HTTP %d (%s)%s"
-                              % (where, status, exc.reason, detail),
-                              url=self.display_url + path, status=status)
+            detail = ": " + "; ".join(_headline(e) for e in errors)[:500]
+        no_leader = status == 503 or (status == 500 and any(
+            mark in line for line in errors for mark in _NO_LEADER))
+        return FlinkRestError("the Flink REST API at %s answered HTTP %d (%s)%s%s"
+                              % (where, status, exc.reason, detail,
+                                 " (this JobManager has no leader to ask: a leader election is under way)"
+                                 if no_leader else ""),
+                              url=self.display_url + path, status=status, failover=no_leader)
 
     def _decode(self, body: bytes, ctype: str, path: str, where: str) -> t.Any:
         if not body.strip():
@@ -261,6 +332,19 @@ class FlinkRestClient:
             raise FlinkRestError("unexpected body from %s: expected a list of {key, value}"
                                  % self._where("/jobmanager/config"))
         return data
+
+    def dashboard_config(self) -> t.Dict[str, t.Any]:
+        """``/config``: the answering JobManager's own ``flink-version`` (a constant of its process)."""
+        data = self.get("/config")
+        return data if isinstance(data, dict) else {}
+
+    def leader_thread_names(self) -> t.List[str]:
+        """``/jobmanager/thread-dump``: the names of the threads of the LEADING JobManager (its handler asks the
+        leader's Dispatcher for them: apache/flink ``JobManagerThreadDumpHandler``, ``RestfulGateway
+        #requestThreadDump``)."""
+        data = self.get("/jobmanager/thread-dump")
+        infos = data.get("threadInfos") if isinstance(data, dict) else None
+        return [i.get("threadName") or "" for i in infos or [] if isinstance(i, dict)]
 
     def jobmanager_classpath(self) -> t.List[str]:
         """``/jobmanager/environment``'s ``classpath``: the jars the JobManager loaded at start."""

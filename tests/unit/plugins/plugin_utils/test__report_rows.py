@@ -96,11 +96,13 @@ def test_preflight_rows_order_lines_and_hosts_that_left_the_play():
     per_host = {"tm1": [rr.row("tm1", "TaskManager", "registered", "ok", "as a (tm-a)")]}
     rows = rr.preflight_rows(JM, URL, {"checks": []}, "postgresql db:5432", restart, connectors,
                              ["tm1", "tm2"], ["tm1"], lambda h: per_host.get(h, []))
+    # JM runs a job without high availability: the high-availability row warns, after the JobManager's row.
     assert [(r["host"], r["check"]) for r in rows] == [
-        ("jobmanager", "reachable"), ("controller", "restart method"), ("controller", "postgres-cdc"),
-        ("tm1", "registered"), ("tm2", "host")]
+        ("jobmanager", "reachable"), ("jobmanager", "high availability"), ("controller", "restart method"),
+        ("controller", "postgres-cdc"), ("tm1", "registered"), ("tm2", "host")]
+    assert rows[1]["status"] == "warn" and rows[1]["detail"].startswith("off, with 1 running job(s): ")
     assert rows[-1]["status"] == "fail" and rows[-1]["line"] == "tm2: TaskManager host: unreachable or failed before preflight"
-    assert rows[3]["line"] == "tm1: TaskManager registered: as a (tm-a)"
+    assert rows[4]["line"] == "tm1: TaskManager registered: as a (tm-a)"
     # PostgreSQL not checked: no PostgreSQL row at all.
     assert not [r for r in rr.preflight_rows(JM, URL, None, "", [], [], [], [], lambda h: []) if r["area"] == "PostgreSQL"]
 
@@ -115,10 +117,57 @@ def test_restart_method_set_per_host_satisfies_the_check():
     methods = _restart.method_rows(hostvars, ["tm1", "tm2"], [], defaults)
     assert [r["status"] for r in methods] == ["ok"]
     rows = rr.preflight_rows(JM, URL, None, "", methods, [], [], [], lambda h: [])
-    assert rows[1]["detail"] == "rolling restart with command: systemctl restart flink-tm"
+    (method,) = [r for r in rows if r["check"] == "restart method"]
+    assert method["detail"] == "rolling restart with command: systemctl restart flink-tm"
     del hostvars["tm2"]["flink_cdc_taskmanager_restart_command"]
     (lacking,) = _restart.method_rows(hostvars, ["tm1", "tm2"], [], defaults)
     assert lacking["status"] == "fail" and lacking["detail"].endswith("not set for tm2")
+
+
+def ha(jobmanagers, leader, mode="zookeeper", jobs=(), note=""):
+    return dict(JM, jobs=list(jobs), ha_mode=mode, leader=leader, leader_note=note, jobmanagers=jobmanagers)
+
+
+def jm(url, role, version="1.20.3", error=None):
+    return {"url": url, "endpoint": url.split("//")[1], "role": role, "flink_version": version, "error": error}
+
+
+def test_each_jobmanager_of_an_ha_cluster_gets_a_row_and_the_ha_row_names_the_leader():
+    rows = rr.high_availability_rows(ha([jm("http://a:8081", "standby"), jm("http://b:8081", "leader")],
+                                        "http://b:8081"))
+    assert [(r["host"], r["check"], r["status"], r["detail"]) for r in rows] == [
+        ("a:8081", "role", "ok", "standby, Flink 1.20.3"), ("b:8081", "role", "ok", "leader, Flink 1.20.3"),
+        ("jobmanager", "high availability", "ok", "zookeeper, 2 JobManager URL(s), leader http://b:8081")]
+
+
+def test_an_unreachable_standby_warns_and_another_flink_release_fails():
+    rows = rr.high_availability_rows(ha([jm("http://a:8081", "unreachable", None, "connection refused"),
+                                         jm("http://b:8081", "leader"), jm("http://c:8081", "standby", "1.19.3")],
+                                        "http://b:8081"))
+    by_host = {r["host"]: r for r in rows}
+    assert by_host["a:8081"]["status"] == "warn" and "connection refused" in by_host["a:8081"]["detail"]
+    assert by_host["c:8081"]["status"] == "fail" and "runs Flink 1.19.3 where the cluster runs 1.20.3" in \
+        by_host["c:8081"]["detail"]
+
+
+def test_a_leader_that_cannot_be_told_apart_warns_with_the_reason():
+    note = "the leader is one of http://a:8081, http://b:8081, which all have blob.server.port 6124"
+    rows = rr.high_availability_rows(ha([jm("http://a:8081", "unknown"), jm("http://b:8081", "unknown")], None,
+                                        note=note))
+    assert {r["status"] for r in rows} == {"warn"} and all(note in r["detail"] for r in rows)
+
+
+def test_several_jobmanagers_without_ha_fail_and_ha_off_with_work_warns():
+    two = [jm("http://a:8081", "unknown"), jm("http://b:8081", "unknown")]
+    (row,) = [r for r in rr.high_availability_rows(ha(two, None, mode="none")) if r["check"] == "high availability"]
+    assert row["status"] == "fail" and "they are separate clusters" in row["detail"]
+    one = [jm("http://a:8081", "leader")]
+    assert rr.high_availability_rows(ha(one, "http://a:8081", mode="none")) == []  # nothing runs: nothing to say
+    (row,) = rr.high_availability_rows(ha(one, "http://a:8081", mode="none"), pipelines=2)
+    assert row["status"] == "warn" and row["detail"].startswith("off, with 2 declared pipeline(s): ")
+    (row,) = rr.high_availability_rows(ha(one, "http://a:8081", mode="none", jobs=[{"state": "RUNNING"}]))
+    assert row["detail"].startswith("off, with 1 running job(s): ")
+    assert rr.high_availability_rows(DOWN) == []
 
 
 # --- deploy and restart

@@ -132,7 +132,7 @@ def test_restart_targets_are_changed_jars_and_processes_older_than_their_lib():
     }
     got = _restart.to_restart(["jm", "tm1", "tm2", "tm3", "tm4"], lambda h, n: facts[h].get(n),
                               ["tm1", "tm2", "tm3", "tm4"], "jm")
-    assert got == {"taskmanagers": ["tm1", "tm2"], "jobmanager": True,
+    assert got == {"taskmanagers": ["tm1", "tm2"], "jobmanagers": ["jm"], "jobmanager": True,
                    "why": {"tm1 taskmanager": "its jars changed",
                            "tm2 taskmanager": "it started before lib/ last changed",
                            "jm jobmanager": "it started before lib/ last changed"}}
@@ -149,4 +149,44 @@ def test_restart_targets_filter_reads_hostvars():
     assert FilterModule().filters()["restart_targets"] is restart_targets
     hostvars = {"tm1": {"__flink_cdc_deploy": {"changed": True}}}
     assert restart_targets(hostvars, ["tm1", "gone"], ["tm1", "gone"], "")["taskmanagers"] == ["tm1"]
-    assert restart_targets(hostvars, None, None, None) == {"taskmanagers": [], "jobmanager": False, "why": {}}
+    assert restart_targets(hostvars, None, None, None) == {"taskmanagers": [], "jobmanagers": [], "jobmanager": False,
+                                                           "why": {}}
+
+
+def test_restart_targets_with_several_jobmanagers_takes_each_whose_lib_changed():
+    facts = {"jm1": {"__flink_cdc_deploy": {"changed": True}}, "jm2": {"__flink_cdc_deploy": {"changed": False}},
+             "jm3": {"__flink_cdc_host_check": {"restart_pending": ["jobmanager"]}}}
+    got = _restart.to_restart(["jm1", "jm2", "jm3"], lambda h, n: facts[h].get(n), [], ["jm1", "jm2", "jm3"])
+    assert got["jobmanagers"] == ["jm1", "jm3"] and got["jobmanager"] is True and got["taskmanagers"] == []
+
+
+# flink_cluster_info's jobmanagers on the bed's HA cluster (tests/bed/bed.py up --ha), the leader 127.0.0.1.
+HA_CLUSTER = {"ha_mode": "zookeeper", "leader": "http://127.0.0.1:18081", "jobmanagers": [
+    {"url": "http://127.0.0.1:18081", "role": "leader"}, {"url": "http://127.0.2.1:18081", "role": "standby"}]}
+HA_URLS = "http://ops:secret@127.0.0.1:18081,http://ops:secret@127.0.2.1:18081"
+
+
+def test_jobmanagers_restart_standbys_first_and_the_leader_last_each_waited_for_on_its_own_url():
+    from ansible_collections.cdcops.flink_cdc.plugins.filter.restart import restart_jobmanager_order
+    hostvars = {"jobmanager": {"ansible_host": "127.0.0.1"}, "jobmanager2": {"ansible_host": "127.0.2.1"}}
+    order = restart_jobmanager_order(hostvars, ["jobmanager", "jobmanager2"], HA_URLS, HA_CLUSTER)
+    assert [(jm["host"], jm["role"], jm["own_url"]) for jm in order] == [
+        ("jobmanager2", "standby", True), ("jobmanager", "leader", True)]
+    # The URLs as given (credentials kept for the module), the host's own first.
+    assert order[0]["urls"] == ["http://ops:secret@127.0.2.1:18081", "http://ops:secret@127.0.0.1:18081"]
+    assert order[1]["urls"] == ["http://ops:secret@127.0.0.1:18081", "http://ops:secret@127.0.2.1:18081"]
+
+
+def test_a_jobmanager_no_url_names_keeps_its_place_and_is_marked():
+    order = _restart.jobmanager_order(["jm-a", "jm-b"], lambda h: h, ["http://flink-vip:8081"],
+                                      {"ha_mode": "zookeeper", "jobmanagers": [{"url": "http://flink-vip:8081",
+                                                                                "role": "leader"}]})
+    assert [(jm["host"], jm["role"], jm["own_url"], jm["urls"]) for jm in order] == [
+        ("jm-a", "unknown", False, ["http://flink-vip:8081"]), ("jm-b", "unknown", False, ["http://flink-vip:8081"])]
+
+
+def test_jobs_are_at_risk_unless_only_the_jobmanagers_of_an_ha_cluster_restart():
+    jobs = [{"name": "orders", "state": "RUNNING"}]
+    assert _restart.jobs_at_risk(jobs, "none", []) == jobs  # a JobManager without HA cancels its jobs
+    assert _restart.jobs_at_risk(jobs, "zookeeper", ["tm1"]) == jobs  # tasks fail with their TaskManager
+    assert _restart.jobs_at_risk(jobs, "zookeeper", []) == []  # the next leader recovers them
