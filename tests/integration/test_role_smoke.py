@@ -187,8 +187,8 @@ def smoke_job_rows_of(run):
     return [r["result"] for r in run.records if r["action"].endswith("flink_sql_job") and r["status"] != "skipped"]
 
 
-def test_a_locked_smoke_table_fails_in_time_names_the_holder_and_leaves_nothing(bed, ansible, tmp_path,
-                                                                                 fresh_cluster):
+def test_a_locked_smoke_table_fails_in_time_names_the_holder_and_leaves_nothing(
+        bed, ansible, tmp_path, fresh_cluster):
     timeout = 60
     inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_smoke=True,
                     flink_cdc_smoke_timeout=timeout)
@@ -270,3 +270,33 @@ def test_a_connector_line_without_a_bounded_mode_is_not_started(bed, ansible, tm
     (row,) = facts[-1]["__flink_cdc_smoke_rows"]
     assert row["status"] == "warn"
     assert row["detail"].startswith("not run: postgres-cdc 3.0.1 has no bounded mode")
+
+
+def test_a_table_locked_before_the_phase_fails_it_at_once_without_a_job(bed, ansible, tmp_path):
+    inv = Inventory(bed, tmp_path, flink_cdc_smoke=True)
+    before = smoke_jobs()
+    locker = TableLocker(bed, "public.products", lambda: True)
+    locker.start()
+    try:
+        assert locker.locked.wait(30), locker.error
+        started = time.monotonic()
+        run = ansible.playbook(SMOKE_ONLY, inventory=inv.path, extra_vars=inv.vars)
+        took = time.monotonic() - started
+        assert run.rc == 0, run  # tasks_from: smoke records the row; the summary that fails the play is not run
+        # The count of the table waited its 10 s for the lock, not until the lock ended.
+        assert took < 10 + 60, took
+        (count,) = [r["result"] for r in run.records if r["task"].endswith("Read the smoke table (primary key, count(*))")]
+        assert count["tables"][0]["count_error"].endswith("waited 10s for a lock and gave up (lock_timeout)")
+        assert smoke_job_rows_of(run) == []
+        assert smoke_jobs() == before
+        facts = [r["result"]["ansible_facts"] for r in run.records if "ansible_facts" in r["result"]
+                 and "__flink_cdc_smoke_rows" in r["result"]["ansible_facts"]]
+        (row,) = facts[-1]["__flink_cdc_smoke_rows"]
+        assert row["status"] == "fail", row
+        assert row["detail"].startswith("not run: counting the rows of public.products waited 10s for a lock and "
+                                        "gave up (lock_timeout): the job was not started. public.products is locked: "
+                                        "pid %d (application_name '%s', user " % (locker.pid, LOCKER_APP)), row
+        assert "SELECT pg_terminate_backend(%d)" % locker.pid in row["detail"]
+    finally:
+        locker.release()
+    assert locker.error is None, locker.error
