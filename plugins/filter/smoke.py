@@ -22,8 +22,8 @@ def smoke_job(connectors, source, table, slot_name, publication, pg, job_name="c
                        jobmanager_host or "", cdc_slot_name or "")
 
 
-def smoke_rows(smoke_plan, job, cleanup, host, check_mode=False):
-    return _smoke.rows(smoke_plan or {}, job or {}, cleanup or [], host, check_mode)
+def smoke_rows(smoke_plan, job, cleanup, host, check_mode=False, locks=None):
+    return _smoke.rows(smoke_plan or {}, job or {}, cleanup or [], host, check_mode, locks or {})
 
 
 class FilterModule:

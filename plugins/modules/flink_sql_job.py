@@ -216,6 +216,21 @@ diagnosis:
   description: What a failure means and what to do.
   returned: on failure, when the cause is known
   type: str
+timed_out:
+  description: True when a job was still running at the O(wait_timeout) deadline.
+  returned: when a job did not end by the deadline
+  type: bool
+  version_added: 0.3.0
+cancelled:
+  description: Whether the module cancelled that job at the deadline (false when cancelling it failed).
+  returned: when a job did not end by the deadline
+  type: bool
+  version_added: 0.3.0
+wait_timeout:
+  description: The O(wait_timeout) the job did not end within, in seconds.
+  returned: when a job did not end by the deadline
+  type: float
+  version_added: 0.3.0
 """
 
 import os
@@ -337,7 +352,8 @@ class FlinkSqlJob:
                                              budget=params["wait_timeout"]))
             except SqlJobError as exc:
                 self._report(finished + ([exc.details["job"]] if exc.details.get("job") else []), rest)
-                self.fail(exc.message)
+                self.fail(exc.message, timed_out=True, cancelled=exc.details.get("cancelled", False),
+                          wait_timeout=params["wait_timeout"])
         self._report(finished, rest)
         self._judge(finished, rest, parsed["errors"])
         self.module.exit_json(**self.result)

@@ -114,6 +114,29 @@ options:
     type: bool
     default: false
     version_added: 0.2.0
+  lock_timeout:
+    description:
+      - Seconds a row count (O(count_rows)) waits for a lock on its table. Another session that holds
+        C(ACCESS EXCLUSIVE) on the table (C(LOCK TABLE), C(ALTER TABLE), C(TRUNCATE), C(VACUUM FULL) and so on)
+        keeps every reader out until its transaction ends.
+      - Past it the count gives up (PostgreSQL's C(lock_timeout)), the table has no C(rows) but a C(count_error),
+        and the module reads who holds the lock, as with O(table_locks).
+    type: float
+    default: 10
+    version_added: 0.3.0
+  table_locks:
+    description:
+      - Also read, for each table in O(tables), the sessions that keep readers out of it (from C(pg_locks) joined
+        with C(pg_stat_activity)), and return them as C(locks) in RV(tables) with a C(lock_diagnosis) that names
+        each one and the fix.
+      - The module only reports them. Ending another session (C(SELECT pg_terminate_backend(<pid>))) is left to
+        the operator.
+      - O(login_user) sees the client address, the transaction start and the statement of other roles'
+        sessions only as a member of C(pg_read_all_stats) (or as superuser); otherwise the diagnosis says they
+        are hidden.
+    type: bool
+    default: false
+    version_added: 0.3.0
   fail_on_not_ready:
     description:
       - Fail the task when RV(ready) is false, with a message that names every failed check.
@@ -402,6 +425,38 @@ tables:
       type: int
       returned: with O(count_rows), for tables that exist and O(login_user) can read
       sample: 4
+    count_error:
+      description: Why the row count gave up, when a lock kept it out longer than O(lock_timeout).
+      type: str
+      returned: with O(count_rows), when the count waited too long for a lock
+      version_added: 0.3.0
+      sample: counting the rows of public.products waited 10s for a lock and gave up (lock_timeout)
+    locks:
+      description:
+        - The locks on the table that keep readers out (C(ACCESS EXCLUSIVE), held or queued), each with the
+          session behind it.
+        - C(pid), C(mode), C(granted), C(prepared) (a prepared transaction, which has no session),
+          C(application_name), C(user), C(client_addr), C(backend_type), C(state), C(wait_event_type),
+          C(wait_event), C(query) (its first 300 characters), C(xact_start) and C(state_change) (UTC),
+          C(xact_seconds) and C(state_seconds) (how long ago), C(blocked_pids) (the sessions that wait behind
+          it) and C(waits_for) (for a lock that is not granted yet).
+      type: list
+      elements: dict
+      returned: with O(table_locks), or when a count gave up on a lock
+      version_added: 0.3.0
+      sample: [{"pid": 4711, "mode": "AccessExclusiveLock", "granted": true, "application_name": "psql",
+                "user": "admin", "client_addr": "10.0.0.5", "state": "idle in transaction",
+                "xact_start": "2026-12-06 12:51:58 UTC", "query": "LOCK TABLE public.products",
+                "blocked_pids": [4800]}]
+    lock_diagnosis:
+      description: The C(locks) in words, with the fix; empty when nothing keeps readers out.
+      type: str
+      returned: with O(table_locks), or when a count gave up on a lock
+      version_added: 0.3.0
+      sample: "public.products is locked: pid 4711 (application_name 'psql', user admin, from 10.0.0.5, ...)
+        holds AccessExclusiveLock on it; 1 session(s) wait behind it (pid 4800). Fix: let that session finish
+        its transaction (COMMIT or ROLLBACK in that session) or end it yourself: SELECT pg_terminate_backend(4711).
+        Nothing here ends another session for you."
 queries:
   description: The SQL the module ran, with parameters bound, and C(IDENTIFY_SYSTEM).
   returned: always
@@ -469,6 +524,8 @@ class PgLogicalCheck:
         if self.params["slots_needed"] < 1:
             self.client.fail("slots_needed must be at least 1 (the job's own slot), got %d"
                              % self.params["slots_needed"])
+        if self.params["lock_timeout"] <= 0:
+            self.client.fail("lock_timeout must be positive, got %s" % self.params["lock_timeout"])
         if self.params["max_inactive_slot_retained_bytes"] < 0:
             self.client.fail("max_inactive_slot_retained_bytes must not be negative")
         return tables, chunk_keys
@@ -487,7 +544,8 @@ class PgLogicalCheck:
             try:
                 facts = collect(client, tables=tables, publication=publication, chunk_key_columns=chunk_keys,
                                 replication_connection=self.params["replication_connection"],
-                                count_rows=self.params["count_rows"])
+                                count_rows=self.params["count_rows"], table_locks=self.params["table_locks"],
+                                lock_timeout=self.params["lock_timeout"])
             except PgQueryError as exc:
                 client.fail(exc.message, **result)
             finally:
@@ -527,6 +585,8 @@ def main():
             chunk_key_columns=dict(type="dict", default={}, no_log=False),
             max_inactive_slot_retained_bytes=dict(type="bytes", default="1GB"),
             count_rows=dict(type="bool", default=False),
+            lock_timeout=dict(type="float", default=10.0),
+            table_locks=dict(type="bool", default=False),
             fail_on_not_ready=dict(type="bool", default=True),
         ),
         supports_check_mode=True,

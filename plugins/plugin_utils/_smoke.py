@@ -121,6 +121,12 @@ def plan(connectors: t.Sequence[t.Mapping[str, t.Any]], source: t.Mapping[str, t
         out["reason"] = ("%s has no primary key: the incremental snapshot splits the table on it. Pick a "
                          "table with one as flink_cdc_smoke_table" % table)
         return out
+    if facts.get("count_error"):
+        # Another session's lock keeps readers out: the job would only wait for it until its deadline.
+        out["blocked"] = True
+        out["reason"] = "%s: the job was not started. %s" % (
+            facts["count_error"], facts.get("lock_diagnosis") or "No session holds a lock on it any more: run again.")
+        return out
     if not isinstance(facts.get("rows"), int):
         out["reason"] = "cannot count the rows of %s (no SELECT privilege?)" % table
         return out
@@ -168,12 +174,35 @@ def _seconds(ms: t.Any) -> str:
     return "%.1f s" % (ms / 1000.0) if isinstance(ms, (int, float)) else "unknown time"
 
 
+def lock_diagnosis(locks: t.Mapping[str, t.Any], table: str) -> str:
+    """What ``pg_logical_check`` with ``table_locks`` found keeping readers out of ``table`` (empty: nothing)."""
+    facts = _table_facts(locks or {}, table)
+    return str((facts or {}).get("lock_diagnosis") or "")
+
+
+def job_failure(smoke_plan: t.Mapping[str, t.Any], job: t.Mapping[str, t.Any], lock: str) -> str:
+    """The smoke row's detail for a job that did not finish well, with the lock on its table first when one
+    kept its source waiting (a snapshot read waits for ACCESS EXCLUSIVE to end, without an error)."""
+    if lock and job.get("timed_out"):
+        return "job %s waited for a lock on %s until its deadline (%gs) and %s. %s" % (
+            job.get("job_id"), smoke_plan.get("table"), float(job.get("wait_timeout") or 0),
+            "was cancelled" if job.get("cancelled") else "could not be cancelled (%s)" % job.get("msg"), lock)
+    detail = job.get("msg") or "job %s ended %s and read %s of %s rows" % (
+        job.get("job_id"), job.get("state"), job.get("source_records"), smoke_plan.get("expected_rows"))
+    if job.get("diagnosis"):
+        detail += ". Fix: %s" % job["diagnosis"]
+    if lock:
+        detail += ". Its table is locked as well: %s" % lock
+    return detail
+
+
 def rows(smoke_plan: t.Mapping[str, t.Any], job: t.Mapping[str, t.Any], cleanup: t.Sequence[t.Mapping[str, t.Any]],
-         host: str, check_mode: bool = False) -> t.List[t.Dict[str, t.Any]]:
+         host: str, check_mode: bool = False, locks: t.Optional[t.Mapping[str, t.Any]] = None) -> t.List[t.Dict[str, t.Any]]:
     """Readiness-report rows of the smoke phase: the job, and the replication slots it left (or not).
 
     ``job`` is the registered result of ``flink_sql_job`` (empty when it did not run); ``cleanup`` the
-    results of each ``pg_replication_slot`` run (before and after the job).
+    results of each ``pg_replication_slot`` run (before and after the job); ``locks`` the result of
+    ``pg_logical_check`` with ``table_locks`` read after a job that did not finish (empty otherwise).
     """
     out = []
 
@@ -183,7 +212,7 @@ def rows(smoke_plan: t.Mapping[str, t.Any], job: t.Mapping[str, t.Any], cleanup:
 
     table = smoke_plan.get("table")
     if not smoke_plan.get("ok"):
-        row("job", "warn", "not run: %s" % smoke_plan.get("reason"))
+        row("job", "fail" if smoke_plan.get("blocked") else "warn", "not run: %s" % smoke_plan.get("reason"))
         return out
     if check_mode:
         row("job", "skip", "would run a bounded job (%s) with the SQL client on %s against %s (%s rows) with %s, "
@@ -194,11 +223,7 @@ def rows(smoke_plan: t.Mapping[str, t.Any], job: t.Mapping[str, t.Any], cleanup:
     elif job.get("failed") or job.get("msg") or job.get("state") != "FINISHED" \
             or job.get("source_records") != smoke_plan.get("expected_rows"):
         # The role registers flink_sql_job with failed_when: false, which resets "failed": judge the content.
-        detail = job.get("msg") or "job %s ended %s and read %s of %s rows" % (
-            job.get("job_id"), job.get("state"), job.get("source_records"), smoke_plan.get("expected_rows"))
-        if job.get("diagnosis"):
-            detail += ". Fix: %s" % job["diagnosis"]
-        row("job", "fail", detail)
+        row("job", "fail", job_failure(smoke_plan, job, lock_diagnosis(locks or {}, str(table))))
     else:
         tms = ", ".join(tm.get("host") or tm.get("id") for tm in job.get("taskmanagers") or []) or "no TaskManager"
         row("job", "ok", "job %s %s in %s: read %s rows of %s (count(*) %s) with %s on %s" % (

@@ -66,6 +66,8 @@ def test_unbounded_job_is_cancelled_at_the_deadline(bed, ansible):
     assert run.rc != 0
     msg = run.result["msg"]
     assert "did not end within 4s: it is RUNNING" in msg and "It was cancelled." in msg
+    # The same, for callers that judge it (the role's smoke phase).
+    assert (run.result["timed_out"], run.result["cancelled"], run.result["wait_timeout"]) == (True, True, 4)
     job_id = run.result["job_id"]
     assert job_id in [j["jid"] for j in jobs_named("cdcops-it-unbounded")]
     bed_mod.wait_for("the job to be cancelled", lambda: bed_mod.rest("/jobs/%s" % job_id)["state"] == "CANCELED",

@@ -774,3 +774,49 @@ def test_recorded_tables_fixture_matches_live_facts(logical, scenario):
     assert recorded["tables"] == FIXTURE_TABLES
     assert recorded["facts_tables"] == live["facts_tables"]
     assert [q for q in recorded["queries"] if "row_count" in q] == [q for q in live["queries"] if "row_count" in q]
+
+
+# --------------------------------------------------------------------------- a table another session has locked
+
+
+def test_a_locked_table_gives_up_counting_in_time_and_names_who_holds_the_lock(ansible, logical):
+    demo = pg_seed.seed_demo(logical)
+    args = login(logical, demo["user"], demo["password"], demo["database"], tables=["public.products"],
+                 publication=demo["publication"], replication_connection=False, fail_on_not_ready=False)
+    # Nothing locked: the lock read finds nothing and says nothing.
+    free = ansible.module(MODULE, dict(args, table_locks=True))
+    assert not free.failed, free
+    assert table_entry(free.result, "public.products")["locks"] == []
+    assert table_entry(free.result, "public.products")["lock_diagnosis"] == ""
+    holder = pg_seed.admin_connect(logical, demo["database"])
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SET application_name = 'cdcops-test-locker'")
+            cur.execute("BEGIN")
+            cur.execute("LOCK TABLE public.products IN ACCESS EXCLUSIVE MODE")
+            cur.execute("SELECT pg_backend_pid()")
+            pid = cur.fetchone()[0]
+        started = time.monotonic()
+        run = ansible.module(MODULE, dict(args, count_rows=True, lock_timeout=2))
+        took = time.monotonic() - started
+        assert not run.failed, run
+        entry = table_entry(run.result, "public.products")
+        # No hang: the count waited its 2 s for the lock and gave up (the rest is Ansible's own start).
+        assert "rows" not in entry
+        assert entry["count_error"] == ("counting the rows of public.products waited 2s for a lock and gave up "
+                                        "(lock_timeout)")
+        assert took < 2 + 30, took
+        assert [(lock["pid"], lock["mode"], lock["granted"]) for lock in entry["locks"]] == \
+            [(pid, "AccessExclusiveLock", True)]
+        # The demo role has no pg_read_all_stats: PostgreSQL shows it the holder's pid, application and user only.
+        assert entry["lock_diagnosis"].startswith(
+            "public.products is locked: pid %d (application_name 'cdcops-test-locker', user %s, its client address, "
+            "transaction start and statement are hidden from this role" % (pid, logical["user"]))
+        assert "SELECT pg_terminate_backend(%d)" % pid in entry["lock_diagnosis"]
+        # It only reports: the holder still holds its lock.
+        with holder.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND mode = 'AccessExclusiveLock' AND granted",
+                        (pid,))
+            assert cur.fetchone()[0] == 1
+    finally:
+        holder.close()  # ends its transaction and the lock

@@ -6,6 +6,8 @@ connector jar on their classpath, as on a cluster before its first deploy.
 """
 
 import glob
+import threading
+import time
 
 import psycopg2
 
@@ -139,6 +141,111 @@ def test_an_older_line_leaves_its_slot_and_the_role_drops_it(bed, ansible, tmp_p
     assert smoke_slots(bed) == []
 
 
+LOCKER_APP = "cdcops-test-locker"
+
+
+class TableLocker(threading.Thread):
+    """Another session, as a forgotten psql would be: ``BEGIN; LOCK TABLE <table> IN ACCESS EXCLUSIVE MODE`` once
+    ``ready()`` says so, then idle in that transaction until ``release()``."""
+
+    def __init__(self, bed, table, ready):
+        super().__init__(daemon=True)
+        self.bed, self.table, self.ready = bed, table, ready
+        self.locked = threading.Event()
+        self.stop = threading.Event()
+        self.pid = None
+        self.locked_at = None
+        self.error = None
+
+    def run(self):
+        try:
+            while not self.ready():
+                if self.stop.wait(0.2):
+                    return
+            pg = self.bed["postgres"]["logical"]
+            conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"],
+                                    dbname=pg["demo"]["database"], application_name=LOCKER_APP)
+            try:
+                with conn.cursor() as cur:  # psycopg2 opens the transaction (BEGIN) with the first statement
+                    cur.execute("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE" % self.table)
+                self.pid = conn.get_backend_pid()
+                self.locked_at = time.time()
+                self.locked.set()
+                self.stop.wait()
+                conn.rollback()
+            finally:
+                conn.close()
+        except Exception as exc:  # reported by the test, not lost in the thread
+            self.error = exc
+
+    def release(self):
+        self.stop.set()
+        self.join(30)
+
+
+def smoke_job_rows_of(run):
+    return [r["result"] for r in run.records if r["action"].endswith("flink_sql_job") and r["status"] != "skipped"]
+
+
+def test_a_locked_smoke_table_fails_in_time_names_the_holder_and_leaves_nothing(
+        bed, ansible, tmp_path, fresh_cluster):
+    timeout = 60
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_smoke=True,
+                    flink_cdc_smoke_timeout=timeout)
+    # The lock is taken once the role has counted the table's rows and is about to start the SQL client: its
+    # script file appears in TMPDIR. The job is planned, submitted and started only then, so its source meets
+    # the lock.
+    locker = TableLocker(bed, "public.products", lambda: glob.glob(str(tmp_path / "cdcops-sql-*" / "job.sql")))
+    user = bed["postgres"]["logical"]["demo"]["user"]
+    # PostgreSQL shows another role's client address, transaction start and statement only to members of
+    # pg_read_all_stats, as an operator's monitoring role would be (the diagnosis without it: the unit tests).
+    with pg_admin(bed) as conn, conn.cursor() as cur:
+        cur.execute("GRANT pg_read_all_stats TO %s" % user)
+    locker.start()
+    try:
+        run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, env={"TMPDIR": str(tmp_path)})
+        ended = time.time()
+        assert locker.error is None, locker.error
+        assert locker.locked.is_set(), "the smoke job never started, so the table was never locked: %s" % run
+        assert run.rc != 0, run
+        (smoke,) = smoke_job_rows_of(run)
+        assert smoke.get("job_id"), smoke  # submitted: the lock met a real job
+        job = bed_mod.rest("/jobs/%s" % smoke["job_id"])
+        # Within its deadline: from the job's start to the end of the play (diagnosis, slot clean-up and the
+        # report included) takes the smoke timeout and a bounded rest, not until someone releases the lock.
+        assert ended - job["start-time"] / 1000.0 < timeout + 60, (ended - job["start-time"] / 1000.0, smoke)
+        (job_row,) = rows(inv, "Smoke", "job")
+        assert job_row["status"] == "fail", job_row
+        detail = job_row["detail"]
+        # The diagnosis names the lock, the session that holds it, and the fix, which is not done for the user.
+        assert "public.products" in detail and "AccessExclusiveLock" in detail, detail
+        assert "pid %d" % locker.pid in detail and "application_name '%s'" % LOCKER_APP in detail, detail
+        assert "user %s" % bed["postgres"]["logical"]["user"] in detail, detail
+        assert "idle in transaction" in detail and "LOCK TABLE public.products IN ACCESS EXCLUSIVE MODE" in detail
+        assert "SELECT pg_terminate_backend(%d)" % locker.pid in detail, detail
+        assert "Smoke job failed: jobmanager: Smoke job:" in run.output
+        # The job was cancelled: no smoke job is left on the cluster.
+        assert job["state"] == "CANCELED", job["state"]
+        assert [j["state"] for j in smoke_jobs() if j["state"] not in ("FINISHED", "FAILED", "CANCELED")] == []
+        # Its slots are gone, and the report says so.
+        assert smoke_slots(bed) == []
+        (slots_row,) = rows(inv, "Smoke", "slots")
+        assert slots_row["status"] == "ok", slots_row
+        # The other session was left alone: it still holds its lock.
+        with pg_admin(bed) as conn, conn.cursor() as cur:
+            cur.execute("SELECT mode FROM pg_locks WHERE pid = %s AND relation = 'public.products'::regclass "
+                        "AND granted", (locker.pid,))
+            assert cur.fetchall() == [("AccessExclusiveLock",)]
+    finally:
+        locker.release()
+        with pg_admin(bed) as conn, conn.cursor() as cur:
+            cur.execute("REVOKE pg_read_all_stats FROM %s" % user)
+    # Once the lock is gone nothing of the smoke job comes back: no slot whose creation waited behind it.
+    time.sleep(5)
+    assert smoke_slots(bed) == []
+    assert [j["state"] for j in smoke_jobs() if j["state"] not in ("FINISHED", "FAILED", "CANCELED")] == []
+
+
 SMOKE_ONLY = """
 - hosts: flink_jobmanager:flink_taskmanagers
   gather_facts: false
@@ -163,3 +270,33 @@ def test_a_connector_line_without_a_bounded_mode_is_not_started(bed, ansible, tm
     (row,) = facts[-1]["__flink_cdc_smoke_rows"]
     assert row["status"] == "warn"
     assert row["detail"].startswith("not run: postgres-cdc 3.0.1 has no bounded mode")
+
+
+def test_a_table_locked_before_the_phase_fails_it_at_once_without_a_job(bed, ansible, tmp_path):
+    inv = Inventory(bed, tmp_path, flink_cdc_smoke=True)
+    before = smoke_jobs()
+    locker = TableLocker(bed, "public.products", lambda: True)
+    locker.start()
+    try:
+        assert locker.locked.wait(30), locker.error
+        started = time.monotonic()
+        run = ansible.playbook(SMOKE_ONLY, inventory=inv.path, extra_vars=inv.vars)
+        took = time.monotonic() - started
+        assert run.rc == 0, run  # tasks_from: smoke records the row; the summary that fails the play is not run
+        # The count of the table waited its 10 s for the lock, not until the lock ended.
+        assert took < 10 + 60, took
+        (count,) = [r["result"] for r in run.records if r["task"].endswith("Read the smoke table (primary key, count(*))")]
+        assert count["tables"][0]["count_error"].endswith("waited 10s for a lock and gave up (lock_timeout)")
+        assert smoke_job_rows_of(run) == []
+        assert smoke_jobs() == before
+        facts = [r["result"]["ansible_facts"] for r in run.records if "ansible_facts" in r["result"]
+                 and "__flink_cdc_smoke_rows" in r["result"]["ansible_facts"]]
+        (row,) = facts[-1]["__flink_cdc_smoke_rows"]
+        assert row["status"] == "fail", row
+        assert row["detail"].startswith("not run: counting the rows of public.products waited 10s for a lock and "
+                                        "gave up (lock_timeout): the job was not started. public.products is locked: "
+                                        "pid %d (application_name '%s', user " % (locker.pid, LOCKER_APP)), row
+        assert "SELECT pg_terminate_backend(%d)" % locker.pid in row["detail"]
+    finally:
+        locker.release()
+    assert locker.error is None, locker.error

@@ -267,10 +267,12 @@ def wait_for_job(client: t.Any, job_id: str, timeout: float, clock: t.Callable[[
         delay = min(delay * 1.5, 3.0)
     state = (last or {}).get("state", "unknown")
     cancelled = ""
+    cancel_sent = False
     if state not in TERMINAL_STATES:
         try:
             client.cancel_job(job_id)
             cancelled = " It was cancelled."
+            cancel_sent = True
         except FlinkRestError as exc:
             cancelled = " Cancelling it failed (%s): cancel it by hand (flink cancel %s)." % (exc.message, job_id)
     why = " (last REST error: %s)" % error.message if error else ""
@@ -278,7 +280,7 @@ def wait_for_job(client: t.Any, job_id: str, timeout: float, clock: t.Callable[[
         "job %s did not end within %ss: it is %s%s.%s A bounded job that runs this long reads more than "
         "expected, waits for slots, or is not bounded at all; raise the deadline, or check that the source "
         "is bounded." % (job_id, _secs(timeout if budget is None else budget), state, why, cancelled),
-        job=last, state=state)
+        job=last, state=state, timed_out=True, cancelled=cancel_sent)
 
 
 def _secs(value: float) -> t.Union[int, float]:

@@ -17,6 +17,12 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres.connect
     PgConnectError,
     PgQueryError,
 )
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres.locks import (
+    LOCK_NOT_AVAILABLE,
+    TABLE_LOCKS_SQL,
+    lock_diagnosis,
+    table_locks_params,
+)
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres.text import display_table
 
 # PostgreSQL version data lives with the other version data, with its sources.
@@ -192,13 +198,48 @@ def find_slot(slots: t.List[t.Dict[str, t.Any]], slot_name: t.Optional[str]) -> 
     return None
 
 
+# The session's lock_timeout: a statement waits this long for a lock, then fails with SQLSTATE 55P03 (PostgreSQL
+# docs, "Client Connection Defaults", lock_timeout; set_config in "System Administration Functions").
+LOCK_TIMEOUT_SQL = "SELECT set_config('lock_timeout', %(value)s, false) AS lock_timeout"
+
+
+def lock_timeout_value(seconds: float) -> str:
+    """lock_timeout in milliseconds, at least 1: 0 would mean no limit."""
+    return "%dms" % max(1, int(round(seconds * 1000)))
+
+
+def count_table_rows(client: PgClient, tables: t.List[t.Dict[str, t.Any]], lock_timeout: float) -> None:
+    """``rows`` of each ``countable()`` table, or ``count_error`` when a lock kept the count out past
+    ``lock_timeout`` seconds (a locked table must not hang the caller; who holds the lock is read next)."""
+    client.query(LOCK_TIMEOUT_SQL, {"value": lock_timeout_value(lock_timeout)})
+    for table in tables:
+        if not countable(table):
+            continue
+        try:
+            table["rows"] = client.query(count_rows_sql(table["qualified"]))[0]["row_count"]
+        except PgQueryError as exc:
+            if exc.pgcode != LOCK_NOT_AVAILABLE:
+                raise
+            table["count_error"] = "counting the rows of %s waited %gs for a lock and gave up (lock_timeout)" % (
+                display_table(table["schema"], table["table"]), lock_timeout)
+
+
+def read_table_locks(client: PgClient, tables: t.List[t.Dict[str, t.Any]]) -> None:
+    """``locks`` and ``lock_diagnosis`` of each table: who keeps readers out of it (locks.py)."""
+    keys = [(table["schema"], table["table"]) for table in tables if table.get("exists")]
+    rows = client.query(TABLE_LOCKS_SQL, table_locks_params(keys)) if keys else []
+    for table in tables:
+        table["locks"], table["lock_diagnosis"] = lock_diagnosis(table["schema"], table["table"], rows)
+
+
 def collect(client: PgClient, tables: t.Iterable[t.Tuple[str, str]] = (), publication: t.Optional[str] = None,
             chunk_key_columns: t.Optional[t.Dict[t.Tuple[str, str], str]] = None, replication_connection: bool = True,
-            count_rows: bool = False) -> t.Dict[str, t.Any]:
+            count_rows: bool = False, table_locks: bool = False, lock_timeout: float = 10.0) -> t.Dict[str, t.Any]:
     """Read everything the checks need. ``client`` must be connected.
 
     With ``count_rows``, each table that ``countable()`` admits also gets ``rows``, an exact
-    ``count(*)``: one query (a full scan) per table.
+    ``count(*)``: one query (a full scan) per table, which waits at most ``lock_timeout`` seconds for a lock.
+    With ``table_locks``, or when a count gave up on a lock, each table gets ``locks`` and ``lock_diagnosis``.
     """
     chunk_key_columns = chunk_key_columns or {}
     tables = list(tables)
@@ -228,9 +269,9 @@ def collect(client: PgClient, tables: t.Iterable[t.Tuple[str, str]] = (), public
             "chunk_keys": [chunk_key_columns.get(key) for key in tables],
         })
         if count_rows:
-            for table in facts["tables"]:
-                if countable(table):
-                    table["rows"] = client.query(count_rows_sql(table["qualified"]))[0]["row_count"]
+            count_table_rows(client, facts["tables"], lock_timeout)
+        if table_locks or any(table.get("count_error") for table in facts["tables"]):
+            read_table_locks(client, facts["tables"])
 
     facts["publication"] = None
     if publication is not None and version_num >= PGOUTPUT_MIN_VERSION_NUM:
@@ -282,5 +323,8 @@ def table_summaries(tables: t.List[t.Dict[str, t.Any]]) -> t.List[t.Dict[str, t.
         }
         if table.get("rows") is not None:
             summary["rows"] = int(table["rows"])
+        for key in ("count_error", "locks", "lock_diagnosis"):
+            if key in table:
+                summary[key] = table[key]
         summaries.append(summary)
     return summaries

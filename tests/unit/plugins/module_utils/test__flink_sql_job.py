@@ -207,6 +207,22 @@ def test_wait_cancels_a_job_still_running_at_the_deadline():
     assert clock.now == pytest.approx(10)
 
 
+def test_the_deadline_error_says_it_timed_out_and_whether_the_cancel_was_sent():
+    clock = Clock()
+    with pytest.raises(sj.SqlJobError) as err:
+        sj.wait_for_job(FakeRest(["RUNNING"]), "j", 10, clock=clock, sleep=clock.sleep)
+    assert (err.value.details["timed_out"], err.value.details["cancelled"]) == (True, True)
+
+    class CancelFails(FakeRest):
+        def cancel_job(self, job_id):
+            raise FlinkRestError("HTTP 503")
+
+    with pytest.raises(sj.SqlJobError) as err:
+        sj.wait_for_job(CancelFails(["RUNNING"]), "j", 10, clock=clock, sleep=clock.sleep)
+    assert (err.value.details["timed_out"], err.value.details["cancelled"]) == (True, False)
+    assert "Cancelling it failed (HTTP 503)" in err.value.message
+
+
 # --------------------------------------------------------------------------- running the client
 
 

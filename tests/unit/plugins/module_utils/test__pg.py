@@ -724,6 +724,8 @@ class ReplayClient(object):
             return [{"row_count": self.counts[sql[len("SELECT count(*) AS row_count FROM "):]]}]
         if sql == pg_catalog.slots_sql(150018):
             return []
+        if sql == pg_catalog.LOCK_TIMEOUT_SQL:
+            return [{"lock_timeout": params["value"]}]
         raise AssertionError("unexpected query %s" % sql)
 
 

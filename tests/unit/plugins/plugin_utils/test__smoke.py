@@ -138,3 +138,79 @@ def test_a_plan_that_cannot_run_is_one_warning_row():
 def test_a_failed_cleanup_is_a_failure():
     rows = _smoke.rows(plan(), FINISHED, [{"failed": True, "msg": "slot cdcops_smoke is active for PID 7"}], "jm1")
     assert rows[1]["status"] == "fail" and "active for PID 7" in rows[1]["detail"]
+
+
+# --------------------------------------------------------------------------- a locked smoke table
+
+LOCK = ("public.products is locked: pid 4711 (application_name 'psql', user admin, from 10.0.0.5, transaction open "
+        "since 2026-12-06 12:53:47 UTC (0:05:00 ago), idle in transaction since 2026-12-06 12:53:47 UTC (0:05:00 ago), "
+        "last statement: LOCK TABLE public.products) holds AccessExclusiveLock on it; 1 session(s) wait behind it "
+        "(pid 4800). Fix: let that session finish its transaction (COMMIT or ROLLBACK there) or end it: SELECT "
+        "pg_terminate_backend(4711). Nothing here ends or cancels another session for you.")
+# flink_sql_job's result for a job still running at its deadline, registered with failed_when: false.
+TIMED_OUT = {"failed": False, "changed": True, "job_id": "b50d", "state": "RUNNING", "timed_out": True,
+             "cancelled": True, "wait_timeout": 60.0,
+             "msg": "job b50d did not end within 60s: it is RUNNING. It was cancelled. A bounded job that runs this "
+                    "long reads more than expected, waits for slots, or is not bounded at all; raise the deadline, "
+                    "or check that the source is bounded."}
+
+
+def locks_result(diagnosis=LOCK, name="public.products"):
+    return {"tables": [{"name": name, "exists": True, "locks": [{"pid": 4711}] if diagnosis else [],
+                        "lock_diagnosis": diagnosis}]}
+
+
+def test_a_job_that_waited_for_a_lock_until_its_deadline_names_the_lock_first():
+    job_row, slots_row = _smoke.rows(plan(), TIMED_OUT, [{"dropped": []}], "jm1", locks=locks_result())
+    assert job_row["status"] == "fail"
+    assert job_row["detail"] == ("job b50d waited for a lock on public.products until its deadline (60s) and was "
+                                 "cancelled. " + LOCK)
+    assert "reads more than expected" not in job_row["detail"]  # the generic guess gives way to the cause
+    assert slots_row["status"] == "ok"
+
+
+def test_a_cancel_that_failed_is_said():
+    job = dict(TIMED_OUT, cancelled=False, msg="job b50d did not end within 60s: it is RUNNING. Cancelling it "
+               "failed (503): cancel it by hand (flink cancel b50d).")
+    detail = _smoke.rows(plan(), job, [], "jm1", locks=locks_result())[0]["detail"]
+    assert detail.startswith("job b50d waited for a lock on public.products until its deadline (60s) and could not "
+                             "be cancelled (job b50d did not end within 60s: it is RUNNING. Cancelling it failed")
+    assert detail.endswith(LOCK)
+
+
+def test_a_timeout_without_a_lock_keeps_the_modules_message():
+    detail = _smoke.rows(plan(), TIMED_OUT, [], "jm1", locks=locks_result(""))[0]["detail"]
+    assert detail == TIMED_OUT["msg"]
+    assert _smoke.rows(plan(), TIMED_OUT, [], "jm1")[0]["detail"] == TIMED_OUT["msg"]
+
+
+def test_a_lock_on_another_table_is_not_the_smoke_tables():
+    detail = _smoke.rows(plan(), TIMED_OUT, [], "jm1", locks=locks_result(name="public.orders"))[0]["detail"]
+    assert detail == TIMED_OUT["msg"]
+
+
+def test_another_failure_with_the_table_locked_keeps_its_cause_and_adds_the_lock():
+    job = {"failed": False, "msg": "job 1 (cdcops-smoke) ended FAILED: x", "state": "FAILED", "job_id": "1",
+           "diagnosis": "do y"}
+    detail = _smoke.rows(plan(), job, [], "jm1", locks=locks_result())[0]["detail"]
+    assert detail == "job 1 (cdcops-smoke) ended FAILED: x. Fix: do y. Its table is locked as well: " + LOCK
+
+
+def test_a_table_locked_before_the_job_is_not_started_and_fails_the_phase():
+    src = source()
+    src["tables"][0].pop("rows")
+    src["tables"][0].update(count_error="counting the rows of public.products waited 10s for a lock and gave up "
+                                        "(lock_timeout)", lock_diagnosis=LOCK)
+    p = plan(src=src)
+    assert not p["ok"] and p["blocked"]
+    (row,) = _smoke.rows(p, {}, [], "jm1")
+    assert row["status"] == "fail"
+    assert row["detail"] == ("not run: counting the rows of public.products waited 10s for a lock and gave up "
+                             "(lock_timeout): the job was not started. " + LOCK)
+
+
+def test_a_lock_that_ended_before_it_was_read_says_to_run_again():
+    src = source()
+    src["tables"][0].pop("rows")
+    src["tables"][0].update(count_error="counting ... gave up (lock_timeout)", lock_diagnosis="")
+    assert plan(src=src)["reason"].endswith("No session holds a lock on it any more: run again.")
