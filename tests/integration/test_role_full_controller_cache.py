@@ -5,6 +5,7 @@ The cache is a real tmpfs mounted smaller than the real postgres-cdc jar the bed
 restart and the smoke job switched on, so that a run that went on after the failed download would show.
 """
 
+import errno
 import os
 import re
 import subprocess
@@ -42,7 +43,26 @@ def postgres_cdc(bed):
     return pg, "%s-%s.jar" % (pg["artifact_id"], pg["version"])
 
 
-def run_role_and_assert_nothing_was_touched(bed, ansible, inv, small_cache, name, size):
+def fill_up(directory):
+    """Write a file into ``directory`` until its filesystem has no byte left; returns the file's name."""
+    path = os.path.join(directory, "filler")
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+    with open(path, "ab", buffering=0) as f:  # the last partial block
+        try:
+            while True:
+                f.write(b"\0")
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+    assert os.statvfs(directory).f_bfree == 0
+    return "filler"
+
+
+def run_role_and_assert_nothing_was_touched(bed, ansible, inv, small_cache, name, size, keep=()):
     """Run the whole role; every host's deploy fails with the one full-cache error, the cache holds nothing of the
     jar, and no host was changed, restarted or ran a job."""
     before, tms_before = all_libs(bed), taskmanager_ids()
@@ -66,7 +86,7 @@ def run_role_and_assert_nothing_was_touched(bed, ansible, inv, small_cache, name
     # No jar, whole or partial, and no temp file: only the lock files and the small notes that say which run
     # fetched which sidecar and which download failed (so the other hosts of the run do not download again).
     left = cache_files(small_cache)
-    assert [f for f in left if not f.endswith((".lock", ".json"))] == [], left
+    assert [f for f in left if not f.endswith((".lock", ".json")) and f not in keep] == [], left
     assert not [f for f in left if name in f], left
     # Nothing was transferred, installed, restarted or run on any host.
     assert all_libs(bed) == before
@@ -103,3 +123,18 @@ def test_cache_filling_up_while_writing_fails_alike(bed, ansible, maven_repo, tm
     # The body was really streamed (the write ran out of space; no check refused it up front), once for the run.
     bodies = maven_repo.jar_body_requests(mark)
     assert len(bodies) == 1 and 0 < bodies[0]["bytes"] <= size, bodies
+
+
+def test_cache_already_full_fails_alike(bed, ansible, tmp_path, pristine_libs, small_cache):
+    """Not a byte free before the run: the notes the cache keeps for the run (the sidecar's, the failure's) do not
+    fit either, and are skipped; the error is the same, with the jar's size."""
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_smoke=True)
+    pg, name = postgres_cdc(bed)
+    size = os.path.getsize(os.path.join(bed["maven"]["root"], jars.maven_path(pg["group_id"], pg["artifact_id"],
+                                                                             pg["version"])))
+    filler = fill_up(small_cache)
+    filled = os.path.getsize(os.path.join(small_cache, filler))
+    run = run_role_and_assert_nothing_was_touched(bed, ansible, inv, small_cache, name, size, keep=(filler,))
+    assert "and the filesystem there has 0 bytes (0.0 MiB) free" in run.results(action="flink_connector_jar")[0][
+        "result"]["msg"]
+    assert os.path.getsize(os.path.join(small_cache, filler)) == filled

@@ -133,10 +133,15 @@ def _read_cache(path: str, expected: Checksum) -> t.Optional[t.Dict[str, t.Any]]
 
 
 def write_json(path: str, data: t.Mapping[str, t.Any]) -> None:
+    """Replace ``path`` atomically; a write that fails (a full filesystem) leaves no temp file behind."""
     temp = "%s.%d.tmp" % (path, os.getpid())
-    with open(temp, "w") as f:
-        json.dump(data, f, sort_keys=True)
-    os.replace(temp, path)
+    try:
+        with open(temp, "w") as f:
+            json.dump(data, f, sort_keys=True)
+        os.replace(temp, path)
+    except BaseException:
+        discard(temp)
+        raise
 
 
 def _write_cache_meta(path: str, meta: t.Dict[str, t.Any]) -> None:
@@ -223,8 +228,8 @@ def _sidecar_once(source: JarSource, http_options: HttpOptions, cache_dir: str, 
         try:
             write_json(memo + ".json", {"run": run_id, "url": mask_url(source.url or ""),
                                         "checksum": str(checksum), "origin": checksum.origin})
-        except OSError as exc:
-            raise cache_error(cache_dir, exc)
+        except OSError:
+            pass  # only spares the other hosts of the run a request; a full cache is reported with the jar's size
         return checksum
 
 

@@ -408,6 +408,21 @@ def test_cache_jar_out_of_space_while_writing_fails_alike_and_leaves_nothing(tmp
     assert [f for f in _left_in(cache) if not f.endswith((".lock", ".json"))] == []
 
 
+def test_write_json_that_runs_out_of_space_leaves_no_temp_file(tmp_path, monkeypatch):
+    path = str(tmp_path / "note.json")
+    jar_cache.write_json(path, {"a": 1})
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(jar_cache.json, "dump", full)
+    with pytest.raises(OSError):
+        jar_cache.write_json(path, {"a": 2})
+    assert os.listdir(str(tmp_path)) == ["note.json"]  # the old note, and no temp beside it
+    with open(path) as f:
+        assert json.load(f) == {"a": 1}
+
+
 def test_space_needed_says_at_least_what_arrived_when_the_size_is_unknown():
     assert download.space_needed(2097152, 0, 1048576) == \
         "it needs 2097152 bytes (2.0 MiB), and the filesystem there has 1048576 bytes (1.0 MiB) free"
