@@ -43,6 +43,12 @@ def postgres_cdc(bed):
     return pg, "%s-%s.jar" % (pg["artifact_id"], pg["version"])
 
 
+def bed_jar_size(bed, connector):
+    """The size of a connector's jar in the bed's Maven repository (what it sends as Content-Length)."""
+    rel = jars.maven_path(connector["group_id"], connector["artifact_id"], connector["version"])
+    return os.path.getsize(os.path.join(bed["maven"]["root"], rel))
+
+
 def fill_up(directory):
     """Write a file into ``directory`` until its filesystem has no byte left; returns the file's name."""
     path = os.path.join(directory, "filler")
@@ -103,8 +109,7 @@ def test_full_controller_cache_fails_naming_it_and_touches_no_host(bed, ansible,
     inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_smoke=True)
     assert inv.cache_dir == small_cache
     pg, name = postgres_cdc(bed)
-    size = os.path.getsize(os.path.join(bed["maven"]["root"], jars.maven_path(pg["group_id"], pg["artifact_id"],
-                                                                             pg["version"])))
+    size = bed_jar_size(bed, pg)
     assert size > CACHE_FS_SIZE, "the real jar must not fit in the cache's filesystem"
     run_role_and_assert_nothing_was_touched(bed, ansible, inv, small_cache, name, size)
 
@@ -130,8 +135,7 @@ def test_cache_already_full_fails_alike(bed, ansible, tmp_path, pristine_libs, s
     fit either, and are skipped; the error is the same, with the jar's size."""
     inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_smoke=True)
     pg, name = postgres_cdc(bed)
-    size = os.path.getsize(os.path.join(bed["maven"]["root"], jars.maven_path(pg["group_id"], pg["artifact_id"],
-                                                                             pg["version"])))
+    size = bed_jar_size(bed, pg)
     filler = fill_up(small_cache)
     filled = os.path.getsize(os.path.join(small_cache, filler))
     run = run_role_and_assert_nothing_was_touched(bed, ansible, inv, small_cache, name, size, keep=(filler,))
