@@ -316,7 +316,8 @@ def free_bytes(path: str) -> int:
     return blocks * st.f_frsize
 
 
-def _free_bytes_or_none(path: str) -> t.Optional[int]:
+def free_bytes_or_none(path: str) -> t.Optional[int]:
+    """``free_bytes``, or None where statvfs fails (only for a check that can go without, or a message)."""
     try:
         return free_bytes(path)
     except OSError:
@@ -344,7 +345,7 @@ def space_needed(needed: t.Optional[int], written: int, free: t.Optional[int]) -
 def no_space_error(what: str, directory: str, needed: t.Optional[int], written: int = 0) -> NoSpaceError:
     """The one error for a jar that does not fit in ``directory``: refused up front (``needed`` larger than the
     free space) or out of space while writing (ENOSPC), whichever found it."""
-    free = _free_bytes_or_none(directory)
+    free = free_bytes_or_none(directory)
     return NoSpaceError("Not enough space for %s in %s: %s. Free some space there; nothing was changed." % (
         what, directory, space_needed(needed, written, free)),
         directory=directory, needed_bytes=needed, written_bytes=written, free_bytes=free)
@@ -353,7 +354,7 @@ def no_space_error(what: str, directory: str, needed: t.Optional[int], written: 
 def refuse_without_room(what: str, directory: str, needed: int) -> None:
     """Check up front (statvfs) that ``needed`` bytes fit in ``directory``; a write can still run out of space
     (another writer, a filesystem that reports free space loosely), which ``no_space_error`` reports alike."""
-    free = _free_bytes_or_none(directory)
+    free = free_bytes_or_none(directory)
     if free is not None and needed > free:
         raise no_space_error(what, directory, needed)
 
@@ -361,9 +362,9 @@ def refuse_without_room(what: str, directory: str, needed: int) -> None:
 def reported_size(url: str, http_options: HttpOptions) -> t.Optional[int]:
     """The size the repository reports for ``url`` when asked with HEAD (its Content-Length), or None.
 
-    Only for a message: a GET answered without Content-Length (chunked) ran out of space, and a HEAD of the
-    same file often has it (RFC 9110 section 9.3.2: HEAD answers with the headers a GET would have, and a
-    server may send Content-Length there even where its GET streams chunked).
+    Only for a message: a GET answered without Content-Length (chunked, RFC 9112 section 7.1) ran out of space,
+    and a HEAD of the same file often has it: HEAD answers with the headers a GET would have (RFC 9110 section
+    9.3.2), and a server may send Content-Length in the answer to a HEAD (RFC 9110 section 8.6).
     """
     try:
         resp = http_open(url, http_options, "the size of %s" % describe_url(url), method="HEAD")

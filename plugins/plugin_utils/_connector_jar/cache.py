@@ -32,7 +32,7 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.do
     datasync,
     download,
     fetch_sidecar,
-    free_bytes,
+    free_bytes_or_none,
     space_needed,
 )
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.errors import JarError, NoSpaceError
@@ -78,10 +78,7 @@ CACHE_FULL_ADVICE = ("Free space there, or set controller_cache_dir to a directo
 def cache_full_error(cache_dir: str, filename: str, needed: t.Optional[int], written: int = 0) -> JarError:
     """The one error for a jar that does not fit in the controller cache, whether the free space was checked up
     front (``needed`` known: Content-Length or a local file's size) or the filesystem filled up while writing."""
-    try:
-        free: t.Optional[int] = free_bytes(cache_dir)
-    except OSError:
-        free = None
+    free = free_bytes_or_none(cache_dir)
     return JarError("Not enough space in the controller cache %s for %s: %s. %s" % (
         cache_dir, filename, space_needed(needed, written, free), CACHE_FULL_ADVICE),
         cache_dir=cache_dir, needed_bytes=needed, free_bytes=free)

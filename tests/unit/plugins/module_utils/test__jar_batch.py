@@ -366,7 +366,6 @@ def test_cache_jar_refuses_up_front_a_jar_larger_than_the_free_space(tmp_path, m
     cache = str(tmp_path / "cache")
     # statvfs of the cache's filesystem says 1000 bytes are free.
     monkeypatch.setattr(download, "free_bytes", lambda path: 1000)
-    monkeypatch.setattr(jar_cache, "free_bytes", lambda path: 1000)
     writes = []
     monkeypatch.setattr(download, "_write_all", lambda out, data: writes.append(len(data)))
     with pytest.raises(JarError) as err:
@@ -389,16 +388,19 @@ def test_cache_jar_out_of_space_while_writing_fails_alike_and_leaves_nothing(tmp
     """statvfs said there was room, then the write failed with ENOSPC (another writer filled the filesystem)."""
     src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
     cache = str(tmp_path / "cache")
-    real_write_all = download._write_all
+    real_write_all, real_free_bytes = download._write_all, download.free_bytes
+    full = []
 
     def write_some_then_fill_up(out, data):
         if os.fstat(out.fileno()).st_size:
+            full.append(True)
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_write_all(out, data[:100])  # a partial file that must not stay
 
     monkeypatch.setattr(download, "_write_all", write_some_then_fill_up)
     monkeypatch.setattr(download, "CHUNK_SIZE", 1024)  # several writes: the first one lands, the next fails
-    monkeypatch.setattr(jar_cache, "free_bytes", lambda path: 0)
+    # statvfs: the real (ample) free space before the write, none once the filesystem has filled up.
+    monkeypatch.setattr(download, "free_bytes", lambda path: 0 if full else real_free_bytes(path))
     with pytest.raises(JarError) as err:
         jar_cache.cache_jar(sources.src_source(src), cache, options.HttpOptions(), run_id="run-1")
     msg = err.value.msg
