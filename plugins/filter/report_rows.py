@@ -51,12 +51,22 @@ def preflight_rows(jm, hostvars, rest_url_shown, pg, pg_where, restart_rows, con
         return _report_rows.host_rows(str(host), host in taskmanagers, gets_jars, jm or {}, str(expected.get(host, "")),
                                       str(rest_url_shown or ""), check if gets_jars else None)
 
+    def row_of_gone_host(host):
+        # An unreachable host's result is registered like any other (its "unreachable" and Ansible's "msg").
+        check = _host_var(hostvars, host, "__flink_cdc_host_check")
+        if not (isinstance(check, dict) and check.get("unreachable")):
+            return None
+        connection = _report_rows.connection_shown(str(_host_var(hostvars, host, "ansible_connection") or "ssh"),
+                                                   str(_host_var(hostvars, host, "ansible_host") or host),
+                                                   _host_var(hostvars, host, "ansible_port"))
+        return _report_rows.unreachable_row(str(host), host in taskmanagers, connection, str(check.get("msg") or ""))
+
     return _report_rows.preflight_rows(jm or {}, str(rest_url_shown or ""), pg if isinstance(pg, dict) else None,
                                        str(pg_where or ""), _list(restart_rows, "restart_rows", "preflight_rows"),
                                        _list(connector_rows, "connector_rows", "preflight_rows"),
                                        _list(hosts_all, "hosts_all", "preflight_rows"),
-                                       _list(hosts, "hosts", "preflight_rows"), rows_of_host,
-                                       len(_list(pipelines, "pipelines", "preflight_rows")))
+                                       _list(hosts, "hosts", "preflight_rows"), rows_of_host, row_of_gone_host,
+                                       pipelines=len(_list(pipelines, "pipelines", "preflight_rows")))
 
 
 def deploy_rows(hostvars, hosts, restart_hosts, restarted, restart_jobmanager, jobmanager_host, check_mode=False):

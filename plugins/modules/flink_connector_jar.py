@@ -469,6 +469,23 @@ url:
   returned: without O(jars), when the source is Maven coordinates or O(url)
   type: str
   sample: https://repo1.maven.org/maven2/org/apache/flink/flink-sql-connector-postgres-cdc/3.1.0/flink-sql-connector-postgres-cdc-3.1.0.jar
+cache_dir:
+  description:
+    - The O(controller_cache_dir) that had no room for a jar. The task failed on the controller, before anything
+      was transferred to the host, and left nothing of the jar in the cache.
+  returned: with O(fetch_mode=controller), when a jar did not fit in the controller cache
+  type: str
+needed_bytes:
+  description:
+    - The size of the jar that did not fit in the controller cache (its Content-Length, the size the
+      repository's C(HEAD) reports when its C(GET) streams without one, or a local O(src)'s size); null when
+      none of them is known.
+  returned: with O(fetch_mode=controller), when a jar did not fit in the controller cache
+  type: int
+free_bytes:
+  description: The free space of the controller cache's filesystem at that moment; null when it cannot be read.
+  returned: with O(fetch_mode=controller), when a jar did not fit in the controller cache
+  type: int
 jars:
   description: One result per entry of O(jars), in the same order.
   returned: with O(jars)

@@ -150,13 +150,37 @@ def host_rows(host: str, is_taskmanager: bool, gets_jars: bool, jm: t.Mapping[st
     return rows
 
 
+def connection_shown(connection: str, address: str, port: t.Any) -> str:
+    """How Ansible connects to a host, as a message names it: ``ssh to 10.0.0.11:22``, ``local``."""
+    if connection in ("local", "ansible.builtin.local"):
+        return "local"
+    return "%s to %s%s" % (connection.rsplit(".", 1)[-1], address, ":%s" % port if port not in (None, "") else "")
+
+
+def unreachable_row(host: str, is_taskmanager: bool, connection: str, error: str) -> Row:
+    """The failed row of a play host whose connection failed: the host, how Ansible connects to it, Ansible's
+    error and the fix. Ansible drops such a host from the play and goes on with the others (ansible-core
+    ``StrategyBase._process_pending_results``: an unreachable host joins ``_removed_hosts``), so the preflight
+    stops the whole play on this row."""
+    error = (error or "no error message").strip()
+    if error.startswith("Task failed: "):  # ansible-core 2.19 prefixes every task error
+        error = error[len("Task failed: "):]
+    return row(host, "TaskManager" if is_taskmanager else "Flink host", "reachable", "fail",
+               "Ansible cannot reach %s (%s): %s. Fix: start the host (or its SSH server), or correct "
+               "ansible_host, ansible_port and ansible_user for it in the inventory; a host gone for good comes "
+               "out of the inventory" % (host, connection, error.rstrip(".")))
+
+
 def preflight_rows(jm: t.Mapping[str, t.Any], rest_url_shown: str, pg: t.Optional[t.Mapping[str, t.Any]], pg_where: str,
                    restart_rows: t.Sequence[Row], connector_rows: t.Sequence[Row], hosts_all: t.Sequence[str],
                    hosts: t.Sequence[str], rows_of_host: t.Callable[[str], t.Sequence[Row]],
+                   row_of_gone_host: t.Callable[[str], t.Optional[Row]] = lambda host: None,
                    pipelines: int = 0) -> t.List[Row]:
-    """Every preflight row, each with its ``line``: the JobManager, PostgreSQL (``pg`` None: not checked), the
-    restart methods, the connectors, then each play host's rows in inventory order; a host that left the play
-    (unreachable, or failed before the preflight) gets one failed row."""
+    """Every preflight row, each with its ``line``: the JobManager (each of them and the high-availability verdict:
+    ``high_availability_rows``; ``pipelines`` is the number of declared pipelines), PostgreSQL (``pg`` None: not
+    checked), the restart methods, the connectors, then each play host's rows in inventory order; a host that left
+    the play gets one failed row: ``row_of_gone_host``'s (an unreachable host: ``unreachable_row``) or, when it knows
+    no more, a row that says the host is unreachable or failed before the preflight."""
     rows = jobmanager_rows(jm, rest_url_shown) + high_availability_rows(jm, pipelines)
     if pg is not None:
         rows += postgres_rows(pg, pg_where)
@@ -166,7 +190,8 @@ def preflight_rows(jm: t.Mapping[str, t.Any], rest_url_shown: str, pg: t.Optiona
         if host in hosts:
             rows += [dict(r) for r in rows_of_host(host)]
         else:
-            rows.append(row(host, "TaskManager", "host", "fail", "unreachable or failed before preflight"))
+            rows.append(dict(row_of_gone_host(host) or row(host, "TaskManager", "host", "fail",
+                                                           "unreachable or failed before preflight")))
     return [dict(r, line=line(r)) for r in rows]
 
 

@@ -9,7 +9,8 @@ Faults, for the tests of failed downloads, come from ``<root>/.faults.json``,
 read on every request: ``{"<url path>": {"mode": ...}}`` where mode is
 ``truncate`` (announce the full Content-Length, send half, close), ``drop``
 (close before any body), ``html`` (serve a proxy login page with 200),
-``status`` (answer with ``code``) or ``slow`` (sleep ``seconds`` first). Servers that answer slowly:
+``status`` (answer with ``code``), ``slow`` (sleep ``seconds`` first) or ``chunked`` (a GET's body in chunks,
+without Content-Length, which a HEAD still has). Servers that answer slowly:
 ``trickle_headers`` (the status line, then one header byte every ``interval`` seconds, ``bytes`` of them,
 then an empty 200), ``trickle`` (the headers at once, then the body ``piece`` bytes every ``interval``
 seconds: slow, but progressing) and ``stall`` (the headers and the first ``after`` body bytes, then nothing
@@ -123,10 +124,15 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/java-archive"
                          if full.endswith(".jar") else "text/plain")
-        self.send_header("Content-Length", str(size))
+        if mode == "chunked" and self.command != "HEAD":
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(size))
         self.end_headers()
         if self.command == "HEAD":
             return self._record(200, 0)
+        if mode == "chunked":
+            return self._send_chunked(full)
         limit = size
         if mode == "truncate":
             limit = size // 2
@@ -156,6 +162,24 @@ class Handler(BaseHTTPRequestHandler):
         self._record(200, sent)
         if mode in ("truncate", "drop", "stall"):
             self.close_connection = True
+
+    def _send_chunked(self, full):
+        """The body in HTTP/1.1 chunks (RFC 9112 section 7.1), as a repository or proxy that streams does: the
+        client learns the size only at the end."""
+        sent = 0
+        try:
+            with open(full, "rb") as f:
+                while True:
+                    data = f.read(CHUNK)
+                    if not data:
+                        break
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                    sent += len(data)
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        self._record(200, sent)
 
     def _trickle_headers(self, interval, count):
         """A status line at once, then a header one byte at a time: every read finds a byte, none finds the end."""

@@ -29,6 +29,7 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.er
     ChecksumError,
     DownloadError,
     JarError,
+    NoSpaceError,
 )
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.maven import (
     METADATA_LIMIT,
@@ -315,6 +316,70 @@ def free_bytes(path: str) -> int:
     return blocks * st.f_frsize
 
 
+def free_bytes_or_none(path: str) -> t.Optional[int]:
+    """``free_bytes``, or None where statvfs fails (only for a check that can go without, or a message)."""
+    try:
+        return free_bytes(path)
+    except OSError:
+        return None
+
+
+def _bytes(n: int) -> str:
+    return "%d bytes (%.1f MiB)" % (n, n / 1048576.0)
+
+
+def space_needed(needed: t.Optional[int], written: int, free: t.Optional[int]) -> str:
+    """What a jar needs and what the filesystem has, for every "not enough space" message: the jar's size when
+    known (Content-Length, the size the repository reports, or a local file's), else at least what had arrived
+    when the filesystem filled up."""
+    if needed is not None:
+        text = "it needs %s" % _bytes(needed)
+    else:
+        text = "it needs at least %s (what had arrived when the filesystem filled up; the repository did not " \
+               "give the jar's size)" % _bytes(written)
+    if free is not None:
+        text += ", and the filesystem there has %s free" % _bytes(free)
+    return text
+
+
+def no_space_error(what: str, directory: str, needed: t.Optional[int], written: int = 0) -> NoSpaceError:
+    """The one error for a jar that does not fit in ``directory``: refused up front (``needed`` larger than the
+    free space) or out of space while writing (ENOSPC), whichever found it."""
+    free = free_bytes_or_none(directory)
+    return NoSpaceError("Not enough space for %s in %s: %s. Free some space there; nothing was changed." % (
+        what, directory, space_needed(needed, written, free)),
+        directory=directory, needed_bytes=needed, written_bytes=written, free_bytes=free)
+
+
+def refuse_without_room(what: str, directory: str, needed: int) -> None:
+    """Check up front (statvfs) that ``needed`` bytes fit in ``directory``; a write can still run out of space
+    (another writer, a filesystem that reports free space loosely), which ``no_space_error`` reports alike."""
+    free = free_bytes_or_none(directory)
+    if free is not None and needed > free:
+        raise no_space_error(what, directory, needed)
+
+
+def reported_size(url: str, http_options: HttpOptions) -> t.Optional[int]:
+    """The size the repository reports for ``url`` when asked with HEAD (its Content-Length), or None.
+
+    Only for a message: a GET answered without Content-Length (chunked, RFC 9112 section 7.1) ran out of space,
+    and a HEAD of the same file often has it: HEAD answers with the headers a GET would have (RFC 9110 section
+    9.3.2), and a server may send Content-Length in the answer to a HEAD (RFC 9110 section 8.6).
+    """
+    try:
+        resp = http_open(url, http_options, "the size of %s" % describe_url(url), method="HEAD")
+    except JarError:
+        return None
+    try:
+        if (resp.headers.get("Content-Encoding", "") or "").lower() == "gzip":
+            return None
+        return int(resp.headers.get("Content-Length"))
+    except (TypeError, ValueError):
+        return None
+    finally:
+        _close(resp)
+
+
 def _counting_reader(resp: t.Any, arrived: t.List[int]) -> t.Callable[[bytearray], int]:
     """A ``readinto`` for ``pump`` that fills a chunk with one socket read at a time (``read1``) and counts in
     ``arrived[0]`` every byte as it arrives, so that a failure mid-chunk says how much had arrived.
@@ -366,11 +431,7 @@ def stream_to(url: str, http_options: HttpOptions, out: t.BinaryIO, what: str,
             except ValueError:
                 expected_length = None
         if expected_length is not None and space_check_dir is not None:
-            free = free_bytes(space_check_dir)
-            if expected_length > free:
-                raise DownloadError(
-                    "Not enough space for %s in %s: it is %d bytes, the filesystem has %d bytes free. Free "
-                    "some space there; nothing was changed." % (what, space_check_dir, expected_length, free))
+            refuse_without_room(what, space_check_dir, expected_length)
         hasher = Hasher(algorithms)
         first = b""
         arrived = [0]
@@ -380,8 +441,8 @@ def stream_to(url: str, http_options: HttpOptions, out: t.BinaryIO, what: str,
             pass  # reported below with the byte counts
         except (socket.timeout, OSError, HTTPException) as exc:
             if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-                raise DownloadError("Ran out of space writing %s into %s after %d bytes. Free some space "
-                                    "there; nothing was changed." % (what, space_check_dir, hasher.size))
+                needed = expected_length if expected_length is not None else reported_size(url, http_options)
+                raise no_space_error(what, space_check_dir or "the destination directory", needed, arrived[0])
             of = " of %d" % expected_length if expected_length is not None else ""
             if isinstance(exc, socket.timeout) or "timed out" in str(exc):
                 # Each read waits at most timeout seconds (the socket's timeout): a transfer that keeps
@@ -413,11 +474,24 @@ def download(source: JarSource, http_options: HttpOptions, out: t.BinaryIO, algo
         raise
 
 
-def copy_to(src: str, out: t.BinaryIO, algorithms: t.Iterable[str] = ()) -> Download:
-    """Copy a local file into ``out``, hashing as it goes (the ``src`` source)."""
+def copy_to(src: str, out: t.BinaryIO, algorithms: t.Iterable[str] = (),
+            space_check_dir: t.Optional[str] = None) -> Download:
+    """Copy a local file into ``out``, hashing as it goes (the ``src`` source).
+
+    With ``space_check_dir``, a file larger than the free space there is refused up front and running out of
+    space while writing is a NoSpaceError too; without it, the OSError is the caller's to report.
+    """
     hasher = Hasher(algorithms)
     with open(src, "rb", buffering=0) as f:
-        first = pump(f.readinto, out, hasher)
+        size = os.fstat(f.fileno()).st_size
+        if space_check_dir is not None:
+            refuse_without_room(os.path.basename(src), space_check_dir, size)
+        try:
+            first = pump(f.readinto, out, hasher)
+        except OSError as exc:
+            if space_check_dir is None or exc.errno != errno.ENOSPC:
+                raise
+            raise no_space_error(os.path.basename(src), space_check_dir, size, hasher.size)
     return Download(hasher.digests(), "", first)
 
 

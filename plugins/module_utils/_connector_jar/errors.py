@@ -34,3 +34,8 @@ class DownloadError(JarError):
 
 class InvalidJarError(JarError):
     pass
+
+
+class NoSpaceError(JarError):
+    """A jar does not fit where it is written; ``details``: ``directory``, ``needed_bytes`` (None when unknown),
+    ``written_bytes`` and ``free_bytes`` (None when unknown)."""

@@ -32,8 +32,10 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.do
     datasync,
     download,
     fetch_sidecar,
+    free_bytes_or_none,
+    space_needed,
 )
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.errors import JarError
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.errors import JarError, NoSpaceError
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.install import (
     DEFAULT_LOCK_WAIT,
     TEMP_SUFFIX,
@@ -69,7 +71,23 @@ class CachedJar(t.NamedTuple):
     downloaded: bool = False  # the body was downloaded by this call
 
 
+CACHE_FULL_ADVICE = ("Free space there, or set controller_cache_dir to a directory on a filesystem with room. Nothing "
+                     "was changed on the hosts, and nothing of the jar was left in the cache.")
+
+
+def cache_full_error(cache_dir: str, filename: str, needed: t.Optional[int], written: int = 0) -> JarError:
+    """The one error for a jar that does not fit in the controller cache, whether the free space was checked up
+    front (``needed`` known: Content-Length or a local file's size) or the filesystem filled up while writing."""
+    free = free_bytes_or_none(cache_dir)
+    return JarError("Not enough space in the controller cache %s for %s: %s. %s" % (
+        cache_dir, filename, space_needed(needed, written, free), CACHE_FULL_ADVICE),
+        cache_dir=cache_dir, needed_bytes=needed, free_bytes=free)
+
+
 def cache_error(where: str, exc: OSError) -> JarError:
+    if exc.errno == errno.ENOSPC:
+        return JarError("The controller cache %s is full: %s. %s" % (where, exc.strerror or exc, CACHE_FULL_ADVICE),
+                        errno=exc.errno)
     if exc.errno == errno.EROFS:
         return JarError("Cannot use the controller cache %s: %s. Set controller_cache_dir to a directory on a writable "
                         "filesystem. Nothing was changed on the hosts." % (where, read_only_reason(where)),
@@ -77,6 +95,13 @@ def cache_error(where: str, exc: OSError) -> JarError:
     return JarError("Cannot use the controller cache %s: %s. Set controller_cache_dir to a directory that the user "
                     "running ansible-playbook can write. Nothing was changed on the hosts." % (
                         where, exc.strerror or exc), errno=exc.errno)
+
+
+def _size_or_none(path: str) -> t.Optional[int]:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
 
 
 def cache_path(cache_dir: str, expected: Checksum, filename: str) -> str:
@@ -105,10 +130,15 @@ def _read_cache(path: str, expected: Checksum) -> t.Optional[t.Dict[str, t.Any]]
 
 
 def write_json(path: str, data: t.Mapping[str, t.Any]) -> None:
+    """Replace ``path`` atomically; a write that fails (a full filesystem) leaves no temp file behind."""
     temp = "%s.%d.tmp" % (path, os.getpid())
-    with open(temp, "w") as f:
-        json.dump(data, f, sort_keys=True)
-    os.replace(temp, path)
+    try:
+        with open(temp, "w") as f:
+            json.dump(data, f, sort_keys=True)
+        os.replace(temp, path)
+    except BaseException:
+        discard(temp)
+        raise
 
 
 def _write_cache_meta(path: str, meta: t.Dict[str, t.Any]) -> None:
@@ -143,7 +173,8 @@ def file_lock(path: str, what: str, wait: float = DEFAULT_LOCK_WAIT) -> t.Iterat
         os.close(fd)
 
 
-def _earlier_failure(entry: str, run_id: str) -> t.Optional[str]:
+def _earlier_failure(entry: str, run_id: str) -> t.Optional[JarError]:
+    """The failure of this entry's fetch earlier in this run (for another host), with its details, or None."""
     if not run_id:
         return None
     try:
@@ -152,8 +183,9 @@ def _earlier_failure(entry: str, run_id: str) -> t.Optional[str]:
     except (OSError, ValueError):
         return None
     if isinstance(failure, dict) and failure.get("run") == run_id:
-        return "%s (This failed earlier in this run for another host; it is not fetched again before the next " \
-               "run.)" % failure.get("msg")
+        details = failure.get("details")
+        return JarError("%s (This failed earlier in this run for another host; it is not fetched again before the "
+                        "next run.)" % failure.get("msg"), **(details if isinstance(details, dict) else {}))
     return None
 
 
@@ -193,8 +225,8 @@ def _sidecar_once(source: JarSource, http_options: HttpOptions, cache_dir: str, 
         try:
             write_json(memo + ".json", {"run": run_id, "url": mask_url(source.url or ""),
                                         "checksum": str(checksum), "origin": checksum.origin})
-        except OSError as exc:
-            raise cache_error(cache_dir, exc)
+        except OSError:
+            pass  # only spares the other hosts of the run a request; a full cache is reported with the jar's size
         return checksum
 
 
@@ -227,8 +259,10 @@ def _src_digests_once(src: str, algorithms: t.Sequence[str], cache_dir: str, run
     return digests
 
 
-def _fill_cache(source: JarSource, path: str, expected: Checksum, http_options: HttpOptions, validate: bool,
-                run_id: str) -> CachedJar:
+def _fill_cache(source: JarSource, cache_dir: str, path: str, expected: Checksum, http_options: HttpOptions,
+                validate: bool, run_id: str) -> CachedJar:
+    """Fetch, verify and validate one jar into its entry. Whatever fails, nothing of the jar stays: the temp file
+    goes, and so does a jar whose metadata could not be written (without it the entry is never read)."""
     entry = os.path.dirname(path)
     remove_stale_temps(entry)
     try:
@@ -241,12 +275,17 @@ def _fill_cache(source: JarSource, path: str, expected: Checksum, http_options: 
         try:
             with os.fdopen(fd, "wb", buffering=0) as out:
                 if source.kind == "src":
-                    got = copy_to(source.src or "", out, algorithms)
+                    got = copy_to(source.src or "", out, algorithms, space_check_dir=entry)
                 else:
                     got = download(source, http_options, out, algorithms, space_check_dir=entry)
                     downloaded = True
                 datasync(out.fileno())
+        except NoSpaceError as exc:
+            raise cache_full_error(cache_dir, source.filename, exc.details.get("needed_bytes"),
+                                   exc.details.get("written_bytes") or 0)
         except OSError as exc:
+            if exc.errno == errno.ENOSPC:  # the final flush (datasync) of a filesystem that allocates late
+                raise cache_full_error(cache_dir, source.filename, _size_or_none(temp))
             raise cache_error(entry, exc)
         verify_checksum(got.digests, expected, source.what, got.first_bytes, got.content_type)
         if validate:
@@ -258,14 +297,17 @@ def _fill_cache(source: JarSource, path: str, expected: Checksum, http_options: 
         except OSError as exc:
             raise cache_error(entry, exc)
         temp = ""
+        meta = dict(got.digests.others, sha256=got.digests.sha256, validated=validate, factories=list(factories),
+                    run=run_id, source=mask_url(source.url) if source.url else "src on the controller")
+        try:
+            _write_cache_meta(path, meta)
+        except OSError as exc:
+            discard(path)
+            if exc.errno == errno.ENOSPC:
+                raise cache_full_error(cache_dir, source.filename, got.digests.size)
+            raise cache_error(entry, exc)
     finally:
         discard(temp)
-    meta = dict(got.digests.others, sha256=got.digests.sha256, validated=validate, factories=list(factories),
-                run=run_id, source=mask_url(source.url) if source.url else "src on the controller")
-    try:
-        _write_cache_meta(path, meta)
-    except OSError as exc:
-        raise cache_error(entry, exc)
     return CachedJar(path, Checksum("sha256", got.digests.sha256, "controller cache %s" % path), got.digests.size,
                      factories, downloaded)
 
@@ -327,16 +369,17 @@ def cache_jar(source: JarSource, cache_dir: str, http_options: HttpOptions, vali
                     raise cache_error(entry, exc)
             return _from_cache(path, meta, source, validate)
         failure = _earlier_failure(entry, run_id)
-        if failure:
-            raise JarError(failure)
+        if failure is not None:
+            raise failure
         try:
-            cached = _fill_cache(source, path, expected, http_options, validate, run_id)
+            cached = _fill_cache(source, cache_dir, path, expected, http_options, validate, run_id)
         except JarError as exc:
             if run_id:
                 try:
-                    write_json(os.path.join(entry, CACHE_FAILURE), {"run": run_id, "msg": exc.msg})
-                except OSError:
-                    pass  # only spares the other hosts a retry
+                    write_json(os.path.join(entry, CACHE_FAILURE), {"run": run_id, "msg": exc.msg,
+                                                                    "details": exc.details})
+                except (OSError, TypeError, ValueError):
+                    pass  # only spares the other hosts a retry (a full cache may not even hold this note)
             raise
         discard(os.path.join(entry, CACHE_FAILURE))
         return cached

@@ -54,10 +54,7 @@ def write_host_memory(cache_dir: str, host: str, dest: str, jars: t.Mapping[str,
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_json(path, {"host": host, "dest": dest, "jars": dict(jars), "rerun": rerun})
     except OSError:
-        try:
-            os.unlink("%s.%d.tmp" % (path, os.getpid()))  # write_json's temp, if it got that far
-        except OSError:
-            pass
+        pass  # write_json leaves no temp file behind
 
 
 def jars_to_push(items: t.Sequence[t.Mapping[str, t.Any]], memory: t.Mapping[str, str]) -> t.List[str]:

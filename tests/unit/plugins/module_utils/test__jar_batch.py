@@ -351,6 +351,88 @@ def test_cache_jar_src_must_exist_and_match_its_pin(tmp_path):
     assert not os.path.exists(cache)
 
 
+def _left_in(cache):
+    return sorted(os.path.relpath(os.path.join(d, n), cache) for d, dummy, names in os.walk(cache) for n in names)
+
+
+def _full_cache_message(cache, src):
+    """The start every full-cache error shares, whichever path found it."""
+    return "Not enough space in the controller cache %s for %s: it needs %d bytes" % (
+        cache, os.path.basename(src), os.path.getsize(src))
+
+
+def test_cache_jar_refuses_up_front_a_jar_larger_than_the_free_space(tmp_path, monkeypatch):
+    src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
+    cache = str(tmp_path / "cache")
+    # statvfs of the cache's filesystem says 1000 bytes are free.
+    monkeypatch.setattr(download, "free_bytes", lambda path: 1000)
+    writes = []
+    monkeypatch.setattr(download, "_write_all", lambda out, data: writes.append(len(data)))
+    with pytest.raises(JarError) as err:
+        jar_cache.cache_jar(sources.src_source(src), cache, options.HttpOptions(), run_id="run-1")
+    msg = err.value.msg
+    assert msg.startswith(_full_cache_message(cache, src)), msg
+    assert "the filesystem there has 1000 bytes (0.0 MiB) free" in msg
+    assert "set controller_cache_dir" in msg and "Nothing was changed on the hosts" in msg
+    assert err.value.details == {"cache_dir": cache, "needed_bytes": os.path.getsize(src), "free_bytes": 1000}
+    assert writes == []  # refused before a byte was written
+    assert [f for f in _left_in(cache) if not f.endswith((".lock", ".json"))] == []
+    # The other hosts of the run get the same error, with its details, without trying again.
+    with pytest.raises(JarError) as again:
+        jar_cache.cache_jar(sources.src_source(src), cache, options.HttpOptions(), run_id="run-1")
+    assert again.value.msg.startswith(msg) and "earlier in this run" in again.value.msg
+    assert again.value.details["needed_bytes"] == os.path.getsize(src)
+
+
+def test_cache_jar_out_of_space_while_writing_fails_alike_and_leaves_nothing(tmp_path, monkeypatch):
+    """statvfs said there was room, then the write failed with ENOSPC (another writer filled the filesystem)."""
+    src = jars.published_path(str(tmp_path / "repo"), "3.1.0")
+    cache = str(tmp_path / "cache")
+    real_write_all, real_free_bytes = download._write_all, download.free_bytes
+    full = []
+
+    def write_some_then_fill_up(out, data):
+        if os.fstat(out.fileno()).st_size:
+            full.append(True)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_write_all(out, data[:100])  # a partial file that must not stay
+
+    monkeypatch.setattr(download, "_write_all", write_some_then_fill_up)
+    monkeypatch.setattr(download, "CHUNK_SIZE", 1024)  # several writes: the first one lands, the next fails
+    # statvfs: the real (ample) free space before the write, none once the filesystem has filled up.
+    monkeypatch.setattr(download, "free_bytes", lambda path: 0 if full else real_free_bytes(path))
+    with pytest.raises(JarError) as err:
+        jar_cache.cache_jar(sources.src_source(src), cache, options.HttpOptions(), run_id="run-1")
+    msg = err.value.msg
+    assert msg.startswith(_full_cache_message(cache, src)), msg
+    assert "the filesystem there has 0 bytes (0.0 MiB) free" in msg and "set controller_cache_dir" in msg
+    assert err.value.details["needed_bytes"] == os.path.getsize(src)
+    assert [f for f in _left_in(cache) if not f.endswith((".lock", ".json"))] == []
+
+
+def test_write_json_that_runs_out_of_space_leaves_no_temp_file(tmp_path, monkeypatch):
+    path = str(tmp_path / "note.json")
+    jar_cache.write_json(path, {"a": 1})
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(jar_cache.json, "dump", full)
+    with pytest.raises(OSError):
+        jar_cache.write_json(path, {"a": 2})
+    assert os.listdir(str(tmp_path)) == ["note.json"]  # the old note, and no temp beside it
+    with open(path) as f:
+        assert json.load(f) == {"a": 1}
+
+
+def test_space_needed_says_at_least_what_arrived_when_the_size_is_unknown():
+    assert download.space_needed(2097152, 0, 1048576) == \
+        "it needs 2097152 bytes (2.0 MiB), and the filesystem there has 1048576 bytes (1.0 MiB) free"
+    assert download.space_needed(None, 1048576, None) == \
+        "it needs at least 1048576 bytes (1.0 MiB) (what had arrived when the filesystem filled up; the " \
+        "repository did not give the jar's size)"
+
+
 def test_cache_path_is_content_addressed_and_safe(tmp_path):
     expected = checksums.Checksum("sha1", "b" * 40)
     assert jar_cache.cache_path("/c", expected, "a-1.jar") == "/c/sha1/%s/a-1.jar" % ("b" * 40)

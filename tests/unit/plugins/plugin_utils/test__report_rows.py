@@ -261,6 +261,33 @@ def test_preflight_rows_filter_computes_each_hosts_rows_from_its_host_check():
     assert [r["status"] for r in got if r["host"] == "tm1"] == [r["status"] for r in want]
 
 
+def test_an_unreachable_host_is_named_with_its_connection_and_ansibles_error():
+    """A host Ansible could not connect to registers its result like any other: "unreachable" and Ansible's msg."""
+    unreachable = {"unreachable": True, "changed": False,
+                   "msg": "Task failed: Failed to connect to the host via ssh: ssh: connect to host 10.0.0.13 port 2222: "
+                          "Connection timed out"}
+    hostvars = HostVars(tm1={"__flink_cdc_host_check": HOST_CHECK},
+                        tm3={"__flink_cdc_host_check": unreachable, "ansible_host": "10.0.0.13", "ansible_port": 2222})
+    rows = filters.preflight_rows(JM, hostvars, URL, None, "", [], [], ["tm1", "tm3"], ["tm1"], ["tm1", "tm3"],
+                                  {"tm1": "127.0.0.2", "tm3": "10.0.0.13"})
+    (gone,) = [r for r in rows if r["host"] == "tm3"]
+    assert gone["status"] == "fail" and gone["area"] == "TaskManager" and gone["check"] == "reachable"
+    assert gone["line"].startswith(
+        "tm3: TaskManager reachable: Ansible cannot reach tm3 (ssh to 10.0.0.13:2222): Failed to connect to the host "
+        "via ssh: ssh: connect to host 10.0.0.13 port 2222: Connection timed out. Fix: start the host"), gone["line"]
+    assert "ansible_host, ansible_port and ansible_user" in gone["detail"]
+    # A host that left the play before its preflight check (no result of its own) keeps the row that says so.
+    hostvars["tm3"] = {}
+    rows = filters.preflight_rows(JM, hostvars, URL, None, "", [], [], ["tm1", "tm3"], ["tm1"], ["tm1", "tm3"], {})
+    assert [r["line"] for r in rows if r["host"] == "tm3"] == ["tm3: TaskManager host: unreachable or failed before preflight"]
+
+
+def test_connection_shown():
+    assert rr.connection_shown("ssh", "10.0.0.11", 22) == "ssh to 10.0.0.11:22"
+    assert rr.connection_shown("ansible.builtin.ssh", "tm1", None) == "ssh to tm1"
+    assert rr.connection_shown("ansible.builtin.local", "127.0.0.1", None) == "local"
+
+
 def test_host_rows_filter():
     rows = filters.host_rows(HOST_CHECK, "tm1", True, True, JM, {"tm1": "127.0.0.2"}, URL)
     assert rows[0] == rr.row("tm1", "TaskManager", "registered", "ok", "as 127.0.0.2 (tm-a)")
