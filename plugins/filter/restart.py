@@ -32,13 +32,43 @@ def restart_records(batch, before, after, check_mode=False):
     return _restart.records(batch or [], before or {}, after or {}, bool(check_mode))
 
 
-def restart_targets(hostvars, hosts, taskmanagers, jobmanager):
+def _facts(hostvars):
     def facts_of(host, name):
         try:
             return hostvars[host].get(name)
         except (KeyError, AttributeError):
             return None
-    return _restart.to_restart(hosts or [], facts_of, taskmanagers or [], jobmanager or "")
+    return facts_of
+
+
+def restart_targets(hostvars, hosts, taskmanagers, jobmanager):
+    return _restart.to_restart(hosts or [], _facts(hostvars), taskmanagers or [], jobmanager or "")
+
+
+# The registered results of restart_batch.yml that the filters below read from each host.
+_COMMAND_RESULTS = ("__flink_cdc_restart_command_run", "__flink_cdc_restart_service_run")
+_LOG_FACT = "__flink_cdc_restart_log"
+
+
+def restart_launch(hostvars, batch, before):
+    facts_of = _facts(hostvars)
+    return _restart.launch(batch or [], lambda host: [facts_of(host, name) or {} for name in _COMMAND_RESULTS],
+                           before or {})
+
+
+def restart_failures(hostvars, batch, launched, unregistered, after, before, timeout):
+    facts_of = _facts(hostvars)
+    return _restart.failures(batch or [], launched or {}, unregistered or [], after or {},
+                             lambda host: facts_of(host, _LOG_FACT) or {}, before or {}, timeout)
+
+
+def restart_failure_message(failed, restarted, restart_hosts, restart_jobmanager, jobmanager_host, suspended=None):
+    return _restart.failure_message(failed or [], restarted or [], restart_hosts or [], bool(restart_jobmanager),
+                                    jobmanager_host or "", suspended or [])
+
+
+def restart_newest_log(files):
+    return _restart.newest_log(files or [])
 
 
 class FilterModule:
@@ -49,4 +79,8 @@ class FilterModule:
             "restart_missing": restart_missing,
             "restart_records": restart_records,
             "restart_targets": restart_targets,
+            "restart_launch": restart_launch,
+            "restart_failures": restart_failures,
+            "restart_failure_message": restart_failure_message,
+            "restart_newest_log": restart_newest_log,
         }

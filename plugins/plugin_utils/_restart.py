@@ -150,3 +150,117 @@ def to_restart(hosts: t.Sequence[str], facts_of: t.Callable[[str, str], t.Any], 
                 out["jobmanager"] = True
             out["why"]["%s %s" % (host, kind)] = why
     return out
+
+
+# --- a batch whose TaskManager does not come back
+
+# How many lines of a failed restart command's output, or of a TaskManager's log, a failure shows.
+TAIL_LINES = 20
+# Where a TaskManager writes its log: FLINK_HOME/log unless env.log.dir moves it, as
+# flink-<user>-taskexecutor-<n>-<hostname>.log (apache/flink flink-dist/src/main/flink-bin/bin/flink-daemon.sh,
+# FLINK_LOG_PREFIX; the rolled files end in .log.1, .log.2, ...).
+TASKMANAGER_LOG_PATTERN = "flink-*-taskexecutor-*.log"
+
+
+def _last_lines(*texts: t.Optional[str]) -> t.List[str]:
+    lines = [line.rstrip() for text in texts for line in (text or "").splitlines() if line.strip()]
+    return lines[-TAIL_LINES:]
+
+
+def launch(batch: t.Sequence[str], results_of: t.Callable[[str], t.Sequence[t.Mapping[str, t.Any]]],
+           before: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """How the restart commands (or service restarts) of a batch went. ``results_of(host)`` gives that host's
+    registered results of both tasks (one ran, the other was skipped). Returns ``started`` (hosts whose restart
+    command succeeded), ``failed`` (host -> ``{rc, output}``, the last lines of the command's output, or the
+    module's message) and ``wait_for``: the TaskManagers the cluster had before, less those of the hosts whose
+    command failed, which will not come back."""
+    matched = ((before or {}).get("host_matches") or {}).get("matched") or {}
+    started: t.List[str] = []
+    failed: t.Dict[str, t.Dict[str, t.Any]] = {}
+    for host in batch or ():
+        ran = [r for r in results_of(host) or () if isinstance(r, t.Mapping) and not r.get("skipped")]
+        bad = [r for r in ran if r.get("failed")]
+        if not bad:
+            started.append(host)
+            continue
+        result = bad[0]
+        failed[host] = {"rc": result.get("rc"),
+                        "output": _last_lines(result.get("stdout"), result.get("stderr")) or _last_lines(
+                            result.get("msg") or "failed, without output")}
+    lost_ids = sum(len(matched.get(host) or []) for host in failed)
+    return {"started": started, "failed": failed,
+            "wait_for": max(0, len((before or {}).get("taskmanagers") or []) - lost_ids)}
+
+
+def failures(batch: t.Sequence[str], launched: t.Mapping[str, t.Any], unregistered: t.Sequence[str],
+             after: t.Mapping[str, t.Any], logs_of: t.Callable[[str], t.Mapping[str, t.Any]],
+             before: t.Mapping[str, t.Any], timeout: t.Any) -> t.List[t.Dict[str, t.Any]]:
+    """One record per host of the batch whose TaskManager did not come back: its restart command failed
+    (``launched``, see ``launch``), or it did not register again under a new ID (``unregistered``; ``after`` is the
+    wait's result). ``logs_of(host)`` gives ``{path, dir, lines}``: the last lines of its newest TaskManager log
+    (``path`` empty when there is none in ``dir``). A record has ``host``, ``kind``, ``old``, ``new`` (empty),
+    ``failed`` (the report row's detail) and ``lines`` with their ``source``, for the failure message."""
+    old = ((before or {}).get("host_matches") or {}).get("matched") or {}
+    failed = (launched or {}).get("failed") or {}
+    out = []
+    for host in batch or ():
+        record: t.Dict[str, t.Any] = {"host": host, "kind": "TaskManager", "old": list(old.get(host) or []), "new": []}
+        if host in failed:
+            record["failed"] = "the restart command of its TaskManager failed (rc %s)" % failed[host].get("rc")
+            record["lines"] = list(failed[host].get("output") or [])
+            record["source"] = "its output"
+        elif host in (unregistered or ()):
+            log = logs_of(host) or {}
+            waited = (after or {}).get("msg")
+            record["failed"] = ("its TaskManager did not register with the JobManager again within "
+                                "flink_cdc_restart_timeout (%s s) after its restart%s" % (
+                                    timeout, " (%s)" % waited if waited else ""))
+            record["lines"] = list(log.get("lines") or [])
+            record["source"] = log.get("path") or ""
+            record["log_dir"] = log.get("dir") or ""
+        else:
+            continue
+        out.append(record)
+    return out
+
+
+def _shown(hosts: t.Sequence[str]) -> str:
+    return ", ".join(hosts) if hosts else "none"
+
+
+def failure_message(failed: t.Sequence[t.Mapping[str, t.Any]], restarted: t.Sequence[t.Mapping[str, t.Any]],
+                    restart_hosts: t.Sequence[str], restart_jobmanager: bool, jobmanager_host: str,
+                    suspended: t.Sequence[str] = ()) -> str:
+    """The message the restart phase stops with: each host that did not come back, why, and the last lines of
+    its output or log; what was restarted and what was not; what to do next."""
+    parts = []
+    for record in failed:
+        text = "%s: %s." % (record["host"], record["failed"])
+        if record.get("source") == "its output":
+            text += " Last %d lines of its output:" % len(record.get("lines") or [])
+        elif record.get("source"):
+            text += " Last %d lines of %s:" % (len(record.get("lines") or []), record["source"])
+        else:
+            text += " No TaskManager log (%s) in %s." % (TASKMANAGER_LOG_PATTERN, record.get("log_dir") or "its log/")
+        parts.append("\n".join([text] + ["  " + line for line in record.get("lines") or []]))
+    bad = [r["host"] for r in failed]
+    done = [r["host"] for r in restarted or () if r.get("host") not in bad and r.get("kind", "TaskManager") == "TaskManager"]
+    left = [h for h in restart_hosts or () if h not in done and h not in bad]
+    not_restarted = ([", ".join(left)] if left else []) + (
+        ["the JobManager %s" % jobmanager_host] if restart_jobmanager else [])
+    summary = "The rolling restart stopped there. Restarted with the new jars: %s. %s" % (
+        _shown(done), "Not restarted: %s." % ", and ".join(not_restarted) if not_restarted
+        else "Nothing else was to be restarted.")
+    if suspended:
+        summary += " The pipelines suspended for the restart (%s) stay suspended with their savepoints." % (
+            ", ".join(suspended))
+    summary += (" Fix the cause on %s (above), start its TaskManager so that it registers with the JobManager, "
+                "then run the play again: it restarts only the processes that do not run the jars of their lib/%s."
+                % (_shown(bad), ", and resumes the suspended pipelines" if suspended else ""))
+    return "\n".join(parts + [summary])
+
+
+def newest_log(files: t.Optional[t.Sequence[t.Mapping[str, t.Any]]]) -> str:
+    """The path of the newest file (by mtime) of an ``ansible.builtin.find`` result's ``files``; empty without any."""
+    found = sorted((f for f in files or () if f.get("path")), key=lambda f: (f.get("mtime") or 0, f["path"]))
+    return str(found[-1]["path"]) if found else ""

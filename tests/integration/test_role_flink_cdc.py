@@ -4,9 +4,11 @@ A real JobManager, two real TaskManagers (local connection, one FLINK_HOME
 each), real PostgreSQL and the bed's loopback Maven repository.
 """
 
+import datetime
 import hashlib
 import json
 import os
+import time
 
 import bed as bed_mod
 import jars
@@ -331,3 +333,132 @@ def test_preflight_accepts_restart_methods_set_per_host(bed, ansible, tmp_path, 
     assert run.rc != 0
     assert "flink_cdc_restart=rolling needs flink_cdc_taskmanager_restart_command" in run.output
     assert "not set for tm2" in run.output
+
+
+# --- a TaskManager that does not come back after its restart (issue #21, faults)
+
+def flink_pids(bed):
+    """Inventory name -> pid of the Flink daemon of that bed host."""
+    out = {"jobmanager": bed_mod.daemon_pid(bed["jobmanager"]["home"], "standalonesession")}
+    for i, tm in enumerate(bed["taskmanagers"], 1):
+        out["tm%d" % i] = bed_mod.daemon_pid(tm["home"], "taskexecutor")
+    return out
+
+
+class TaskManagerConf:
+    """A TaskManager home's Flink configuration file (the one its Flink version reads), changed for a test and put
+    back afterwards together with a running, registered TaskManager."""
+
+    def __init__(self, tm):
+        self.tm = tm
+        name = bed_mod._shipped_conf_name(bed_mod.flink_dist())
+        self.path = os.path.join(tm["home"], "conf", name)
+        with open(self.path) as f:
+            self.original = f.read()
+
+    def set(self, settings):
+        change = bed_mod._flat_conf if self.path.endswith("flink-conf.yaml") else bed_mod._nested_conf
+        with open(self.path, "w") as f:
+            f.write(change(self.original, settings))
+
+    def restore(self):
+        with open(self.path, "w") as f:
+            f.write(self.original)
+        bed_mod.stop_taskmanager(self.tm["host"])
+        bed_mod.start_taskmanager(self.tm["host"])
+
+
+def older_postgres_cdc(bed):
+    """The real older postgres-cdc: a connector change that changes every host's lib/, so all need a restart."""
+    return [{"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-postgres-cdc",
+             "version": bed["connectors"]["postgres_cdc"]["older"]}]
+
+
+def assert_stopped_at_tm1(run, inv, bed, ids_before, pids_before):
+    """The play stopped at tm1 (the first batch): tm2 and the JobManager were not restarted, and the report has
+    tm1's failed restart beside the restarts still needed."""
+    assert run.rc != 0, run
+    ids_after = taskmanager_ids()
+    tm2 = bed["taskmanagers"][1]["host"]
+    assert ids_after.get(tm2) == ids_before[tm2], "tm2 was restarted after tm1 failed"
+    pids_after = flink_pids(bed)
+    assert pids_after["tm2"] == pids_before["tm2"] and pids_after["jobmanager"] == pids_before["jobmanager"], \
+        (pids_before, pids_after)
+    commands = [r["host"] for r in run.records if r["task"].endswith("Run the restart command of the TaskManager")
+                and r["status"] in ("ok", "failed", "ignored")]
+    assert commands == ["tm1"], commands
+    assert not [r for r in run.records if "on the JobManager host" in r["task"] and r["status"] == "ok"]
+    restarts = {r["host"]: r for r in inv.report()["rows"] if r["check"] == "restart"}
+    assert restarts["tm1"]["status"] == "fail" and restarts["tm1"]["area"] == "TaskManager", restarts
+    assert restarts["tm2"]["status"] == "warn" and restarts["jobmanager"]["status"] == "warn", restarts
+    # What was done, what was not, and what to run next.
+    assert "Not restarted: tm2, and the JobManager jobmanager." in run.output
+    assert "then run the play again" in run.output
+    return restarts["tm1"]
+
+
+def test_rolling_restart_stops_at_a_taskmanager_whose_start_command_fails(bed, ansible, tmp_path, pristine_libs):
+    # tm1's memory settings are invalid: taskmanager.sh derives the JVM options from them before it starts anything
+    # (BashJavaUtils) and exits non-zero. The play stops at once with that output, and restarts nothing more.
+    tm1 = bed["taskmanagers"][0]
+    conf = TaskManagerConf(tm1)
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_restart_batch=1,
+                    flink_cdc_connectors=older_postgres_cdc(bed))
+    ids_before, pids_before = taskmanager_ids(), flink_pids(bed)
+    conf.set({"taskmanager.memory.process.size": "64m"})
+    try:
+        run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    finally:
+        conf.restore()
+    row = assert_stopped_at_tm1(run, inv, bed, ids_before, pids_before)
+    assert "tm1: the restart command of its TaskManager failed (rc 1)" in run.output, run
+    # The command's own output, in the message: Flink's reason.
+    assert "exceed configured Total Process Memory (64.000mb" in run.output, run
+    assert row["detail"] == "the restart command of its TaskManager failed (rc 1)", row
+    assert not [r for r in run.records if "Wait for the re-registration" in r["task"] and r["status"] != "skipped"]
+
+
+def test_rolling_restart_stops_after_the_timeout_at_a_taskmanager_that_never_registers(
+        bed, ansible, tmp_path, pristine_libs):
+    # tm1's TaskManager starts, but looks for its JobManager at an address where none runs: it never registers. The
+    # play waits flink_cdc_restart_timeout once, then stops with the last lines of that TaskManager's log.
+    timeout = 45
+    tm1 = bed["taskmanagers"][0]
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_restart_batch=1,
+                    flink_cdc_restart_timeout=timeout, flink_cdc_connectors=older_postgres_cdc(bed))
+    command = inv.vars.pop("flink_cdc_taskmanager_restart_command")
+    with open(inv.path) as f:
+        lines = f.read().splitlines()
+    with open(inv.path, "w") as f:
+        for line in lines:
+            if line.startswith("tm1 "):
+                line += " flink_cdc_taskmanager_restart_command='%s -D jobmanager.rpc.address=127.0.0.99'" % command
+            elif line.startswith("tm"):
+                line += " flink_cdc_taskmanager_restart_command='%s'" % command
+            f.write(line + "\n")
+    ids_before, pids_before = taskmanager_ids(), flink_pids(bed)
+    try:
+        run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+        ended = time.time()
+        (restart,) = [r for r in run.records if r["task"].endswith("Run the restart command of the TaskManager")
+                      and r["host"] == "tm1" and r["status"] != "skipped"]
+        with open(os.path.join(tm1["home"], "log", sorted(
+                n for n in os.listdir(os.path.join(tm1["home"], "log")) if "taskexecutor" in n
+                and n.endswith(".log"))[-1])) as f:
+            log_lines = [line for line in f.read().splitlines() if line.strip()]
+    finally:
+        bed_mod.stop_taskmanager(tm1["host"])
+        bed_mod.start_taskmanager(tm1["host"])
+    # One wait of flink_cdc_restart_timeout, not several: from the end of tm1's restart command to the end of the
+    # play, at least the timeout and well under two of them.
+    since_restart = ended - datetime.datetime.strptime(restart["result"]["end"], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+    assert timeout <= since_restart < 2 * timeout, since_restart
+    row = assert_stopped_at_tm1(run, inv, bed, ids_before, pids_before)
+    assert "tm1: its TaskManager did not register with the JobManager again within flink_cdc_restart_timeout " \
+           "(%d s)" % timeout in run.output, run
+    # The last lines of its log, from FLINK_HOME/log: they tell where it looked for its JobManager.
+    assert "127.0.0.99" in run.output
+    shown = [line for line in log_lines if line.strip() in run.output]
+    assert len(shown) >= 5, (shown, run)
+    assert row["detail"].startswith("its TaskManager did not register with the JobManager again within "
+                                    "flink_cdc_restart_timeout (%d s) after its restart" % timeout), row
