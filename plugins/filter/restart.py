@@ -62,9 +62,13 @@ def restart_failures(hostvars, batch, launched, unregistered, after, before, tim
                              lambda host: facts_of(host, _LOG_FACT) or {}, before or {}, timeout)
 
 
-def restart_failure_message(failed, restarted, restart_hosts, restart_jobmanager, jobmanager_host, suspended=None):
-    return _restart.failure_message(failed or [], restarted or [], restart_hosts or [], bool(restart_jobmanager),
-                                    jobmanager_host or "", suspended or [])
+def restart_stop(hostvars, hosts, jobmanager_read, failed_task, failed_msg, failed, restarted, restart_hosts,
+                 restart_jobmanager, jobmanager_host, rest_url, suspended=None):
+    facts_of = _facts(hostvars)
+    jars_on = _restart.jars_in_place(hosts or [], lambda host: facts_of(host, "__flink_cdc_deploy"))
+    return _restart.stop(jobmanager_read or {}, failed_task or "", failed_msg or "", failed or [], restarted or [],
+                         restart_hosts or [], bool(restart_jobmanager), jobmanager_host or "", rest_url or "",
+                         jars_on, suspended or [])
 
 
 def restart_newest_log(files):
@@ -81,6 +85,6 @@ class FilterModule:
             "restart_targets": restart_targets,
             "restart_launch": restart_launch,
             "restart_failures": restart_failures,
-            "restart_failure_message": restart_failure_message,
             "restart_newest_log": restart_newest_log,
+            "restart_stop": restart_stop,
         }

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import typing as t
 
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _report_rows
+
 KINDS = {
     "taskmanager": ("flink_cdc_taskmanager_restart_command", "flink_cdc_taskmanager_service"),
     "jobmanager": ("flink_cdc_jobmanager_restart_command", "flink_cdc_jobmanager_service"),
@@ -264,3 +266,57 @@ def newest_log(files: t.Optional[t.Sequence[t.Mapping[str, t.Any]]]) -> str:
     """The path of the newest file (by mtime) of an ``ansible.builtin.find`` result's ``files``; empty without any."""
     found = sorted((f for f in files or () if f.get("path")), key=lambda f: (f.get("mtime") or 0, f["path"]))
     return str(found[-1]["path"]) if found else ""
+
+
+# --- why the restart phase stopped
+
+def jars_in_place(hosts: t.Sequence[str], deploy_of: t.Callable[[str], t.Any]) -> t.List[str]:
+    """The hosts whose deploy this run left the wanted jars in lib/ (installed now, or already there)."""
+    out = []
+    for host in hosts or ():
+        deploy = deploy_of(host)
+        if isinstance(deploy, t.Mapping) and deploy.get("jars") and not deploy.get("failed") \
+                and not deploy.get("skipped"):
+            out.append(host)
+    return out
+
+
+def stop(jobmanager_read: t.Mapping[str, t.Any], failed_task: str, failed_msg: str,
+         failed: t.Sequence[t.Mapping[str, t.Any]], restarted: t.Sequence[t.Mapping[str, t.Any]],
+         restart_hosts: t.Sequence[str], restart_jobmanager: bool, jobmanager_host: str, rest_url: str,
+         jars_on: t.Sequence[str], suspended: t.Sequence[str] = ()) -> t.Dict[str, t.Any]:
+    """Why the restart phase stopped, read after its failure: ``msg`` and the report ``rows`` it adds.
+
+    ``jobmanager_read`` is a flink_cluster_info read of the cluster made after the failure (failed_when false):
+    without ``flink_version`` the JobManager no longer answers, and that is the cause, whatever task noticed it
+    first (a TaskManager cannot register again without it). Else a TaskManager that did not come back
+    (``failed``, see ``failures``) is; else the failed task's own message is returned as it is."""
+    if "flink_version" not in (jobmanager_read or {}):
+        reason = (jobmanager_read or {}).get("msg") or "no answer"
+        bad = [r["host"] for r in failed or () if r.get("source") == "its output"]
+        done = [r["host"] for r in restarted or () if r.get("host") not in bad
+                and r.get("kind", "TaskManager") == "TaskManager"]
+        unregistered = [r["host"] for r in failed or () if r.get("source") != "its output"]
+        jobmanager_done = any(r.get("kind") == "JobManager" and not r.get("failed") for r in restarted or ())
+        left = [h for h in restart_hosts or () if h not in done]
+        not_restarted = ([", ".join(left)] if left else []) + (
+            ["the JobManager %s" % jobmanager_host] if restart_jobmanager and not jobmanager_done else [])
+        msg = ("The JobManager %s (%s) stopped answering during the restart phase, at '%s': %s. Done so far: "
+               "the new jars are in lib/ on %s; restarted with them: %s%s. Not restarted: %s." % (
+                   jobmanager_host, rest_url, failed_task, reason, _shown(jars_on), _shown(done),
+                   " (%s not registered again: no JobManager to register with)" % ", ".join(unregistered)
+                   if unregistered else "", ", and ".join(not_restarted) or "none"))
+        if suspended:
+            msg += " The pipelines suspended for the restart (%s) stay suspended with their savepoints." % (
+                ", ".join(suspended))
+        msg += (" Start the JobManager on %s (flink_cdc_jobmanager_restart_command or its service) and wait until "
+                "the TaskManagers have registered with it again, then run the play again: it installs no jar that "
+                "is already in place and restarts only the processes that do not run the jars of their lib/%s." % (
+                    jobmanager_host, ", and resumes the suspended pipelines" if suspended else ""))
+        row = _report_rows.row(jobmanager_host, "JobManager", "reachable", "fail",
+                               "stopped answering during the restart phase, at '%s': %s" % (failed_task, reason))
+        return {"msg": msg, "rows": [dict(row, line=_report_rows.line(row))]}
+    if failed:
+        return {"msg": failure_message(failed, restarted, restart_hosts, restart_jobmanager, jobmanager_host,
+                                       suspended), "rows": []}
+    return {"msg": failed_msg or "the restart phase failed at '%s'" % failed_task, "rows": []}

@@ -8,6 +8,8 @@ import datetime
 import hashlib
 import json
 import os
+import signal
+import threading
 import time
 
 import bed as bed_mod
@@ -388,7 +390,11 @@ def assert_stopped_at_tm1(run, inv, bed, ids_before, pids_before):
                 and r["status"] in ("ok", "failed", "ignored")]
     assert commands == ["tm1"], commands
     assert not [r for r in run.records if "on the JobManager host" in r["task"] and r["status"] == "ok"]
-    restarts = {r["host"]: r for r in inv.report()["rows"] if r["check"] == "restart"}
+    rows = inv.report()["rows"]
+    # Every host's deploy row too, though the failure took hosts out of the play before the report was written.
+    assert sorted(r["host"] for r in rows if r["check"] == "deploy" and r["status"] == "changed") == \
+        ["jobmanager", "tm1", "tm2"], rows
+    restarts = {r["host"]: r for r in rows if r["check"] == "restart"}
     assert restarts["tm1"]["status"] == "fail" and restarts["tm1"]["area"] == "TaskManager", restarts
     assert restarts["tm2"]["status"] == "warn" and restarts["jobmanager"]["status"] == "warn", restarts
     # What was done, what was not, and what to run next.
@@ -462,3 +468,125 @@ def test_rolling_restart_stops_after_the_timeout_at_a_taskmanager_that_never_reg
     assert len(shown) >= 5, (shown, run)
     assert row["detail"].startswith("its TaskManager did not register with the JobManager again within "
                                     "flink_cdc_restart_timeout (%d s) after its restart" % timeout), row
+
+
+# --- a JobManager killed half-way through a run (issue #21, faults)
+
+class KillJobManagerWhen(threading.Thread):
+    """Kills the bed's JobManager (SIGKILL: a crash, nothing shut down cleanly) as soon as the play records a result
+    of the task whose name ends with ``task`` (on ``host``, when given): the record_json callback appends each
+    result to the run's record file in ``tmp_path`` as the task ends."""
+
+    def __init__(self, tmp_path, task, host=None):
+        super().__init__(daemon=True)
+        self.tmp_path, self.task, self.host = str(tmp_path), task, host
+        self.killed = None
+        self.done = threading.Event()
+
+    def _reached(self):
+        for name in os.listdir(self.tmp_path):
+            if name.startswith("record-") and name.endswith(".jsonl"):
+                with open(os.path.join(self.tmp_path, name)) as f:
+                    for line in f:
+                        try:
+                            rec = json.loads(line)
+                        except ValueError:
+                            continue  # a line being written
+                        if rec["task"].endswith(self.task) and rec["status"] == "ok" \
+                                and self.host in (None, rec["host"]):
+                            return True
+        return False
+
+    def run(self):
+        while not self.done.wait(0.2):
+            if self._reached():
+                self.killed = bed_mod.daemon_pid(bed_mod.jm_home(), "standalonesession")
+                os.kill(self.killed, signal.SIGKILL)
+                return
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.join()
+
+
+def start_jobmanager_again(bed):
+    """What the message asks the operator to do: start the JobManager, wait until the TaskManagers registered."""
+    bed_mod.start_jobmanager(bed_mod.flink_dist())
+    for tm in bed["taskmanagers"]:
+        bed_mod.wait_for("TaskManager %s to register again" % tm["host"],
+                         lambda h=tm["host"]: h in bed_mod.registered_hosts(heartbeat=True), timeout=180)
+
+
+def assert_jobmanager_named(run, inv, task, done):
+    assert run.rc != 0, run
+    assert ("The JobManager jobmanager (%s) stopped answering during the restart phase, at '%s': "
+            % (inv.vars["flink_cdc_rest_url"], task)) in run.output, run
+    assert "Done so far: the new jars are in lib/ on jobmanager, tm1, tm2; restarted with them: %s" % done \
+        in run.output, run
+    assert "Start the JobManager on jobmanager" in run.output and "then run the play again" in run.output
+    reachable = [r for r in inv.report()["rows"] if r["host"] == "jobmanager" and r["check"] == "reachable"
+                 and r["status"] == "fail"]
+    assert reachable and "stopped answering during the restart phase" in reachable[0]["detail"], reachable
+
+
+def test_jobmanager_killed_during_the_deploy_then_a_rerun_finishes(bed, ansible, tmp_path, pristine_libs):
+    # Killed as the first host's jars are installed: the deploy finishes (it needs no JobManager), and the restart
+    # phase, the first to read the cluster, stops naming the JobManager and what is done.
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_restart_batch=1,
+                    flink_cdc_connectors=older_postgres_cdc(bed))
+    jar = "flink-sql-connector-postgres-cdc-%s.jar" % inv.vars["flink_cdc_connectors"][0]["version"]
+    pids_before = flink_pids(bed)
+    try:
+        with KillJobManagerWhen(tmp_path, "Deploy | Install the connector jars into lib/") as killer:
+            run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+        assert killer.killed == pids_before["jobmanager"], killer.killed
+        assert_jobmanager_named(run, inv, "Restart | Read running jobs before restarting", "none.")
+        assert "Not restarted: tm1, tm2, and the JobManager jobmanager." in run.output
+        assert all(jar in names for names in all_libs(bed).values())
+        assert {h: p for h, p in flink_pids(bed).items() if h != "jobmanager"} == \
+            {h: p for h, p in pids_before.items() if h != "jobmanager"}
+    finally:
+        start_jobmanager_again(bed)
+    # The rerun installs nothing and restarts the TaskManagers, which still run without the jar; not the
+    # JobManager, started with it.
+    ids_before, jobmanager = taskmanager_ids(), bed_mod.daemon_pid(bed["jobmanager"]["home"], "standalonesession")
+    rerun = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert rerun.rc == 0, rerun
+    assert not [r for r in deploy_results(rerun).values() if r.get("changed")]
+    ids_after = taskmanager_ids()
+    assert all(ids_after[h] != old for h, old in ids_before.items()), (ids_before, ids_after)
+    assert bed_mod.daemon_pid(bed["jobmanager"]["home"], "standalonesession") == jobmanager
+    restarts = {r["host"]: r["status"] for r in inv.report()["rows"] if r["check"] == "restart"}
+    assert restarts == {"tm1": "changed", "tm2": "changed"}, restarts
+
+
+def test_jobmanager_killed_during_the_restart_then_a_rerun_finishes(bed, ansible, tmp_path, pristine_libs):
+    # Killed right after tm1's restart command: tm1 runs the new jar but cannot register; the wait gives up after
+    # flink_cdc_restart_timeout and the play stops naming the JobManager, not tm1. tm2 is not restarted.
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_restart_batch=1,
+                    flink_cdc_restart_timeout=40, flink_cdc_connectors=older_postgres_cdc(bed))
+    pids_before = flink_pids(bed)
+    try:
+        with KillJobManagerWhen(tmp_path, "Run the restart command of the TaskManager", "tm1") as killer:
+            run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+        assert killer.killed == pids_before["jobmanager"], killer.killed
+        assert_jobmanager_named(run, inv, "Restart | Stop when a TaskManager did not come back",
+                                "tm1 (tm1 not registered again: no JobManager to register with). "
+                                "Not restarted: tm2, and the JobManager jobmanager.")
+        pids = flink_pids(bed)
+        assert pids["tm1"] != pids_before["tm1"] and pids["tm2"] == pids_before["tm2"], (pids_before, pids)
+    finally:
+        start_jobmanager_again(bed)
+    # The rerun restarts tm2 only: tm1 and the JobManager started after their lib/ changed.
+    ids_before, jobmanager = taskmanager_ids(), bed_mod.daemon_pid(bed["jobmanager"]["home"], "standalonesession")
+    rerun = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert rerun.rc == 0, rerun
+    ids_after = taskmanager_ids()
+    assert ids_after["127.0.0.2"] == ids_before["127.0.0.2"] and ids_after["127.0.0.3"] != ids_before["127.0.0.3"]
+    assert bed_mod.daemon_pid(bed["jobmanager"]["home"], "standalonesession") == jobmanager
+    restarts = {r["host"]: r["status"] for r in inv.report()["rows"] if r["check"] == "restart"}
+    assert restarts == {"tm2": "changed"}, restarts

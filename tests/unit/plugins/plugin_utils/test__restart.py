@@ -244,7 +244,7 @@ def test_newest_log():
 def test_the_failure_filters_read_each_host():
     from ansible_collections.cdcops.flink_cdc.plugins.filter import restart as f
     filters = FilterModule().filters()
-    for name in ("restart_launch", "restart_failures", "restart_failure_message", "restart_newest_log"):
+    for name in ("restart_launch", "restart_failures", "restart_stop", "restart_newest_log"):
         assert filters[name] is getattr(f, name)
     hostvars = {"tm1": {"__flink_cdc_restart_command_run": FAILED_COMMAND,
                         "__flink_cdc_restart_service_run": {"skipped": True}},
@@ -256,5 +256,62 @@ def test_the_failure_filters_read_each_host():
     records = f.restart_failures(hostvars, ["tm1", "tm2"], launched, ["tm2"], None, BEFORE_3, 30)
     assert [(r["host"], r["source"]) for r in records] == [
         ("tm1", "its output"), ("tm2", "/opt/flink/log/flink-flink-taskexecutor-0-tm1.log")]
-    assert f.restart_failure_message(records, records, ["tm1", "tm2"], False, "jm").startswith("tm1: the restart")
+    stop = f.restart_stop(hostvars, ["tm1", "tm2"], {"flink_version": "1.20.3"}, "Restart | Stop", "stopped",
+                          records, records, ["tm1", "tm2"], False, "jm", "http://jm:8081")
+    assert stop["msg"].startswith("tm1: the restart") and stop["rows"] == []
     assert f.restart_newest_log(None) == ""
+
+
+# --------------------------------------------------------------------------- why the restart phase stopped
+
+DEPLOYS = {"jm": {"changed": True, "jars": [{"path": "/opt/flink/lib/a.jar"}]},
+           "tm1": {"changed": False, "jars": [{"path": "/opt/flink/lib/a.jar"}]},
+           "tm2": {"failed": True, "msg": "404"}, "tm3": {"skipped": True}}
+
+
+def test_jars_in_place():
+    assert _restart.jars_in_place(["jm", "tm1", "tm2", "tm3", "tm4"], DEPLOYS.get) == ["jm", "tm1"]
+
+
+def test_stop_when_the_jobmanager_no_longer_answers_names_it_and_what_was_done():
+    # Killed while tm2's batch waited: tm1 was restarted, tm2's process was restarted but could not register.
+    unreachable = {"msg": "cannot reach the Flink REST API at http://jm:8081/overview: connection refused"}
+    failed = [{"host": "tm2", "kind": "TaskManager", "failed": "its TaskManager did not register", "source": "/l/x.log",
+               "lines": ["a"]}]
+    restarted = [{"host": "tm1", "old": ["a"], "new": ["b"]}] + failed
+    stop = _restart.stop(unreachable, "Restart | Stop when a TaskManager did not come back", "tm2 did not come back",
+                         failed, restarted, ["tm1", "tm2", "tm3"], True, "jm", "http://jm:8081",
+                         ["jm", "tm1", "tm2", "tm3"], ["orders"])
+    assert stop["msg"] == (
+        "The JobManager jm (http://jm:8081) stopped answering during the restart phase, at 'Restart | Stop when a "
+        "TaskManager did not come back': cannot reach the Flink REST API at http://jm:8081/overview: connection "
+        "refused. Done so far: the new jars are in lib/ on jm, tm1, tm2, tm3; restarted with them: tm1, tm2 (tm2 not "
+        "registered again: no JobManager to register with). Not restarted: tm3, and the JobManager jm. The pipelines "
+        "suspended for the restart (orders) stay suspended with their savepoints. Start the JobManager on jm "
+        "(flink_cdc_jobmanager_restart_command or its service) and wait until the TaskManagers have registered with "
+        "it again, then run the play again: it installs no jar that is already in place and restarts only the "
+        "processes that do not run the jars of their lib/, and resumes the suspended pipelines.")
+    (row,) = stop["rows"]
+    assert (row["host"], row["area"], row["check"], row["status"]) == ("jm", "JobManager", "reachable", "fail")
+    assert row["line"].startswith("jm: JobManager reachable: stopped answering during the restart phase")
+
+
+def test_stop_when_the_jobmanager_died_before_any_restart():
+    stop = _restart.stop({"failed": False, "msg": "connection refused"}, "Restart | Read running jobs", "x", [], [],
+                         ["tm1", "tm2"], True, "jm", "http://jm:8081", ["jm", "tm1", "tm2"])
+    assert "restarted with them: none. Not restarted: tm1, tm2, and the JobManager jm." in stop["msg"]
+    # A restart command that failed did not restart its host.
+    failed = [{"host": "tm1", "failed": "the restart command failed", "source": "its output", "lines": []}]
+    stop = _restart.stop({}, "t", "x", failed, failed, ["tm1"], False, "jm", "u", [])
+    assert "the new jars are in lib/ on none; restarted with them: none. Not restarted: tm1." in stop["msg"]
+
+
+def test_stop_when_the_jobmanager_answers():
+    answering = {"flink_version": "1.20.3"}
+    failed = [{"host": "tm1", "failed": "the restart command failed", "source": "its output", "lines": ["boom"]}]
+    assert _restart.stop(answering, "t", "x", failed, failed, ["tm1"], False, "jm", "u", [])["msg"] == \
+        _restart.failure_message(failed, failed, ["tm1"], False, "jm")
+    # Any other failure keeps its own message.
+    refused = "Refusing to restart TaskManagers (tm1): 1 job(s) ... run."
+    assert _restart.stop(answering, "Restart | Refuse", refused, [], [], ["tm1"], False, "jm", "u", []) == {
+        "msg": refused, "rows": []}
