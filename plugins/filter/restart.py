@@ -33,25 +33,57 @@ def restart_records(batch, before, after, check_mode=False):
     return _restart.records(batch or [], before or {}, after or {}, bool(check_mode))
 
 
-def _host_var(hostvars, host, name):
-    try:
-        return hostvars[host].get(name)
-    except (KeyError, AttributeError):
-        return None
+def _facts(hostvars):
+    def facts_of(host, name):
+        try:
+            return hostvars[host].get(name)
+        except (KeyError, AttributeError):
+            return None
+    return facts_of
 
 
 def restart_targets(hostvars, hosts, taskmanagers, jobmanagers):
-    return _restart.to_restart(hosts or [], lambda host, name: _host_var(hostvars, host, name), taskmanagers or [],
-                               jobmanagers or [])
+    return _restart.to_restart(hosts or [], _facts(hostvars), taskmanagers or [], jobmanagers or [])
 
 
 def restart_jobmanager_order(hostvars, hosts, rest_urls, cluster):
-    return _restart.jobmanager_order(hosts or [], lambda host: _host_var(hostvars, host, "ansible_host") or host,
+    facts_of = _facts(hostvars)
+    return _restart.jobmanager_order(hosts or [], lambda host: facts_of(host, "ansible_host") or host,
                                      split_urls(rest_urls), cluster or {})
 
 
 def restart_jobs_at_risk(jobs, ha_mode, taskmanagers):
     return _restart.jobs_at_risk(jobs or [], str(ha_mode or "none"), taskmanagers or [])
+
+
+# The registered results of restart_batch.yml that the filters below read from each host.
+_COMMAND_RESULTS = ("__flink_cdc_restart_command_run", "__flink_cdc_restart_service_run")
+_LOG_FACT = "__flink_cdc_restart_log"
+
+
+def restart_launch(hostvars, batch, before):
+    facts_of = _facts(hostvars)
+    return _restart.launch(batch or [], lambda host: [facts_of(host, name) or {} for name in _COMMAND_RESULTS],
+                           before or {})
+
+
+def restart_failures(hostvars, batch, launched, unregistered, after, before, timeout):
+    facts_of = _facts(hostvars)
+    return _restart.failures(batch or [], launched or {}, unregistered or [], after or {},
+                             lambda host: facts_of(host, _LOG_FACT) or {}, before or {}, timeout)
+
+
+def restart_stop(hostvars, hosts, jobmanager_read, failed_task, failed_msg, failed, restarted, restart_hosts,
+                 restart_jobmanager, jobmanager_host, rest_url, suspended=None):
+    facts_of = _facts(hostvars)
+    jars_on = _restart.jars_in_place(hosts or [], lambda host: facts_of(host, "__flink_cdc_deploy"))
+    return _restart.stop(jobmanager_read or {}, failed_task or "", failed_msg or "", failed or [], restarted or [],
+                         restart_hosts or [], bool(restart_jobmanager), jobmanager_host or "", rest_url or "",
+                         jars_on, suspended or [])
+
+
+def restart_newest_log(files):
+    return _restart.newest_log(files or [])
 
 
 class FilterModule:
@@ -64,4 +96,8 @@ class FilterModule:
             "restart_targets": restart_targets,
             "restart_jobmanager_order": restart_jobmanager_order,
             "restart_jobs_at_risk": restart_jobs_at_risk,
+            "restart_launch": restart_launch,
+            "restart_failures": restart_failures,
+            "restart_newest_log": restart_newest_log,
+            "restart_stop": restart_stop,
         }

@@ -218,7 +218,8 @@ def deploy_row(host: str, deploy: t.Optional[t.Mapping[str, t.Any]], check_mode:
 
 def restart_rows(restart_hosts: t.Sequence[str], restarted: t.Sequence[t.Mapping[str, t.Any]],
                  restart_jobmanager: bool, jobmanager_host: str, check_mode: bool) -> t.List[Row]:
-    """A warning per process whose jars changed and that was not restarted, then a row per restart done."""
+    """A warning per process whose jars changed and that was not restarted, then a row per restart done or failed
+    (a record with ``failed``: the process did not come back after its restart)."""
     rows = []
     done = [r.get("host") for r in restarted]
     for host in restart_hosts:
@@ -232,6 +233,10 @@ def restart_rows(restart_hosts: t.Sequence[str], restarted: t.Sequence[t.Mapping
                          line="%s: JobManager restart needed" % jobmanager_host))
     for r in restarted:
         kind = r.get("kind") or "TaskManager"
+        if r.get("failed"):
+            rows.append(dict(row(r["host"], kind, "restart", "fail", r["failed"]),
+                             line="%s: %s restart failed: %s" % (r["host"], kind, r["failed"])))
+            continue
         if check_mode:
             detail = "would restart"
         elif kind == "TaskManager":

@@ -16,6 +16,8 @@ from __future__ import annotations
 import typing as t
 from urllib.parse import urlsplit
 
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _report_rows
+
 KINDS = {
     "taskmanager": ("flink_cdc_taskmanager_restart_command", "flink_cdc_taskmanager_service"),
     "jobmanager": ("flink_cdc_jobmanager_restart_command", "flink_cdc_jobmanager_service"),
@@ -187,3 +189,171 @@ def jobs_at_risk(jobs: t.Sequence[t.Mapping[str, t.Any]], ha_mode: str, taskmana
     if taskmanagers or (ha_mode or "none") == "none":
         return list(jobs or [])
     return []
+
+
+# --- a batch whose TaskManager does not come back
+
+# How many lines of a failed restart command's output, or of a TaskManager's log, a failure shows.
+TAIL_LINES = 20
+# Where a TaskManager writes its log: FLINK_HOME/log unless env.log.dir moves it, as
+# flink-<user>-taskexecutor-<n>-<hostname>.log (apache/flink flink-dist/src/main/flink-bin/bin/flink-daemon.sh,
+# FLINK_LOG_PREFIX; the rolled files end in .log.1, .log.2, ...).
+TASKMANAGER_LOG_PATTERN = "flink-*-taskexecutor-*.log"
+
+
+def _last_lines(*texts: t.Optional[str]) -> t.List[str]:
+    lines = [line.rstrip() for text in texts for line in (text or "").splitlines() if line.strip()]
+    return lines[-TAIL_LINES:]
+
+
+def launch(batch: t.Sequence[str], results_of: t.Callable[[str], t.Sequence[t.Mapping[str, t.Any]]],
+           before: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """How the restart commands (or service restarts) of a batch went. ``results_of(host)`` gives that host's
+    registered results of both tasks (one ran, the other was skipped). Returns ``started`` (hosts whose restart
+    command succeeded), ``failed`` (host -> ``{rc, output}``, the last lines of the command's output, or the
+    module's message) and ``wait_for``: the TaskManagers the cluster had before, less those of the hosts whose
+    command failed, which will not come back."""
+    matched = ((before or {}).get("host_matches") or {}).get("matched") or {}
+    started: t.List[str] = []
+    failed: t.Dict[str, t.Dict[str, t.Any]] = {}
+    for host in batch or ():
+        ran = [r for r in results_of(host) or () if isinstance(r, t.Mapping) and not r.get("skipped")]
+        bad = [r for r in ran if r.get("failed")]
+        if not bad:
+            started.append(host)
+            continue
+        result = bad[0]
+        failed[host] = {"rc": result.get("rc"),
+                        "output": _last_lines(result.get("stdout"), result.get("stderr")) or _last_lines(
+                            result.get("msg") or "failed, without output")}
+    lost_ids = sum(len(matched.get(host) or []) for host in failed)
+    return {"started": started, "failed": failed,
+            "wait_for": max(0, len((before or {}).get("taskmanagers") or []) - lost_ids)}
+
+
+def failures(batch: t.Sequence[str], launched: t.Mapping[str, t.Any], unregistered: t.Sequence[str],
+             after: t.Mapping[str, t.Any], logs_of: t.Callable[[str], t.Mapping[str, t.Any]],
+             before: t.Mapping[str, t.Any], timeout: t.Any) -> t.List[t.Dict[str, t.Any]]:
+    """One record per host of the batch whose TaskManager did not come back: its restart command failed
+    (``launched``, see ``launch``), or it did not register again under a new ID (``unregistered``; ``after`` is the
+    wait's result). ``logs_of(host)`` gives ``{path, dir, lines}``: the last lines of its newest TaskManager log
+    (``path`` empty when there is none in ``dir``). A record has ``host``, ``kind``, ``old``, ``new`` (empty),
+    ``failed`` (the report row's detail) and ``lines`` with their ``source``, for the failure message."""
+    old = ((before or {}).get("host_matches") or {}).get("matched") or {}
+    failed = (launched or {}).get("failed") or {}
+    out = []
+    for host in batch or ():
+        record: t.Dict[str, t.Any] = {"host": host, "kind": "TaskManager", "old": list(old.get(host) or []), "new": []}
+        if host in failed:
+            record["failed"] = "the restart command of its TaskManager failed (rc %s)" % failed[host].get("rc")
+            record["lines"] = list(failed[host].get("output") or [])
+            record["source"] = "its output"
+        elif host in (unregistered or ()):
+            log = logs_of(host) or {}
+            waited = (after or {}).get("msg")
+            record["failed"] = ("its TaskManager did not register with the JobManager again within "
+                                "flink_cdc_restart_timeout (%s s) after its restart%s" % (
+                                    timeout, " (%s)" % waited if waited else ""))
+            record["lines"] = list(log.get("lines") or [])
+            record["source"] = log.get("path") or ""
+            record["log_dir"] = log.get("dir") or ""
+        else:
+            continue
+        out.append(record)
+    return out
+
+
+def _shown(hosts: t.Sequence[str]) -> str:
+    return ", ".join(hosts) if hosts else "none"
+
+
+def failure_message(failed: t.Sequence[t.Mapping[str, t.Any]], restarted: t.Sequence[t.Mapping[str, t.Any]],
+                    restart_hosts: t.Sequence[str], restart_jobmanager: bool, jobmanager_host: str,
+                    suspended: t.Sequence[str] = ()) -> str:
+    """The message the restart phase stops with: each host that did not come back, why, and the last lines of
+    its output or log; what was restarted and what was not; what to do next."""
+    parts = []
+    for record in failed:
+        text = "%s: %s." % (record["host"], record["failed"])
+        if record.get("source") == "its output":
+            text += " Last %d lines of its output:" % len(record.get("lines") or [])
+        elif record.get("source"):
+            text += " Last %d lines of %s:" % (len(record.get("lines") or []), record["source"])
+        else:
+            text += " No TaskManager log (%s) in %s." % (TASKMANAGER_LOG_PATTERN, record.get("log_dir") or "its log/")
+        parts.append("\n".join([text] + ["  " + line for line in record.get("lines") or []]))
+    bad = [r["host"] for r in failed]
+    done = [r["host"] for r in restarted or () if r.get("host") not in bad and r.get("kind", "TaskManager") == "TaskManager"]
+    left = [h for h in restart_hosts or () if h not in done and h not in bad]
+    not_restarted = ([", ".join(left)] if left else []) + (
+        ["the JobManager %s" % jobmanager_host] if restart_jobmanager else [])
+    summary = "The rolling restart stopped there. Restarted with the new jars: %s. %s" % (
+        _shown(done), "Not restarted: %s." % ", and ".join(not_restarted) if not_restarted
+        else "Nothing else was to be restarted.")
+    if suspended:
+        summary += " The pipelines suspended for the restart (%s) stay suspended with their savepoints." % (
+            ", ".join(suspended))
+    summary += (" Fix the cause on %s (above), start its TaskManager so that it registers with the JobManager, "
+                "then run the play again: it restarts only the processes that do not run the jars of their lib/%s."
+                % (_shown(bad), ", and resumes the suspended pipelines" if suspended else ""))
+    return "\n".join(parts + [summary])
+
+
+def newest_log(files: t.Optional[t.Sequence[t.Mapping[str, t.Any]]]) -> str:
+    """The path of the newest file (by mtime) of an ``ansible.builtin.find`` result's ``files``; empty without any."""
+    found = sorted((f for f in files or () if f.get("path")), key=lambda f: (f.get("mtime") or 0, f["path"]))
+    return str(found[-1]["path"]) if found else ""
+
+
+# --- why the restart phase stopped
+
+def jars_in_place(hosts: t.Sequence[str], deploy_of: t.Callable[[str], t.Any]) -> t.List[str]:
+    """The hosts whose deploy this run left the wanted jars in lib/ (installed now, or already there)."""
+    out = []
+    for host in hosts or ():
+        deploy = deploy_of(host)
+        if isinstance(deploy, t.Mapping) and deploy.get("jars") and not deploy.get("failed") \
+                and not deploy.get("skipped"):
+            out.append(host)
+    return out
+
+
+def stop(jobmanager_read: t.Mapping[str, t.Any], failed_task: str, failed_msg: str,
+         failed: t.Sequence[t.Mapping[str, t.Any]], restarted: t.Sequence[t.Mapping[str, t.Any]],
+         restart_hosts: t.Sequence[str], restart_jobmanager: bool, jobmanager_host: str, rest_url: str,
+         jars_on: t.Sequence[str], suspended: t.Sequence[str] = ()) -> t.Dict[str, t.Any]:
+    """Why the restart phase stopped, read after its failure: ``msg`` and the report ``rows`` it adds.
+
+    ``jobmanager_read`` is a flink_cluster_info read of the cluster made after the failure (failed_when false):
+    without ``flink_version`` the JobManager no longer answers, and that is the cause, whatever task noticed it
+    first (a TaskManager cannot register again without it). Else a TaskManager that did not come back
+    (``failed``, see ``failures``) is; else the failed task's own message is returned as it is."""
+    if "flink_version" not in (jobmanager_read or {}):
+        reason = (jobmanager_read or {}).get("msg") or "no answer"
+        bad = [r["host"] for r in failed or () if r.get("source") == "its output"]
+        done = [r["host"] for r in restarted or () if r.get("host") not in bad
+                and r.get("kind", "TaskManager") == "TaskManager"]
+        unregistered = [r["host"] for r in failed or () if r.get("source") != "its output"]
+        jobmanager_done = any(r.get("kind") == "JobManager" and not r.get("failed") for r in restarted or ())
+        left = [h for h in restart_hosts or () if h not in done]
+        not_restarted = ([", ".join(left)] if left else []) + (
+            ["the JobManager %s" % jobmanager_host] if restart_jobmanager and not jobmanager_done else [])
+        msg = ("The JobManager %s (%s) stopped answering during the restart phase, at '%s': %s. Done so far: "
+               "the new jars are in lib/ on %s; restarted with them: %s%s. Not restarted: %s." % (
+                   jobmanager_host, rest_url, failed_task, reason, _shown(jars_on), _shown(done),
+                   " (%s not registered again: no JobManager to register with)" % ", ".join(unregistered)
+                   if unregistered else "", ", and ".join(not_restarted) or "none"))
+        if suspended:
+            msg += " The pipelines suspended for the restart (%s) stay suspended with their savepoints." % (
+                ", ".join(suspended))
+        msg += (" Start the JobManager on %s (flink_cdc_jobmanager_restart_command or its service) and wait until "
+                "the TaskManagers have registered with it again, then run the play again: it installs no jar that "
+                "is already in place and restarts only the processes that do not run the jars of their lib/%s." % (
+                    jobmanager_host, ", and resumes the suspended pipelines" if suspended else ""))
+        row = _report_rows.row(jobmanager_host, "JobManager", "reachable", "fail",
+                               "stopped answering during the restart phase, at '%s': %s" % (failed_task, reason))
+        return {"msg": msg, "rows": [dict(row, line=_report_rows.line(row))]}
+    if failed:
+        return {"msg": failure_message(failed, restarted, restart_hosts, restart_jobmanager, jobmanager_host,
+                                       suspended), "rows": []}
+    return {"msg": failed_msg or "the restart phase failed at '%s'" % failed_task, "rows": []}

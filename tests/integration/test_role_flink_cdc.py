@@ -4,9 +4,13 @@ A real JobManager, two real TaskManagers (local connection, one FLINK_HOME
 each), real PostgreSQL and the bed's loopback Maven repository.
 """
 
+import datetime
 import hashlib
 import json
 import os
+import signal
+import threading
+import time
 
 import bed as bed_mod
 import jars
@@ -331,3 +335,258 @@ def test_preflight_accepts_restart_methods_set_per_host(bed, ansible, tmp_path, 
     assert run.rc != 0
     assert "flink_cdc_restart=rolling needs flink_cdc_taskmanager_restart_command" in run.output
     assert "not set for tm2" in run.output
+
+
+# --- a TaskManager that does not come back after its restart (issue #21, faults)
+
+def flink_pids(bed):
+    """Inventory name -> pid of the Flink daemon of that bed host."""
+    out = {"jobmanager": bed_mod.daemon_pid(bed["jobmanager"]["home"], "standalonesession")}
+    for i, tm in enumerate(bed["taskmanagers"], 1):
+        out["tm%d" % i] = bed_mod.daemon_pid(tm["home"], "taskexecutor")
+    return out
+
+
+class TaskManagerConf:
+    """A TaskManager home's Flink configuration file (the one its Flink version reads), changed for a test and put
+    back afterwards together with a running, registered TaskManager."""
+
+    def __init__(self, tm):
+        self.tm = tm
+        name = bed_mod._shipped_conf_name(bed_mod.flink_dist())
+        self.path = os.path.join(tm["home"], "conf", name)
+        with open(self.path) as f:
+            self.original = f.read()
+
+    def set(self, settings):
+        change = bed_mod._flat_conf if self.path.endswith("flink-conf.yaml") else bed_mod._nested_conf
+        with open(self.path, "w") as f:
+            f.write(change(self.original, settings))
+
+    def restore(self):
+        with open(self.path, "w") as f:
+            f.write(self.original)
+        bed_mod.stop_taskmanager(self.tm["host"])
+        bed_mod.start_taskmanager(self.tm["host"])
+
+
+def older_postgres_cdc(bed):
+    """The real older postgres-cdc: a connector change that changes every host's lib/, so all need a restart."""
+    return [{"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-postgres-cdc",
+             "version": bed["connectors"]["postgres_cdc"]["older"]}]
+
+
+def assert_stopped_at_tm1(run, inv, bed, ids_before, pids_before):
+    """The play stopped at tm1 (the first batch): tm2 and the JobManager were not restarted, and the report has
+    tm1's failed restart beside the restarts still needed."""
+    assert run.rc != 0, run
+    ids_after = taskmanager_ids()
+    tm2 = bed["taskmanagers"][1]["host"]
+    assert ids_after.get(tm2) == ids_before[tm2], "tm2 was restarted after tm1 failed"
+    pids_after = flink_pids(bed)
+    assert pids_after["tm2"] == pids_before["tm2"] and pids_after["jobmanager"] == pids_before["jobmanager"], \
+        (pids_before, pids_after)
+    commands = [r["host"] for r in run.records if r["task"].endswith("Run the restart command of the TaskManager")
+                and r["status"] in ("ok", "failed", "ignored")]
+    assert commands == ["tm1"], commands
+    assert not [r for r in run.records if "on the JobManager host" in r["task"] and r["status"] == "ok"]
+    rows = inv.report()["rows"]
+    # Every host's deploy row too, though the failure took hosts out of the play before the report was written.
+    assert sorted(r["host"] for r in rows if r["check"] == "deploy" and r["status"] == "changed") == \
+        ["jobmanager", "tm1", "tm2"], rows
+    restarts = {r["host"]: r for r in rows if r["check"] == "restart"}
+    assert restarts["tm1"]["status"] == "fail" and restarts["tm1"]["area"] == "TaskManager", restarts
+    assert restarts["tm2"]["status"] == "warn" and restarts["jobmanager"]["status"] == "warn", restarts
+    # What was done, what was not, and what to run next.
+    assert "Not restarted: tm2, and the JobManager jobmanager." in run.output
+    assert "then run the play again" in run.output
+    return restarts["tm1"]
+
+
+def test_rolling_restart_stops_at_a_taskmanager_whose_start_command_fails(bed, ansible, tmp_path, pristine_libs):
+    # tm1's memory settings are invalid: taskmanager.sh derives the JVM options from them before it starts anything
+    # (BashJavaUtils) and exits non-zero. The play stops at once with that output, and restarts nothing more.
+    tm1 = bed["taskmanagers"][0]
+    conf = TaskManagerConf(tm1)
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_restart_batch=1,
+                    flink_cdc_connectors=older_postgres_cdc(bed))
+    ids_before, pids_before = taskmanager_ids(), flink_pids(bed)
+    conf.set({"taskmanager.memory.process.size": "64m"})
+    try:
+        run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    finally:
+        conf.restore()
+    row = assert_stopped_at_tm1(run, inv, bed, ids_before, pids_before)
+    assert "tm1: the restart command of its TaskManager failed (rc 1)" in run.output, run
+    # The command's own output, in the message: Flink's reason.
+    assert "exceed configured Total Process Memory (64.000mb" in run.output, run
+    assert row["detail"] == "the restart command of its TaskManager failed (rc 1)", row
+    assert not [r for r in run.records if "Wait for the re-registration" in r["task"] and r["status"] != "skipped"]
+
+
+def test_rolling_restart_stops_after_the_timeout_at_a_taskmanager_that_never_registers(
+        bed, ansible, tmp_path, pristine_libs):
+    # tm1's TaskManager starts, but looks for its JobManager at an address where none runs: it never registers. The
+    # play waits flink_cdc_restart_timeout once, then stops with the last lines of that TaskManager's log.
+    timeout = 45
+    tm1 = bed["taskmanagers"][0]
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_restart_batch=1,
+                    flink_cdc_restart_timeout=timeout, flink_cdc_connectors=older_postgres_cdc(bed))
+    command = inv.vars.pop("flink_cdc_taskmanager_restart_command")
+    with open(inv.path) as f:
+        lines = f.read().splitlines()
+    with open(inv.path, "w") as f:
+        for line in lines:
+            if line.startswith("tm1 "):
+                line += " flink_cdc_taskmanager_restart_command='%s -D jobmanager.rpc.address=127.0.0.99'" % command
+            elif line.startswith("tm"):
+                line += " flink_cdc_taskmanager_restart_command='%s'" % command
+            f.write(line + "\n")
+    ids_before, pids_before = taskmanager_ids(), flink_pids(bed)
+    try:
+        run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+        ended = time.time()
+        (restart,) = [r for r in run.records if r["task"].endswith("Run the restart command of the TaskManager")
+                      and r["host"] == "tm1" and r["status"] != "skipped"]
+        with open(os.path.join(tm1["home"], "log", sorted(
+                n for n in os.listdir(os.path.join(tm1["home"], "log")) if "taskexecutor" in n
+                and n.endswith(".log"))[-1])) as f:
+            log_lines = [line for line in f.read().splitlines() if line.strip()]
+    finally:
+        bed_mod.stop_taskmanager(tm1["host"])
+        bed_mod.start_taskmanager(tm1["host"])
+    # One wait of flink_cdc_restart_timeout, not several: from the end of tm1's restart command to the end of the
+    # play, at least the timeout and well under two of them.
+    since_restart = ended - datetime.datetime.strptime(restart["result"]["end"], "%Y-%m-%d %H:%M:%S.%f").timestamp()
+    assert timeout <= since_restart < 2 * timeout, since_restart
+    row = assert_stopped_at_tm1(run, inv, bed, ids_before, pids_before)
+    assert "tm1: its TaskManager did not register with the JobManager again within flink_cdc_restart_timeout " \
+           "(%d s)" % timeout in run.output, run
+    # The last lines of its log, from FLINK_HOME/log: they tell where it looked for its JobManager.
+    assert "127.0.0.99" in run.output
+    shown = [line for line in log_lines if line.strip() in run.output]
+    assert len(shown) >= 5, (shown, run)
+    assert row["detail"].startswith("its TaskManager did not register with the JobManager again within "
+                                    "flink_cdc_restart_timeout (%d s) after its restart" % timeout), row
+
+
+# --- a JobManager killed half-way through a run (issue #21, faults)
+
+class KillJobManagerWhen(threading.Thread):
+    """Kills the bed's JobManager (SIGKILL: a crash, nothing shut down cleanly) as soon as the play records a result
+    of the task whose name ends with ``task`` (on ``host``, when given): the record_json callback appends each
+    result to the run's record file in ``tmp_path`` as the task ends."""
+
+    def __init__(self, tmp_path, task, host=None):
+        super().__init__(daemon=True)
+        self.tmp_path, self.task, self.host = str(tmp_path), task, host
+        self.killed = None
+        self.done = threading.Event()
+
+    def _reached(self):
+        for name in os.listdir(self.tmp_path):
+            if name.startswith("record-") and name.endswith(".jsonl"):
+                with open(os.path.join(self.tmp_path, name)) as f:
+                    for line in f:
+                        try:
+                            rec = json.loads(line)
+                        except ValueError:
+                            continue  # a line being written
+                        if rec["task"].endswith(self.task) and rec["status"] == "ok" \
+                                and self.host in (None, rec["host"]):
+                            return True
+        return False
+
+    def run(self):
+        while not self.done.wait(0.2):
+            if self._reached():
+                self.killed = bed_mod.daemon_pid(bed_mod.jm_home(), "standalonesession")
+                os.kill(self.killed, signal.SIGKILL)
+                return
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.join()
+
+
+def start_jobmanager_again(bed):
+    """What the message asks the operator to do: start the JobManager, wait until the TaskManagers registered."""
+    bed_mod.start_jobmanager(bed_mod.flink_dist())
+    for tm in bed["taskmanagers"]:
+        bed_mod.wait_for("TaskManager %s to register again" % tm["host"],
+                         lambda h=tm["host"]: h in bed_mod.registered_hosts(heartbeat=True), timeout=180)
+
+
+def assert_jobmanager_named(run, inv, task, done):
+    assert run.rc != 0, run
+    assert ("The JobManager jobmanager (%s) stopped answering during the restart phase, at '%s': "
+            % (inv.vars["flink_cdc_rest_url"], task)) in run.output, run
+    assert "Done so far: the new jars are in lib/ on jobmanager, tm1, tm2; restarted with them: %s" % done \
+        in run.output, run
+    assert "Start the JobManager on jobmanager" in run.output and "then run the play again" in run.output
+    reachable = [r for r in inv.report()["rows"] if r["host"] == "jobmanager" and r["check"] == "reachable"
+                 and r["status"] == "fail"]
+    assert reachable and "stopped answering during the restart phase" in reachable[0]["detail"], reachable
+
+
+def test_jobmanager_killed_during_the_deploy_then_a_rerun_finishes(bed, ansible, tmp_path, pristine_libs):
+    # Killed as the first host's jars are installed: the deploy finishes (it needs no JobManager), and the restart
+    # phase, the first to read the cluster, stops naming the JobManager and what is done.
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_restart_batch=1,
+                    flink_cdc_connectors=older_postgres_cdc(bed))
+    jar = "flink-sql-connector-postgres-cdc-%s.jar" % inv.vars["flink_cdc_connectors"][0]["version"]
+    pids_before = flink_pids(bed)
+    try:
+        with KillJobManagerWhen(tmp_path, "Deploy | Install the connector jars into lib/") as killer:
+            run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+        assert killer.killed == pids_before["jobmanager"], killer.killed
+        assert_jobmanager_named(run, inv, "Restart | Read running jobs before restarting", "none.")
+        assert "Not restarted: tm1, tm2, and the JobManager jobmanager." in run.output
+        assert all(jar in names for names in all_libs(bed).values())
+        assert {h: p for h, p in flink_pids(bed).items() if h != "jobmanager"} == \
+            {h: p for h, p in pids_before.items() if h != "jobmanager"}
+    finally:
+        start_jobmanager_again(bed)
+    # The rerun installs nothing and restarts the TaskManagers, which still run without the jar; not the
+    # JobManager, started with it.
+    ids_before, jobmanager = taskmanager_ids(), bed_mod.daemon_pid(bed["jobmanager"]["home"], "standalonesession")
+    rerun = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert rerun.rc == 0, rerun
+    assert not [r for r in deploy_results(rerun).values() if r.get("changed")]
+    ids_after = taskmanager_ids()
+    assert all(ids_after[h] != old for h, old in ids_before.items()), (ids_before, ids_after)
+    assert bed_mod.daemon_pid(bed["jobmanager"]["home"], "standalonesession") == jobmanager
+    restarts = {r["host"]: r["status"] for r in inv.report()["rows"] if r["check"] == "restart"}
+    assert restarts == {"tm1": "changed", "tm2": "changed"}, restarts
+
+
+def test_jobmanager_killed_during_the_restart_then_a_rerun_finishes(bed, ansible, tmp_path, pristine_libs):
+    # Killed right after tm1's restart command: tm1 runs the new jar but cannot register; the wait gives up after
+    # flink_cdc_restart_timeout and the play stops naming the JobManager, not tm1. tm2 is not restarted.
+    inv = Inventory(bed, tmp_path, flink_cdc_restart="rolling", flink_cdc_restart_batch=1,
+                    flink_cdc_restart_timeout=40, flink_cdc_connectors=older_postgres_cdc(bed))
+    pids_before = flink_pids(bed)
+    try:
+        with KillJobManagerWhen(tmp_path, "Run the restart command of the TaskManager", "tm1") as killer:
+            run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+        assert killer.killed == pids_before["jobmanager"], killer.killed
+        assert_jobmanager_named(run, inv, "Restart | Stop when a TaskManager did not come back",
+                                "tm1 (tm1 not registered again: no JobManager to register with). "
+                                "Not restarted: tm2, and the JobManager jobmanager.")
+        pids = flink_pids(bed)
+        assert pids["tm1"] != pids_before["tm1"] and pids["tm2"] == pids_before["tm2"], (pids_before, pids)
+    finally:
+        start_jobmanager_again(bed)
+    # The rerun restarts tm2 only: tm1 and the JobManager started after their lib/ changed.
+    ids_before, jobmanager = taskmanager_ids(), bed_mod.daemon_pid(bed["jobmanager"]["home"], "standalonesession")
+    rerun = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars)
+    assert rerun.rc == 0, rerun
+    ids_after = taskmanager_ids()
+    assert ids_after["127.0.0.2"] == ids_before["127.0.0.2"] and ids_after["127.0.0.3"] != ids_before["127.0.0.3"]
+    assert bed_mod.daemon_pid(bed["jobmanager"]["home"], "standalonesession") == jobmanager
+    restarts = {r["host"]: r["status"] for r in inv.report()["rows"] if r["check"] == "restart"}
+    assert restarts == {"tm2": "changed"}, restarts

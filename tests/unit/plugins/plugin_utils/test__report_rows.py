@@ -211,6 +211,19 @@ def test_restart_rows_for_restarts_done():
     assert [r["detail"] for r in rr.restart_rows(["tm1"], restarted, True, "jobmanager", True)] == ["would restart"] * 2
 
 
+def test_restart_rows_for_a_taskmanager_that_did_not_come_back():
+    # Its row fails with the reason; the processes after it that were not restarted keep their warning.
+    restarted = [{"host": "tm1", "old": ["a"], "new": ["b"]},
+                 {"host": "tm2", "kind": "TaskManager", "old": ["c"], "new": [],
+                  "failed": "the restart command of its TaskManager failed (rc 1)"}]
+    rows = rr.restart_rows(["tm1", "tm2", "tm3"], restarted, True, "jobmanager", False)
+    assert [(r["host"], r["area"], r["status"]) for r in rows] == [
+        ("tm3", "TaskManager", "warn"), ("jobmanager", "JobManager", "warn"),
+        ("tm1", "TaskManager", "changed"), ("tm2", "TaskManager", "fail")]
+    assert rows[-1]["detail"] == "the restart command of its TaskManager failed (rc 1)"
+    assert rows[-1]["line"] == "tm2: TaskManager restart failed: the restart command of its TaskManager failed (rc 1)"
+
+
 def test_deploy_rows_in_host_order_then_restarts():
     deploys = {"tm1": {"changed": False, "jars": [jar("a-1.jar", False)]}, "jobmanager": {"skipped": True}}
     rows = rr.deploy_rows(["jobmanager", "tm1", "tm2"], deploys.get, ["tm1"], [], False, "jobmanager", False)

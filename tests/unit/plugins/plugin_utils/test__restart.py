@@ -190,3 +190,168 @@ def test_jobs_are_at_risk_unless_only_the_jobmanagers_of_an_ha_cluster_restart()
     assert _restart.jobs_at_risk(jobs, "none", []) == jobs  # a JobManager without HA cancels its jobs
     assert _restart.jobs_at_risk(jobs, "zookeeper", ["tm1"]) == jobs  # tasks fail with their TaskManager
     assert _restart.jobs_at_risk(jobs, "zookeeper", []) == []  # the next leader recovers them
+
+
+# --------------------------------------------------------------------------- a TaskManager that does not come back
+
+BEFORE_3 = {"taskmanagers": [{"id": "a"}, {"id": "b"}, {"id": "c"}],
+            "host_matches": {"matched": {"tm1": ["a"], "tm2": ["b"], "tm3": ["c"]}}}
+# The registered results of a command that memory settings made fail, as ansible.builtin.command returns them.
+FAILED_COMMAND = {"failed": True, "rc": 1, "msg": "non-zero return code",
+                  "stdout": "\n".join("INFO line %d" % i for i in range(30)) + "\nCaused by: IllegalConfigurationException",
+                  "stderr": "[ERROR] The execution result is empty."}
+
+
+def test_launch_sorts_the_batch_into_started_and_failed():
+    results = {"tm1": [{"changed": True, "rc": 0}, {"skipped": True}],
+               "tm2": [FAILED_COMMAND, {"skipped": True}],
+               "tm3": [{"skipped": True}, {"failed": True, "msg": "Unit flink-tm.service not found."}]}
+    launched = _restart.launch(["tm1", "tm2", "tm3"], results.get, BEFORE_3)
+    assert launched["started"] == ["tm1"]
+    assert sorted(launched["failed"]) == ["tm2", "tm3"]
+    # The last 20 lines of stdout then stderr; a service restart that failed without output: its message.
+    output = launched["failed"]["tm2"]["output"]
+    assert len(output) == _restart.TAIL_LINES and output[-1] == "[ERROR] The execution result is empty."
+    assert output[-2] == "Caused by: IllegalConfigurationException" and output[0] == "INFO line 12"
+    assert launched["failed"]["tm2"]["rc"] == 1
+    assert launched["failed"]["tm3"] == {"rc": None, "output": ["Unit flink-tm.service not found."]}
+    # The wait counts the TaskManagers that can come back: not tm2's and tm3's.
+    assert launched["wait_for"] == 1
+
+
+def test_launch_of_a_batch_that_started():
+    launched = _restart.launch(["tm1", "tm2"], lambda host: [{"changed": True}, {"skipped": True}], BEFORE_3)
+    assert launched == {"started": ["tm1", "tm2"], "failed": {}, "wait_for": 3}
+
+
+def logs(host):
+    return {"tm1": {"dir": "/opt/flink/log", "path": "/opt/flink/log/flink-flink-taskexecutor-0-tm1.log",
+                    "lines": ["... Could not resolve ResourceManager address pekko.tcp://flink@127.0.0.99:6123"]},
+            "tm3": {"dir": "/opt/flink/log", "path": "", "lines": []}}.get(host, {})
+
+
+def test_failures_name_the_cause_and_keep_the_lines():
+    launched = {"started": ["tm1", "tm3"], "failed": {"tm2": {"rc": 1, "output": ["Caused by: x"]}}, "wait_for": 2}
+    after = {"failed": True, "msg": "gave up after 45s waiting for the Flink cluster at http://jm:8081: 1 "
+                                    "TaskManager(s) registered, 2 wanted"}
+    records = _restart.failures(["tm1", "tm2", "tm3", "tm4"], launched, ["tm1", "tm3"], after, logs, BEFORE_3, 45)
+    assert [r["host"] for r in records] == ["tm1", "tm2", "tm3"]
+    tm1, tm2, tm3 = records
+    assert tm1["failed"] == ("its TaskManager did not register with the JobManager again within "
+                             "flink_cdc_restart_timeout (45 s) after its restart (%s)" % after["msg"])
+    assert tm1["source"] == "/opt/flink/log/flink-flink-taskexecutor-0-tm1.log" and "127.0.0.99" in tm1["lines"][0]
+    assert tm1["old"] == ["a"] and tm1["new"] == [] and tm1["kind"] == "TaskManager"
+    assert tm2["failed"] == "the restart command of its TaskManager failed (rc 1)"
+    assert tm2["source"] == "its output" and tm2["lines"] == ["Caused by: x"]
+    assert tm3["source"] == "" and tm3["log_dir"] == "/opt/flink/log"
+
+
+def test_the_failure_message_says_what_was_done_and_what_to_run():
+    failed = _restart.failures(["tm2"], {"started": ["tm2"], "failed": {}}, ["tm2"], {}, lambda h: {
+        "dir": "/opt/flink/log", "path": "/opt/flink/log/tm.log", "lines": ["line 1", "line 2"]}, BEFORE_3, 180)
+    restarted = [{"host": "tm1", "old": ["a"], "new": ["d"]}] + failed
+    message = _restart.failure_message(failed, restarted, ["tm1", "tm2", "tm3"], True, "jm", ["orders"])
+    assert message.splitlines()[:3] == [
+        "tm2: its TaskManager did not register with the JobManager again within flink_cdc_restart_timeout (180 s) "
+        "after its restart. Last 2 lines of /opt/flink/log/tm.log:", "  line 1", "  line 2"]
+    summary = message.splitlines()[-1]
+    assert summary.startswith("The rolling restart stopped there. Restarted with the new jars: tm1. "
+                              "Not restarted: tm3, and the JobManager jm. The pipelines suspended for the restart "
+                              "(orders) stay suspended with their savepoints. Fix the cause on tm2 (above)")
+    assert summary.endswith("then run the play again: it restarts only the processes that do not run the jars of "
+                            "their lib/, and resumes the suspended pipelines.")
+
+
+def test_the_failure_message_of_a_command_and_of_a_missing_log():
+    failed = [{"host": "tm1", "failed": "the restart command of its TaskManager failed (rc 1)",
+               "source": "its output", "lines": ["boom"]},
+              {"host": "tm2", "failed": "its TaskManager did not register", "source": "", "lines": [],
+               "log_dir": "/opt/flink/log"}]
+    message = _restart.failure_message(failed, failed, ["tm1", "tm2"], False, "jm")
+    assert "tm1: the restart command of its TaskManager failed (rc 1). Last 1 lines of its output:\n  boom" in message
+    assert "tm2: its TaskManager did not register. No TaskManager log (flink-*-taskexecutor-*.log) in " \
+           "/opt/flink/log." in message
+    assert "Restarted with the new jars: none. Nothing else was to be restarted. Fix the cause on tm1, tm2" in message
+
+
+def test_newest_log():
+    files = [{"path": "/l/flink-a-taskexecutor-0-h.log", "mtime": 10.0},
+             {"path": "/l/flink-a-taskexecutor-1-h.log", "mtime": 20.0}]
+    assert _restart.newest_log(files) == "/l/flink-a-taskexecutor-1-h.log"
+    assert _restart.newest_log([]) == ""
+
+
+def test_the_failure_filters_read_each_host():
+    from ansible_collections.cdcops.flink_cdc.plugins.filter import restart as f
+    filters = FilterModule().filters()
+    for name in ("restart_launch", "restart_failures", "restart_stop", "restart_newest_log"):
+        assert filters[name] is getattr(f, name)
+    hostvars = {"tm1": {"__flink_cdc_restart_command_run": FAILED_COMMAND,
+                        "__flink_cdc_restart_service_run": {"skipped": True}},
+                "tm2": {"__flink_cdc_restart_command_run": {"changed": True, "rc": 0},
+                        "__flink_cdc_restart_service_run": {"skipped": True},
+                        "__flink_cdc_restart_log": logs("tm1")}}
+    launched = f.restart_launch(hostvars, ["tm1", "tm2"], BEFORE_3)
+    assert launched["started"] == ["tm2"] and list(launched["failed"]) == ["tm1"]
+    records = f.restart_failures(hostvars, ["tm1", "tm2"], launched, ["tm2"], None, BEFORE_3, 30)
+    assert [(r["host"], r["source"]) for r in records] == [
+        ("tm1", "its output"), ("tm2", "/opt/flink/log/flink-flink-taskexecutor-0-tm1.log")]
+    stop = f.restart_stop(hostvars, ["tm1", "tm2"], {"flink_version": "1.20.3"}, "Restart | Stop", "stopped",
+                          records, records, ["tm1", "tm2"], False, "jm", "http://jm:8081")
+    assert stop["msg"].startswith("tm1: the restart") and stop["rows"] == []
+    assert f.restart_newest_log(None) == ""
+
+
+# --------------------------------------------------------------------------- why the restart phase stopped
+
+DEPLOYS = {"jm": {"changed": True, "jars": [{"path": "/opt/flink/lib/a.jar"}]},
+           "tm1": {"changed": False, "jars": [{"path": "/opt/flink/lib/a.jar"}]},
+           "tm2": {"failed": True, "msg": "404"}, "tm3": {"skipped": True}}
+
+
+def test_jars_in_place():
+    assert _restart.jars_in_place(["jm", "tm1", "tm2", "tm3", "tm4"], DEPLOYS.get) == ["jm", "tm1"]
+
+
+def test_stop_when_the_jobmanager_no_longer_answers_names_it_and_what_was_done():
+    # Killed while tm2's batch waited: tm1 was restarted, tm2's process was restarted but could not register.
+    unreachable = {"msg": "cannot reach the Flink REST API at http://jm:8081/overview: connection refused"}
+    failed = [{"host": "tm2", "kind": "TaskManager", "failed": "its TaskManager did not register", "source": "/l/x.log",
+               "lines": ["a"]}]
+    restarted = [{"host": "tm1", "old": ["a"], "new": ["b"]}] + failed
+    stop = _restart.stop(unreachable, "Restart | Stop when a TaskManager did not come back", "tm2 did not come back",
+                         failed, restarted, ["tm1", "tm2", "tm3"], True, "jm", "http://jm:8081",
+                         ["jm", "tm1", "tm2", "tm3"], ["orders"])
+    assert stop["msg"] == (
+        "The JobManager jm (http://jm:8081) stopped answering during the restart phase, at 'Restart | Stop when a "
+        "TaskManager did not come back': cannot reach the Flink REST API at http://jm:8081/overview: connection "
+        "refused. Done so far: the new jars are in lib/ on jm, tm1, tm2, tm3; restarted with them: tm1, tm2 (tm2 not "
+        "registered again: no JobManager to register with). Not restarted: tm3, and the JobManager jm. The pipelines "
+        "suspended for the restart (orders) stay suspended with their savepoints. Start the JobManager on jm "
+        "(flink_cdc_jobmanager_restart_command or its service) and wait until the TaskManagers have registered with "
+        "it again, then run the play again: it installs no jar that is already in place and restarts only the "
+        "processes that do not run the jars of their lib/, and resumes the suspended pipelines.")
+    (row,) = stop["rows"]
+    assert (row["host"], row["area"], row["check"], row["status"]) == ("jm", "JobManager", "reachable", "fail")
+    assert row["line"].startswith("jm: JobManager reachable: stopped answering during the restart phase")
+
+
+def test_stop_when_the_jobmanager_died_before_any_restart():
+    stop = _restart.stop({"failed": False, "msg": "connection refused"}, "Restart | Read running jobs", "x", [], [],
+                         ["tm1", "tm2"], True, "jm", "http://jm:8081", ["jm", "tm1", "tm2"])
+    assert "restarted with them: none. Not restarted: tm1, tm2, and the JobManager jm." in stop["msg"]
+    # A restart command that failed did not restart its host.
+    failed = [{"host": "tm1", "failed": "the restart command failed", "source": "its output", "lines": []}]
+    stop = _restart.stop({}, "t", "x", failed, failed, ["tm1"], False, "jm", "u", [])
+    assert "the new jars are in lib/ on none; restarted with them: none. Not restarted: tm1." in stop["msg"]
+
+
+def test_stop_when_the_jobmanager_answers():
+    answering = {"flink_version": "1.20.3"}
+    failed = [{"host": "tm1", "failed": "the restart command failed", "source": "its output", "lines": ["boom"]}]
+    assert _restart.stop(answering, "t", "x", failed, failed, ["tm1"], False, "jm", "u", [])["msg"] == \
+        _restart.failure_message(failed, failed, ["tm1"], False, "jm")
+    # Any other failure keeps its own message.
+    refused = "Refusing to restart TaskManagers (tm1): 1 job(s) ... run."
+    assert _restart.stop(answering, "Restart | Refuse", refused, [], [], ["tm1"], False, "jm", "u", []) == {
+        "msg": refused, "rows": []}
