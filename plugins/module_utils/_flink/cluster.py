@@ -145,7 +145,7 @@ def ha_mode(config: t.Mapping[str, t.Any]) -> str:
 # its configuration (ClusterEntrypoint#initializeServices sets BlobServerOptions.PORT), which /jobmanager/config
 # shows. The thread dump comes from the leader (rest.py): the JobManager whose own blob.server.port is the
 # leader's listener port is the leader. Seen on the bed (Flink 1.20.3, two JobManagers): ports 40111 and 34943,
-# both thread dumps "BLOB Server listener at 40111", the leader's.
+# both thread dumps "BLOB Server listener at 40111", the leader's; the same on the HA bed of Flink 1.17.2 and 2.2.0.
 _BLOB_LISTENER = re.compile(r"^BLOB Server listener at (\d+)$")
 
 
