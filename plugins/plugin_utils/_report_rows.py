@@ -243,7 +243,7 @@ def restart_rows(restart_hosts: t.Sequence[str], restarted: t.Sequence[t.Mapping
             detail = "restarted: %s -> %s" % (", ".join(r.get("old") or []), ", ".join(r.get("new") or []))
         else:
             detail = "restarted; its classpath holds the new jars, %s TaskManager(s) registered again" % r.get("taskmanagers")
-            if r.get("role") in ("leader", "standby"):
+            if r.get("ha") and r.get("role") in ("leader", "standby"):
                 # High availability: which JobManager it was, and which leads after it.
                 detail = "restarted (it was the %s)%s; the leader is now %s; %s TaskManager(s) registered again" % (
                     r["role"], "; its classpath holds the new jars" if r.get("own_url") else

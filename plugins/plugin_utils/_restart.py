@@ -166,7 +166,9 @@ def jobmanager_order(hosts: t.Sequence[str], address_of: t.Callable[[str], str],
     ``leader``); a host is matched to a REST URL by its address (``address_of``: ansible_host or its name).
 
     Each item: ``host``, ``role`` (leader, standby or unknown), ``urls`` (``rest_urls`` with that host's own URL
-    first, so that the wait after its restart reads its own classpath), ``own_url`` (whether one URL names it)."""
+    first, so that the wait after its restart reads its own classpath), ``own_url`` (whether one URL names it) and
+    ``ha`` (whether the cluster runs with high availability; without it a lone JobManager is its own leader)."""
+    ha = (cluster.get("ha_mode") or "none") != "none"
     roles = {}
     for jm in cluster.get("jobmanagers") or []:
         roles[(urlsplit(jm.get("url") or "").hostname or "").lower()] = jm.get("role") or "unknown"
@@ -175,7 +177,7 @@ def jobmanager_order(hosts: t.Sequence[str], address_of: t.Callable[[str], str],
         names = {str(address_of(host) or host).lower(), str(host).lower()}
         own = [u for u in rest_urls if (urlsplit(u).hostname or "").lower() in names]
         role = next((roles[n] for n in names if n in roles), "unknown")
-        out.append({"host": host, "role": role, "own_url": bool(own),
+        out.append({"host": host, "role": role, "own_url": bool(own), "ha": ha,
                     "urls": own[:1] + [u for u in rest_urls if u not in own[:1]]})
     return sorted(out, key=lambda jm: jm["role"] == "leader")
 

@@ -4,6 +4,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.cdcops.flink_cdc.plugins.filter.restart import FilterModule, restart_batches
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _report_rows as rr
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _restart
 
 
@@ -170,8 +171,8 @@ def test_jobmanagers_restart_standbys_first_and_the_leader_last_each_waited_for_
     from ansible_collections.cdcops.flink_cdc.plugins.filter.restart import restart_jobmanager_order
     hostvars = {"jobmanager": {"ansible_host": "127.0.0.1"}, "jobmanager2": {"ansible_host": "127.0.2.1"}}
     order = restart_jobmanager_order(hostvars, ["jobmanager", "jobmanager2"], HA_URLS, HA_CLUSTER)
-    assert [(jm["host"], jm["role"], jm["own_url"]) for jm in order] == [
-        ("jobmanager2", "standby", True), ("jobmanager", "leader", True)]
+    assert [(jm["host"], jm["role"], jm["own_url"], jm["ha"]) for jm in order] == [
+        ("jobmanager2", "standby", True, True), ("jobmanager", "leader", True, True)]
     # The URLs as given (credentials kept for the module), the host's own first.
     assert order[0]["urls"] == ["http://ops:secret@127.0.2.1:18081", "http://ops:secret@127.0.0.1:18081"]
     assert order[1]["urls"] == ["http://ops:secret@127.0.0.1:18081", "http://ops:secret@127.0.2.1:18081"]
@@ -355,3 +356,13 @@ def test_stop_when_the_jobmanager_answers():
     refused = "Refusing to restart TaskManagers (tm1): 1 job(s) ... run."
     assert _restart.stop(answering, "Restart | Refuse", refused, [], [], ["tm1"], False, "jm", "u", []) == {
         "msg": refused, "rows": []}
+
+
+def test_a_lone_jobmanager_without_ha_restarts_with_the_row_it_always_had():
+    """Without high availability the one JobManager leads itself: its restart row keeps the plain wording."""
+    (jm,) = _restart.jobmanager_order(["jobmanager"], lambda h: "127.0.0.1", ["http://127.0.0.1:18081"], {
+        "ha_mode": "none", "jobmanagers": [{"url": "http://127.0.0.1:18081", "role": "leader"}]})
+    assert jm["role"] == "leader" and jm["ha"] is False
+    (row,) = rr.restart_rows([], [{"host": "jobmanager", "kind": "JobManager", "role": jm["role"], "ha": jm["ha"],
+                                   "own_url": True, "taskmanagers": 2}], True, "jobmanager", False)
+    assert row["detail"] == "restarted; its classpath holds the new jars, 2 TaskManager(s) registered again"
