@@ -304,14 +304,7 @@ def start_zookeeper():
 
 
 def stop_zookeeper():
-    pidfile = os.path.join(zk_dir(), "server.pid")
-    if os.path.exists(pidfile):
-        with open(pidfile) as f:
-            pid = int(f.read().strip() or 0)
-        if pid and pid_alive(pid):
-            log("stopping ZooKeeper (pid %d)" % pid)
-            _terminate(pid, timeout=10)
-        os.unlink(pidfile)
+    stop_by_pidfile(os.path.join(zk_dir(), "server.pid"), "ZooKeeper", timeout=10)
 
 
 def run(cmd, check=True, **kw):
@@ -1077,13 +1070,18 @@ def start_maven():
 
 
 def stop_maven():
-    pidfile = os.path.join(BED, "maven", "server.pid")
+    stop_by_pidfile(os.path.join(BED, "maven", "server.pid"), "Maven repository", timeout=5)
+
+
+def stop_by_pidfile(pidfile, what, timeout):
+    """Stop the server the bed started and whose pid it wrote into ``pidfile`` (if it still runs), and remove the
+    file."""
     if os.path.exists(pidfile):
         with open(pidfile) as f:
             pid = int(f.read().strip() or 0)
         if pid and pid_alive(pid):
-            log("stopping Maven repository (pid %d)" % pid)
-            _terminate(pid, timeout=5)
+            log("stopping %s (pid %d)" % (what, pid))
+            _terminate(pid, timeout=timeout)
         os.unlink(pidfile)
 
 
