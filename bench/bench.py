@@ -9,7 +9,7 @@ Usage (``make bench`` runs it through scripts/bench.sh, from the repository root
 What it measures, in one run, each figure side by side with its comparison:
 
 1. Deploy wall time against the inventory size N: the role's deploy phase
-   (``ansible-playbook cdcops.flink_cdc.deploy --tags deploy`` with its settings
+   (``ansible-playbook cdcops.flink_cdc.deploy --tags flink_cdc_deploy`` with its settings
    in group_vars, controller mode, an empty controller cache at the start of
    every first run) against a plain playbook written the way users write it
    today (``ansible.builtin.get_url`` for each jar on each host, verified with
@@ -93,7 +93,7 @@ BASELINE_NOTE = ("plain playbook: one ansible.builtin.get_url task looping over 
                  "in {{ flink_home }}/lib/, checksum: sha1:<url>.sha1, gather_facts: false; the JobManager "
                  "uri/wait_for checks of a real playbook are left out (no JobManager in the benchmark), so "
                  "the baseline is get_url only")
-ROLE_NOTE = ("the collection's playbook: ansible-playbook cdcops.flink_cdc.deploy --tags deploy (the role), "
+ROLE_NOTE = ("the collection's playbook: ansible-playbook cdcops.flink_cdc.deploy --tags flink_cdc_deploy (the role), "
              "settings in group_vars, flink_cdc_fetch_mode=controller, empty controller cache at the start of every "
              "first run, inventory with only flink_taskmanagers, no PostgreSQL vars, flink_cdc_report_dir=''")
 
@@ -223,7 +223,7 @@ class Role(Side):
     name = "role"
     note = ROLE_NOTE
     home_var = "flink_cdc_flink_home"
-    tags = "deploy"
+    tags = "flink_cdc_deploy"
     target = "cdcops.flink_cdc.deploy"
 
     def settings(self):
@@ -237,7 +237,7 @@ class Role(Side):
 
     def playbook(self):
         header = ("# group_vars/flink_taskmanagers.yml of the inventory; the run is\n"
-                  "#   ansible-playbook cdcops.flink_cdc.deploy -i inventory.ini --tags deploy\n"
+                  "#   ansible-playbook cdcops.flink_cdc.deploy -i inventory.ini --tags flink_cdc_deploy\n"
                   "# with flink_cdc_controller_cache_dir from -e: a fresh, empty directory for every first run.\n")
         return header + yaml.safe_dump(self.settings(), sort_keys=False, width=160)
 

@@ -6,7 +6,7 @@ Usage (from the repository root, with the project venv; bench/bench.py runs it a
 
 On a PRIVATE bed with N real TaskManagers of Flink 1.20.3 (at least 8; memory lowered, the bed, inventory and
 settings of bench/role_bench.py), each run is what a connector change costs users: ``ansible-playbook
-cdcops.flink_cdc.deploy --tags deploy,restart`` with the postgres-cdc jar pinned, every TaskManager's lib/ put back
+cdcops.flink_cdc.deploy --tags flink_cdc_deploy,flink_cdc_restart`` with the postgres-cdc jar pinned, every TaskManager's lib/ put back
 as the bed made it before the run, so that the deploy changes every TaskManager and the restart phase restarts them
 all (``flink_cdc_restart: rolling``, each TaskManager's own ``bin/taskmanager.sh stop && start``,
 ``flink_cdc_deploy_to_jobmanager: false``, so only TaskManagers restart). One run per ``flink_cdc_restart_batch`` of
@@ -71,7 +71,7 @@ class RestartBench(role_bench.RoleBench):
         }
         cmd = [os.path.join(role_bench.VENV_BIN, "ansible-playbook"), side["playbook"], "-i", side["inventory"],
                "--forks", str(self.args.forks), "-e", "@" + side["vars_file"], "-e", json.dumps(extra),
-               "--tags", "deploy,restart"]
+               "--tags", "flink_cdc_deploy,flink_cdc_restart"]
         self.reset_libs()
         before = self.registered()
         proc, wall = self.play(cmd, log_file, timing_file, run_dir)

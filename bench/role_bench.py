@@ -11,7 +11,7 @@ its own free ports, so the shared test bed is never touched) with N real TaskMan
 memory lowered (TM_MEMORY, TM_MANAGED_MEMORY), one inventory host per TaskManager:
 
 * role: the collection's playbook as users run it, ``ansible-playbook cdcops.flink_cdc.deploy --skip-tags
-  restart`` (the role on the JobManager and TaskManager hosts, every phase but restart: preflight, deploy, verify,
+  flink_cdc_restart`` (the role on the JobManager and TaskManager hosts, every phase but restart: preflight, deploy, verify,
   and the summary with its report), controller fetch mode, no smoke job, connectors unpinned (the role reads the
   repository's maven-metadata.xml and chooses for the cluster's Flink; ``flink_cdc_starrocks_connector: false``:
   the bed has no StarRocks and serves no StarRocks build for Flink 1.20), a fresh controller cache and report
@@ -87,7 +87,7 @@ MIN_TASKMANAGERS = 4
 
 TARGET_RATIO = 0.5
 # Every phase but restart; the summary is tagged always.
-ROLE_SKIP_TAGS = "restart"
+ROLE_SKIP_TAGS = "flink_cdc_restart"
 JAR_KEYS = ("group_id", "artifact_id", "version", "file", "bytes", "sha1")
 TARGET_PREFLIGHT_EXECUTIONS = 1
 

@@ -30,10 +30,10 @@ echo
 echo "==== the pipeline streams: a row changed in PostgreSQL arrives in the sink"
 python tests/bed/demo_change.py
 echo
-echo "==== ansible-playbook cdcops.flink_cdc.deploy -i $inventory ... -e flink_cdc_pipeline_checkpoint_interval=10s --tags pipeline,verify"
+echo "==== ansible-playbook cdcops.flink_cdc.deploy -i $inventory ... -e flink_cdc_pipeline_checkpoint_interval=10s --tags flink_cdc_pipeline,flink_cdc_verify"
 echo "     (a changed pipeline setting: the job is upgraded through a savepoint)"
 ansible-playbook cdcops.flink_cdc.deploy -i "$inventory" "${demo_vars[@]}" -e flink_cdc_pipeline_checkpoint_interval=10s \
-    --tags pipeline,verify
+    --tags flink_cdc_pipeline,flink_cdc_verify
 python tests/bed/demo_change.py
 echo
 echo "==== readiness report: $BED/report/flink_cdc_report.md"

@@ -65,7 +65,7 @@ EXAMPLES = r"""
 
 # Or for one run:
 # ANSIBLE_CALLBACKS_ENABLED=cdcops.flink_cdc.task_timing CDCOPS_TASK_TIMING_FILE=timing.json \
-#   ansible-playbook cdcops.flink_cdc.deploy -i inventory.ini --tags deploy
+#   ansible-playbook cdcops.flink_cdc.deploy -i inventory.ini --tags flink_cdc_deploy
 """
 
 import json

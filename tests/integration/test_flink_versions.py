@@ -74,7 +74,7 @@ def test_cluster_info_reads_the_version(bed, ansible):
 def test_unpinned_preflight_says_what_it_chose_for_this_version(bed, ansible, tmp_path, pristine_libs):
     inv = unpinned(bed, tmp_path)
     before = all_libs(bed)
-    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags="preflight")
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags="flink_cdc_preflight")
     assert all_libs(bed) == before
     report = inv.report()
     assert report["flink_version"] == bed["flink_version"] and report["connectors_pinned"] is False

@@ -36,8 +36,13 @@ def rows(inv, area="Pipeline"):
     return {r["check"]: r for r in inv.report()["rows"] if r["area"] == area}
 
 
+# The role's tags (flink_cdc_<phase>): every phase but the smoke job, and the pipeline phase with verify.
+UPGRADE_PHASES = "flink_cdc_deploy,flink_cdc_restart,flink_cdc_pipeline,flink_cdc_verify"
+PIPELINE_PHASES = "flink_cdc_pipeline,flink_cdc_verify"
+
+
 def play(ansible, inv, **kw):
-    return ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags="pipeline,verify", **kw)
+    return ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags=PIPELINE_PHASES, **kw)
 
 
 def test_the_pipeline_phase_generates_keeps_upgrades_and_removes_the_job(cdc_bed, ansible, tmp_path, pipelines):
@@ -103,7 +108,7 @@ def test_an_unhealthy_pipeline_fails_verify_with_the_fix(cdc_bed, ansible, tmp_p
     # The job is cancelled behind the role's back: verify names it, and the slot it left.
     (job,) = running(name)
     bed_mod.jobs_cancel()
-    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags="verify")
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags="flink_cdc_verify")
     assert run.rc != 0
     health = rows(inv)[name + " health"]
     assert health["status"] == "fail"
@@ -142,7 +147,7 @@ def test_a_connector_upgrade_under_a_running_pipeline_suspends_and_resumes_it(cd
     # The pipeline runs on postgres-cdc 3.3.0: the deploy puts it in every lib/ and the restart loads it.
     inv = pipeline_inventory(cdc_bed, tmp_path, p)
     inv.vars.update(flink_cdc_restart="rolling", flink_cdc_connectors=connectors(cdc_bed, older))
-    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags="deploy,restart,pipeline,verify")
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags=UPGRADE_PHASES)
     assert run.rc == 0, run
     assert rows(inv)[name]["status"] == "changed" and "submitted, now RUNNING" in rows(inv)[name]["detail"]
     jar = os.path.join(cdc_bed["jobmanager"]["home"], "lib", "flink-sql-connector-postgres-cdc-%s.jar")
@@ -153,7 +158,7 @@ def test_a_connector_upgrade_under_a_running_pipeline_suspends_and_resumes_it(cd
     # A dry run of the upgrade says what it would do and stops nothing.
     inv.vars.update(flink_cdc_connectors=connectors(cdc_bed, current))
     run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, check=True,
-                           tags="deploy,restart,pipeline,verify")
+                           tags=UPGRADE_PHASES)
     assert run.rc == 0, run
     assert "would be suspended with a savepoint before the restart of tm1, tm2, jobmanager" in \
         rows(inv)[name + " restart"]["detail"], rows(inv)
@@ -164,7 +169,7 @@ def test_a_connector_upgrade_under_a_running_pipeline_suspends_and_resumes_it(cd
     writer.start()
     try:
         time.sleep(3)
-        run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags="deploy,restart,pipeline,verify")
+        run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags=UPGRADE_PHASES)
         time.sleep(3)
     finally:
         writer.stop()
@@ -218,14 +223,14 @@ def test_a_running_job_the_role_does_not_own_refuses_the_restart_and_stops_no_pi
         assert "Nothing was stopped or restarted" in run.output
         assert [j["jid"] for j in running("rp-datagen")] == [pipeline["jid"]]
         assert taskmanager_ids() == ids
-        # Without that job, the restart goes on: run alone (--tags deploy,restart), the restart phase suspends the
-        # pipeline, restarts every process and resumes it from the savepoint itself.
+        # Without that job, the restart goes on: run alone (--tags flink_cdc_deploy,flink_cdc_restart), the restart
+        # phase suspends the pipeline, restarts every process and resumes it from the savepoint itself.
         (guard,) = running("cdcops-restart-guard")
         bed_mod.job_cancel(guard["jid"])
         bed_mod.wait_for("the guard job to end", lambda: not running("cdcops-restart-guard"))
         # (Another version: the refused run left its jars in lib/, and a restart follows a change of them.)
         inv.vars["flink_cdc_connectors"][0]["version"] = bed["connectors"]["postgres_cdc"]["current"]
-        run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags="deploy,restart")
+        run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags="flink_cdc_deploy,flink_cdc_restart")
         assert run.rc == 0, run
         got = rows(inv)
         assert "job %s suspended with the savepoint file:%s/savepoints/savepoint-" % (pipeline["jid"], tmp_path) in \
