@@ -12,7 +12,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: flink_cdc_report
 short_description: Write the Flink CDC readiness report (Markdown and JSON) on the controller
-version_added: 0.2.0
+version_added: 0.3.0
 description:
   - Writes C(flink_cdc_report.md) and C(flink_cdc_report.json) into O(dest) on the controller, from report rows
     such as the ones M(cdcops.flink_cdc.flink_host_check) returns and the P(cdcops.flink_cdc.flink_cdc#role) role

@@ -13,7 +13,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: flink_connector_choice
 short_description: Choose the Flink CDC connector builds for a Flink version, from what a Maven repository lists
-version_added: 0.2.0
+version_added: 0.3.0
 description:
   - Decides which connector jars fit a Flink cluster, for M(cdcops.flink_cdc.flink_connector_jar) to install,
     and returns one readiness-report row per connector. The P(cdcops.flink_cdc.flink_cdc#role) role runs it in

@@ -475,6 +475,7 @@ cache_dir:
       was transferred to the host, and left nothing of the jar in the cache.
   returned: with O(fetch_mode=controller), when a jar did not fit in the controller cache
   type: str
+  version_added: 0.3.0
 needed_bytes:
   description:
     - The size of the jar that did not fit in the controller cache (its Content-Length, the size the
@@ -482,10 +483,12 @@ needed_bytes:
       none of them is known.
   returned: with O(fetch_mode=controller), when a jar did not fit in the controller cache
   type: int
+  version_added: 0.3.0
 free_bytes:
   description: The free space of the controller cache's filesystem at that moment; null when it cannot be read.
   returned: with O(fetch_mode=controller), when a jar did not fit in the controller cache
   type: int
+  version_added: 0.3.0
 jars:
   description: One result per entry of O(jars), in the same order.
   returned: with O(jars)

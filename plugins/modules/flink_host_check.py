@@ -10,7 +10,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: flink_host_check
 short_description: Check a Flink host is ready for connector jars (Java, lib/, free space, network)
-version_added: 0.2.0
+version_added: 0.3.0
 description:
   - Runs on one Flink host (a TaskManager, or a JobManager that gets the jars) and checks, in one task, what the
     deploy of connector jars and the connectors themselves need there.
