@@ -28,10 +28,11 @@ description:
     run the jars there.
   - Returns the results as report rows in RV(rows) and never fails on a failed check; the caller decides.
   - When the controller knows the host's Python (C(ansible_python_interpreter) is set, or an earlier task
-    discovered it), an action plugin runs these reads as one short command with that Python, C(python -c) and
-    the standard library, and judges the result on the controller. That is one command per host, with no module payload and no
-    temporary directory. Otherwise, or when that command gives no answer it can read, the module runs (and
-    discovers the interpreter). Both read and judge the same way and return the same result.
+    discovered it), these reads are one short command on the host that needs nothing but that Python and its
+    standard library, and the controller judges the answer. That is one command per host and nothing written on
+    the host, so the preflight of many hosts stays fast. Otherwise, or when that command gives no answer the
+    controller can read, the module runs (and discovers the interpreter). Both read and judge the same way and
+    return the same result.
 author:
   - cdcops.flink_cdc maintainers (@cdcops)
 attributes:
