@@ -276,7 +276,7 @@ options:
       - It also keeps, under C(hosts/), one small file per host and O(dest) with the file names and checksums of
         the jars the last successful run left there (written only by real runs, never in check mode). It decides
         which jars are transferred before the module runs; the host still verifies every checksum.
-      - That file also remembers what the last run found in O(dest): every C(*.jar) there, as that run left it.
+      - That file also remembers every C(*.jar) in O(dest) as the last run left it.
         A rerun of the same task first makes a quick read-only check on the host; when every C(*.jar) in O(dest)
         is still the same file, unmodified since (same size, times, mode and owner), and each jar to install has
         its expected SHA-256, the task reports the host as it is without running the module or transferring
