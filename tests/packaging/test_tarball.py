@@ -27,8 +27,8 @@ DEV_ONLY = ("Makefile", ".gitignore", ".ci", "scripts", "bench", "requirements-d
             "docs/performance.json", "docs/performance.png", "docs/performance-role.json")
 
 # Shipped whole (less byte code and caches): the content, its metadata, and the tests that go with it.
-SHIPPED_TREES = ("plugins", "roles", "playbooks", "meta", "changelogs", "tests/unit", "tests/integration",
-                 "tests/bed")
+SHIPPED_TREES = ("plugins", "roles", "playbooks", "meta", "changelogs", "docs/docsite", "tests/unit",
+                 "tests/integration", "tests/bed")
 SHIPPED_FILES = ("README.md", "LICENSE", "requirements.txt", "meta/runtime.yml", "meta/execution-environment.yml",
                  "changelogs/changelog.yaml", "changelogs/config.yaml")
 
