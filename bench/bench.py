@@ -60,7 +60,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "bed"))
 
 import artifacts  # noqa: E402  pylint: disable=wrong-import-position
 from jars import sha_hex  # noqa: E402  pylint: disable=wrong-import-position
-from bench_common import first_error, logger, median  # noqa: E402  pylint: disable=wrong-import-position
+from bench_common import first_error, logger, median, playbook_env  # noqa: E402  pylint: disable=wrong-import-position
 import maven_repo  # noqa: E402  pylint: disable=wrong-import-position
 
 VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
@@ -305,16 +305,7 @@ class Bench:
                     self.sides[(set_name, side.name)] = (side, path)
 
     def env(self, timing_file):
-        env = dict(os.environ)
-        env.update({
-            "ANSIBLE_CONFIG": self.ansible_cfg,
-            "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "CDCOPS_TASK_TIMING_FILE": timing_file,
-            "PATH": VENV_BIN + os.pathsep + env.get("PATH", ""),
-        })
-        return env
+        return playbook_env(self.ansible_cfg, COLLECTIONS, VENV_BIN, timing_file)
 
     # --- one measured run
 

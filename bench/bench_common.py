@@ -1,7 +1,8 @@
 """What bench/bench.py, bench/role_bench.py and bench/pipeline_bench.py share: their log line, medians, why an
-ansible-playbook run failed, and free ports for a private bed. Checksums come from tests/bed/jars.py
+ansible-playbook run failed, the environment of a timed ansible-playbook run, and free ports for a private bed. Checksums come from tests/bed/jars.py
 (``sha_hex``), as everywhere in the bed."""
 
+import os
 import socket
 import statistics
 import sys
@@ -30,6 +31,21 @@ def first_error(path):
     except OSError:
         pass
     return "no failure line found"
+
+
+def playbook_env(ansible_cfg, collections, venv_bin, timing_file):
+    """The environment of a timed ansible-playbook run: the bench's ansible.cfg, this checkout's collection, no
+    colour, and the task_timing callback's output file."""
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_CONFIG": ansible_cfg,
+        "ANSIBLE_COLLECTIONS_PATH": collections,
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "CDCOPS_TASK_TIMING_FILE": timing_file,
+        "PATH": venv_bin + os.pathsep + env.get("PATH", ""),
+    })
+    return env
 
 
 def free_ports(count):

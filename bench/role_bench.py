@@ -56,7 +56,7 @@ BED_CODE = os.path.join(ROOT, "tests", "bed")
 sys.path.insert(0, BED_CODE)
 
 import jars  # noqa: E402  pylint: disable=wrong-import-position
-from bench_common import first_error, free_ports, logger, median  # noqa: E402  pylint: disable=wrong-import-position
+from bench_common import first_error, free_ports, logger, median, playbook_env  # noqa: E402  pylint: disable=wrong-import-position
 
 VENV_BIN = os.path.dirname(os.path.abspath(sys.executable))
 # CDCOPS_COLLECTIONS_PATH: a collections path whose cdcops/flink_cdc is this checkout (a git worktree that the
@@ -443,16 +443,7 @@ class RoleBench:
     # --- runs
 
     def env(self, timing_file):
-        env = dict(os.environ)
-        env.update({
-            "ANSIBLE_CONFIG": self.ansible_cfg,
-            "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS,
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "CDCOPS_TASK_TIMING_FILE": timing_file,
-            "PATH": VENV_BIN + os.pathsep + env.get("PATH", ""),
-        })
-        return env
+        return playbook_env(self.ansible_cfg, COLLECTIONS, VENV_BIN, timing_file)
 
     def maven_log(self):
         try:

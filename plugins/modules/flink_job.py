@@ -278,8 +278,7 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest impor
     FlinkRestError,
     rest_argument_spec,
 )
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.sql_job import client_problem, redact, secret_values
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import url_secrets
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.sql_job import client_problem, hide_secrets, redact
 
 
 class FlinkJob:
@@ -288,9 +287,7 @@ class FlinkJob:
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
         self.params = module.params
-        self.secrets = secret_values(self.params["sql_secrets"])
-        module.no_log_values.update(self.secrets)
-        module.no_log_values.update(url_secrets(*self.params["url"]))
+        self.secrets = hide_secrets(module)
         self.result = {"changed": False, "action": "none", "name": self.params["name"]}
 
     def fail(self, msg: str, **extra) -> None:

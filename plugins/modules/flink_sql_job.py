@@ -243,7 +243,6 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest impor
     FlinkRestError,
     rest_argument_spec,
 )
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import url_secrets
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.sql_job import (
     CLIENT_TIMEOUT,
     SqlJobError,
@@ -253,12 +252,12 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.sql_job im
     diagnose,
     exception_text,
     failure_location,
+    hide_secrets,
     job_report,
     new_jobs,
     parse_client_output,
     render_script,
     run_client,
-    secret_values,
     tail,
     wait_for_job,
 )
@@ -270,11 +269,7 @@ class FlinkSqlJob:
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
         self.params = module.params
-        self.secrets = secret_values(self.params["sql_secrets"])
-        # Ansible masks these in everything the module returns, as a second line of defence.
-        module.no_log_values.update(self.secrets)
-        # A password in the REST URL's userinfo, masked the same way (invocation included).
-        module.no_log_values.update(url_secrets(*self.params["url"]))
+        self.secrets = hide_secrets(module)
         self.flink_home = os.path.abspath(self.params["flink_home"])
         self.result = {"changed": False, "job_name": self.params["job_name"]}
 

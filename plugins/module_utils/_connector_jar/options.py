@@ -17,13 +17,23 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.ma
 DEFAULT_CACHE_DIR = "~/.cache/cdcops-flink-cdc/jars"
 SOURCE_OPTIONS = ("artifact_id", "url", "src")
 
-JAR_OPTIONS = dict(
+# Where a jar comes from: the same options at the top level (one jar) and in each item of ``jars``.
+_SOURCE_SPEC = dict(
     group_id=dict(type="str"),
     artifact_id=dict(type="str"),
     version=dict(type="str"),
     classifier=dict(type="str"),
     url=dict(type="str"),
     src=dict(type="path"),
+)
+
+
+def _source_spec() -> t.Dict[str, t.Any]:
+    return {name: dict(spec) for name, spec in _SOURCE_SPEC.items()}
+
+
+JAR_OPTIONS = dict(
+    _source_spec(),
     checksum=dict(type="str"),
     state=dict(type="str", choices=["present", "absent"]),
 )
@@ -39,12 +49,7 @@ def argument_spec(internal: bool = True) -> t.Dict[str, t.Any]:
     """The module's options; ``internal`` adds the one the action plugin passes to hosts (``wire.PUSHED``)."""
     spec: t.Dict[str, t.Any] = dict(
         repository_url=dict(type="str", default=DEFAULT_REPOSITORY_URL),
-        group_id=dict(type="str"),
-        artifact_id=dict(type="str"),
-        version=dict(type="str"),
-        classifier=dict(type="str"),
-        url=dict(type="str"),
-        src=dict(type="path"),
+        **_source_spec(),
         jars=dict(type="list", elements="dict", options=JAR_OPTIONS, required_one_of=[SOURCE_OPTIONS],
                   **_SOURCE_RULES),
         dest=dict(type="path", required=True),

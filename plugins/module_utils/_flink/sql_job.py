@@ -35,6 +35,7 @@ import typing as t
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._support_matrix import flink_at_least
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import FlinkRestError
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import url_secrets
 
 # Job states after which nothing changes any more (apache/flink JobStatus.isGloballyTerminalState).
 TERMINAL_STATES = ("FINISHED", "FAILED", "CANCELED")
@@ -116,6 +117,16 @@ def secret_values(secrets: t.Mapping[str, t.Any]) -> t.List[str]:
     values = {str(v) for v in secrets.values() if v is not None and str(v) != ""}
     values |= {v.replace("'", "''") for v in values}
     return sorted(values, key=len, reverse=True)
+
+
+def hide_secrets(module: t.Any) -> t.List[str]:
+    """The values of the module's ``sql_secrets``, which its messages redact. Ansible masks them, and a
+    password in the REST URL's userinfo, in everything the module returns too (invocation included), as a
+    second line of defence."""
+    secrets = secret_values(module.params["sql_secrets"])
+    module.no_log_values.update(secrets)
+    module.no_log_values.update(url_secrets(*module.params["url"]))
+    return secrets
 
 
 def redact(text: str, secrets: t.Iterable[str]) -> str:
