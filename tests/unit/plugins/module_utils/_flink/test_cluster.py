@@ -8,7 +8,7 @@ import pytest
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink import cluster as fc
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import FlinkRestError
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "flink")
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "flink")
 
 
 def recorded(path):

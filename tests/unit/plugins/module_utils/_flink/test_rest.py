@@ -16,7 +16,7 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest impor
 )
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import redact_url
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "flink")
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "flink")
 
 
 def recordings():
