@@ -704,7 +704,7 @@ def _jar_modules():
 
 def test_real_jars_in_the_bed_repository_match_the_record(bed):
     """The module's validation and factory scan on each real jar the bed serves, against the recorded data
-    (tests/bed/record_jars.py) that tests/unit/.../test_real_jar_layout.py replays."""
+    (tests/bed/record_jars.py) that tests/unit/plugins/module_utils/_connector_jar/test_jarfile.py replays."""
     checksums, connectors, jarfile = _jar_modules()
     with open(REAL_RECORD) as f:
         record = json.load(f)

@@ -5,14 +5,7 @@ import re
 import pytest
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _support_matrix as compat
-from ansible_collections.cdcops.flink_cdc.plugins.filter.compat import connector_problems, java_verdict
-
-PG = "flink-sql-connector-postgres-cdc"
-SR = "flink-connector-starrocks"
-
-
-def conn(artifact, version, group="org.apache.flink"):
-    return {"group_id": group, "artifact_id": artifact, "version": version}
+from ansible_collections.cdcops.flink_cdc.tests.unit.plugins.test_support.connector_data import PG, SR, conn
 
 
 @pytest.mark.parametrize("version, minor", [("1.20.3", "1.20"), ("2.2.0", "2.2"), ("1.9", "1.9"),
@@ -141,14 +134,6 @@ def test_java_check_against_flink_120():
     error, _warning = compat.java_check("1.20.3", "java: not found")
     assert "cannot tell the Java version" in error
     assert compat.java_check("2.2.0", 'openjdk version "21.0.2"') == (None, None)
-
-
-def test_filters():
-    problems = connector_problems([conn(PG, "3.5.0"), conn(SR, "1.2.11_flink-1.19", "com.starrocks")],
-                                  "1.20.3")
-    assert len(problems) == 1 and "flink-connector-starrocks" in problems[0]
-    verdict = java_verdict('openjdk version "17.0.15"', "1.20.3")
-    assert verdict == {"major": 17, "error": None, "warning": None}
 
 
 # --- The whole matrix: every known build (and a few that do not exist) on every Flink minor from 1.17 to 2.2.

@@ -2,17 +2,16 @@
 
 import pytest
 
-from ansible_collections.cdcops.flink_cdc.plugins.filter.compat import connector_choice, default_connectors
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _support_matrix
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _connectors
-
-PG = "flink-sql-connector-postgres-cdc"
-SR = "flink-connector-starrocks"
+from ansible_collections.cdcops.flink_cdc.tests.unit.plugins.test_support.connector_data import (
+    PG,
+    REPO,
+    SR,
+    coords,
+    metadata_result,
+)
 FLINK_VERSIONS = ("1.17.2", "1.18.1", "1.19.3", "1.20.3", "2.0.1", "2.1.3", "2.2.0")
-
-
-def coords(connectors):
-    return [_connectors.coordinates(c) for c in connectors]
 
 
 @pytest.mark.parametrize("flink_version, expected", [
@@ -128,14 +127,6 @@ def test_unknown_flink_chooses_nothing_and_says_why():
     assert row["status"] == "fail" and "without the cluster's Flink version" in row["detail"]
 
 
-def test_filters():
-    assert default_connectors("1.20.3", "false") == _connectors.default_connectors("1.20.3", starrocks=False)
-    assert connector_choice(None, "1.19.3")["connectors"] == _connectors.default_connectors("1.19.3")
-    from ansible.errors import AnsibleFilterError
-    with pytest.raises(AnsibleFilterError, match="connector_choice expects a list"):
-        connector_choice("3.5.0", "1.20.3")
-
-
 def test_supported_versions_table():
     table = _connectors.supported_versions_table()
     lines = table.splitlines()
@@ -164,11 +155,6 @@ BED_LISTED = {
     "org.apache.flink:%s" % PG: ["3.2.1", "3.3.0", "3.5.0"],
     "com.starrocks:%s" % SR: ["1.2.10_flink-1.18", "1.2.10_flink-1.19"],
 }
-REPO = "http://127.0.0.1:18901"
-
-
-def metadata_result(group, artifact, status, content=""):
-    return {"item": {"group_id": group, "artifact_id": artifact}, "status": status, "content": content}
 
 
 def test_listed_versions_reads_uri_results():
@@ -274,22 +260,6 @@ def test_every_listed_choice_is_listed_fits_and_is_the_newest_listed(flink_versi
                 assert artifact not in chosen
                 row = next(r for r in out["rows"] if r["check"] == artifact)
                 assert row["status"] == "fail"
-
-
-def test_connector_choice_filter_passes_the_metadata():
-    results = [metadata_result("org.apache.flink", PG, 200, "<metadata><versioning><versions><version>3.2.1"
-                                                            "</version></versions></versioning></metadata>"),
-               metadata_result("com.starrocks", SR, 200, "<metadata><versioning><versions><version>"
-                                                         "1.2.10_flink-1.19</version></versions></versioning></metadata>")]
-    out = connector_choice([], "1.18.1", True, results, REPO)
-    assert coords(out["connectors"]) == ["org.apache.flink:%s:3.2.1" % PG]
-    assert [r["status"] for r in out["rows"]] == ["ok", "fail"]
-    results[1] = metadata_result("com.starrocks", SR, 404)
-    assert [r["status"] for r in connector_choice([], "1.18.1", True, results, REPO)["rows"]] == ["ok", "warn"]
-    assert connector_choice([], "1.18.1", True, [], REPO) == connector_choice([], "1.18.1")
-    from ansible.errors import AnsibleFilterError
-    with pytest.raises(AnsibleFilterError, match="metadata to be a list of uri results"):
-        connector_choice([], "1.18.1", True, "oops")
 
 
 def test_a_connector_whose_metadata_was_not_read_is_chosen_from_the_matrix():

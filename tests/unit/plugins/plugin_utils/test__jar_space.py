@@ -1,9 +1,5 @@
 """The role's estimate of the room its jars take in lib/ (plugin_utils/_jar_space.py, filter jar_space_needed)."""
 
-import pytest
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.cdcops.flink_cdc.plugins.filter.host_check import jar_space_needed
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _jar_space
 
 PG = {"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-postgres-cdc", "version": "3.5.0"}
@@ -28,9 +24,3 @@ def test_cached_sizes_count_and_the_others_are_guessed(tmp_path):
     local = tmp_path / "local.jar"
     local.write_bytes(b"y" * 7)
     assert _jar_space.space_needed([{"src": str(local)}], "") == 7
-
-
-def test_filter_wants_a_list_of_dicts():
-    assert jar_space_needed([], "/nowhere") == 0
-    with pytest.raises(AnsibleFilterError):
-        jar_space_needed("x")

@@ -1,11 +1,17 @@
 """The restart phase's rules: each host's restart method, and the batches TaskManagers restart in."""
 
 import pytest
-from ansible.errors import AnsibleFilterError
 
-from ansible_collections.cdcops.flink_cdc.plugins.filter.restart import FilterModule, restart_batches
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _report_rows as rr
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _restart
+from ansible_collections.cdcops.flink_cdc.tests.unit.plugins.test_support.restart_data import (
+    BEFORE,
+    BEFORE_3,
+    DEFAULTS,
+    FAILED_COMMAND,
+    HOSTS,
+    logs,
+)
 
 
 class HostVars(dict):
@@ -13,9 +19,6 @@ class HostVars(dict):
 
     def raw_get(self, host):
         return self[host]
-
-
-DEFAULTS = {name: "" for kind in _restart.KINDS.values() for name in kind}
 
 
 def test_per_host_restart_commands_satisfy_the_check():
@@ -49,11 +52,6 @@ def test_different_methods_per_host_are_listed():
     assert rows[0]["detail"] == "rolling restart with tm1: command: a; tm2: systemd unit b"
 
 
-# --------------------------------------------------------------------------- batches
-
-HOSTS = ["tm%02d" % i for i in range(1, 11)]
-
-
 @pytest.mark.parametrize("batch, sizes", [
     (1, [1] * 10), ("1", [1] * 10), (4, [4, 4, 2]), ("25%", [3, 3, 3, 1]), ("100%", [10]), ("10%", [1] * 10),
     ("1%", [1] * 10), (" 50% ", [5, 5]), (12, [10]), ("33.3%", [4, 4, 2]),
@@ -80,19 +78,6 @@ def test_a_batch_it_cannot_read_names_the_variable(batch):
                               "those to restart (25%%), at least 1" % (batch,))
 
 
-def test_the_filters():
-    assert FilterModule().filters()["restart_batches"] is restart_batches
-    assert restart_batches(["a", "b", "c"], 2) == [["a", "b"], ["c"]]
-    assert restart_batches(None, 2) == []
-    with pytest.raises(AnsibleFilterError, match="flink_cdc_restart_batch is 'x'"):
-        restart_batches(["a"], "x")
-
-
-# --------------------------------------------------------------------------- registration after a batch
-
-BEFORE = {"host_matches": {"matched": {"tm1": ["127.0.0.2:40001-aaaaaa"], "tm2": ["127.0.0.3:40002-bbbbbb"]}}}
-
-
 def test_missing_and_records_after_a_batch():
     after = {"host_matches": {"matched": {"tm1": ["127.0.0.2:40011-cccccc"], "tm2": ["127.0.0.3:40002-bbbbbb"]}}}
     old = ["127.0.0.2:40001-aaaaaa", "127.0.0.3:40002-bbbbbb"]
@@ -110,14 +95,6 @@ def test_records_in_check_mode_have_no_new_ids():
     after = {"host_matches": {"matched": {"tm1": ["127.0.0.2:40011-cccccc"]}}}
     assert _restart.records(["tm1"], BEFORE, after, check_mode=True) == [
         {"host": "tm1", "old": ["127.0.0.2:40001-aaaaaa"], "new": []}]
-
-
-def test_the_registration_filters():
-    from ansible_collections.cdcops.flink_cdc.plugins.filter.restart import restart_missing, restart_records
-    filters = FilterModule().filters()
-    assert filters["restart_missing"] is restart_missing and filters["restart_records"] is restart_records
-    assert restart_missing(None, ["tm1"], None) == ["tm1"]
-    assert restart_records(["tm1"], BEFORE, None) == [{"host": "tm1", "old": ["127.0.0.2:40001-aaaaaa"], "new": []}]
 
 
 # --------------------------------------------------------------------------- what to restart
@@ -143,15 +120,6 @@ def test_restart_targets_of_a_host_that_is_both():
     facts = {"h1": {"__flink_cdc_deploy": {"changed": True}}}
     got = _restart.to_restart(["h1"], lambda h, n: facts[h].get(n), ["h1"], "h1")
     assert got["taskmanagers"] == ["h1"] and got["jobmanager"] is True
-
-
-def test_restart_targets_filter_reads_hostvars():
-    from ansible_collections.cdcops.flink_cdc.plugins.filter.restart import restart_targets
-    assert FilterModule().filters()["restart_targets"] is restart_targets
-    hostvars = {"tm1": {"__flink_cdc_deploy": {"changed": True}}}
-    assert restart_targets(hostvars, ["tm1", "gone"], ["tm1", "gone"], "")["taskmanagers"] == ["tm1"]
-    assert restart_targets(hostvars, None, None, None) == {"taskmanagers": [], "jobmanagers": [], "jobmanager": False,
-                                                           "why": {}}
 
 
 def test_restart_targets_with_several_jobmanagers_takes_each_whose_lib_changed():
@@ -193,16 +161,6 @@ def test_jobs_are_at_risk_unless_only_the_jobmanagers_of_an_ha_cluster_restart()
     assert _restart.jobs_at_risk(jobs, "zookeeper", []) == []  # the next leader recovers them
 
 
-# --------------------------------------------------------------------------- a TaskManager that does not come back
-
-BEFORE_3 = {"taskmanagers": [{"id": "a"}, {"id": "b"}, {"id": "c"}],
-            "host_matches": {"matched": {"tm1": ["a"], "tm2": ["b"], "tm3": ["c"]}}}
-# The registered results of a command that memory settings made fail, as ansible.builtin.command returns them.
-FAILED_COMMAND = {"failed": True, "rc": 1, "msg": "non-zero return code",
-                  "stdout": "\n".join("INFO line %d" % i for i in range(30)) + "\nCaused by: IllegalConfigurationException",
-                  "stderr": "[ERROR] The execution result is empty."}
-
-
 def test_launch_sorts_the_batch_into_started_and_failed():
     results = {"tm1": [{"changed": True, "rc": 0}, {"skipped": True}],
                "tm2": [FAILED_COMMAND, {"skipped": True}],
@@ -223,12 +181,6 @@ def test_launch_sorts_the_batch_into_started_and_failed():
 def test_launch_of_a_batch_that_started():
     launched = _restart.launch(["tm1", "tm2"], lambda host: [{"changed": True}, {"skipped": True}], BEFORE_3)
     assert launched == {"started": ["tm1", "tm2"], "failed": {}, "wait_for": 3}
-
-
-def logs(host):
-    return {"tm1": {"dir": "/opt/flink/log", "path": "/opt/flink/log/flink-flink-taskexecutor-0-tm1.log",
-                    "lines": ["... Could not resolve ResourceManager address pekko.tcp://flink@127.0.0.99:6123"]},
-            "tm3": {"dir": "/opt/flink/log", "path": "", "lines": []}}.get(host, {})
 
 
 def test_failures_name_the_cause_and_keep_the_lines():
@@ -280,27 +232,6 @@ def test_newest_log():
              {"path": "/l/flink-a-taskexecutor-1-h.log", "mtime": 20.0}]
     assert _restart.newest_log(files) == "/l/flink-a-taskexecutor-1-h.log"
     assert _restart.newest_log([]) == ""
-
-
-def test_the_failure_filters_read_each_host():
-    from ansible_collections.cdcops.flink_cdc.plugins.filter import restart as f
-    filters = FilterModule().filters()
-    for name in ("restart_launch", "restart_failures", "restart_stop", "restart_newest_log"):
-        assert filters[name] is getattr(f, name)
-    hostvars = {"tm1": {"__flink_cdc_restart_command_run": FAILED_COMMAND,
-                        "__flink_cdc_restart_service_run": {"skipped": True}},
-                "tm2": {"__flink_cdc_restart_command_run": {"changed": True, "rc": 0},
-                        "__flink_cdc_restart_service_run": {"skipped": True},
-                        "__flink_cdc_restart_log": logs("tm1")}}
-    launched = f.restart_launch(hostvars, ["tm1", "tm2"], BEFORE_3)
-    assert launched["started"] == ["tm2"] and list(launched["failed"]) == ["tm1"]
-    records = f.restart_failures(hostvars, ["tm1", "tm2"], launched, ["tm2"], None, BEFORE_3, 30)
-    assert [(r["host"], r["source"]) for r in records] == [
-        ("tm1", "its output"), ("tm2", "/opt/flink/log/flink-flink-taskexecutor-0-tm1.log")]
-    stop = f.restart_stop(hostvars, ["tm1", "tm2"], {"flink_version": "1.20.3"}, "Restart | Stop", "stopped",
-                          records, records, ["tm1", "tm2"], False, "jm", "http://jm:8081")
-    assert stop["msg"].startswith("tm1: the restart") and stop["rows"] == []
-    assert f.restart_newest_log(None) == ""
 
 
 # --------------------------------------------------------------------------- why the restart phase stopped

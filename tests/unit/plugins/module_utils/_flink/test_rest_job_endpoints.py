@@ -1,5 +1,5 @@
 """The REST client's job endpoints (config, checkpoints, stop with savepoint, savepoint status) against a loopback
-server that replays bodies recorded from a real Flink 1.20.3, as test__flink_rest.py does."""
+server that replays bodies recorded from a real Flink 1.20.3, as test_rest.py does."""
 
 import json
 import os

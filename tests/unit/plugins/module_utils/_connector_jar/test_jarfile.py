@@ -1,4 +1,8 @@
-"""The module's jar rules against what the REAL published connector jars contain.
+"""What makes a file a connector jar: manifest, factory services, CRCs, thin jars.
+
+Pure functions and local files only; tests/unit/plugins/test_support/connector_jars.py says how the jars are made.
+
+The last part checks the module's jar rules against what the REAL published connector jars contain.
 
 Replays tests/unit/fixtures/jars/real_connectors.json, recorded by tests/bed/record_jars.py from the jars
 Maven Central publishes (the real jars are the test of record). No network, no ~/.m2: where a
@@ -16,8 +20,171 @@ import pytest
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import checksums, connectors, jarfile
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.errors import InvalidJarError
+from ansible_collections.cdcops.flink_cdc.tests.unit.plugins.test_support.connector_jars import (
+    PG2,
+    PG3,
+    jars,
+    starrocks,
+)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+
+# --- jar validation -------------------------------------------------------------------------------
+
+def test_valid_sql_connector_jars(tmp_path):
+    path = jars.published_path(str(tmp_path / "repo"), "3.1.0")
+    info = jarfile.validate_jar(path, "pg", [PG3])
+    assert info.factories == (PG3,)
+    assert jarfile.read_factories(path) == (PG3,)
+    old = jars.published_path(str(tmp_path / "repo"), "2.4.2")
+    assert jarfile.validate_jar(old, "pg", [PG2, PG3]).factories == (PG2,)
+    sr = str(tmp_path / "repo" / jars.publish_starrocks(str(tmp_path / "repo"), "1.2.11_flink-1.20"))
+    assert set(jarfile.validate_jar(sr, "sr", [connectors.STARROCKS_FACTORIES[0]]).factories) == set(connectors.STARROCKS_FACTORIES)
+
+
+def test_thin_jar_is_refused_with_a_hint(tmp_path):
+    thin = jars.published_path(str(tmp_path / "repo"), "3.1.0", thin=True)
+    with pytest.raises(InvalidJarError) as err:
+        jarfile.validate_jar(thin, "thin", [PG3])
+    assert "thin connector jar" in err.value.msg and "flink-sql-connector-postgres-cdc" in err.value.msg
+    with pytest.raises(InvalidJarError) as err:
+        jarfile.refuse_wrong_artifact("flink-connector-postgres-cdc")
+    assert "artifact_id: flink-sql-connector-postgres-cdc" in err.value.msg
+    jarfile.refuse_wrong_artifact("flink-sql-connector-postgres-cdc")
+
+
+def test_wrong_factory_is_refused(tmp_path):
+    sr = str(tmp_path / "repo" / jars.publish_starrocks(str(tmp_path / "repo"), "1.2.11_flink-1.20"))
+    with pytest.raises(InvalidJarError) as err:
+        jarfile.validate_jar(sr, "sr as pg", [PG3])
+    assert "does not register " + PG3 in err.value.msg
+
+
+def test_missing_manifest_is_refused(tmp_path):
+    path = jars.build_jar(str(tmp_path / "x-1.jar"), factories=(PG3,), manifest=False)
+    with pytest.raises(InvalidJarError) as err:
+        jarfile.validate_jar(path, "x")
+    assert "MANIFEST.MF" in err.value.msg
+
+
+@pytest.mark.parametrize("size", [0, 300_000])
+def test_test_jars_are_reproducible(tmp_path, size):
+    # The tests compare hosts' lib/ byte for byte: a jar must not carry the time it was built.
+    kw = dict(factories=(PG3,), classes=("a.B",), title="t", version="1", size=size)
+    one, two = (jars.build_jar(str(tmp_path / n), **kw) for n in ("one.jar", "two.jar"))
+    assert open(one, "rb").read() == open(two, "rb").read()
+    with zipfile.ZipFile(one) as z:
+        assert {i.date_time for i in z.infolist()} == {jars.ZIP_DATE}
+
+
+@pytest.mark.parametrize("size", [0, 300_000])
+def test_bad_crc_is_refused(tmp_path, size):
+    path = jars.build_jar(str(tmp_path / "x-1.jar"), factories=("x.Factory",), classes=("a.B", "c.D"), size=size)
+    jarfile.validate_jar(path, "x")
+    entry = jars.corrupt_entry(path)
+    with pytest.raises(InvalidJarError) as err:
+        jarfile.validate_jar(path, "x")
+    assert "corrupt" in err.value.msg
+    # The central directory is intact, so only reading every entry finds it.
+    assert jarfile.validate_jar(path, "x", check_entries=False).entries > 0
+    assert entry
+
+
+def test_truncated_and_html_files_are_not_jars(tmp_path):
+    good = jars.published_path(str(tmp_path / "repo"))
+    data = open(good, "rb").read()
+    cut = tmp_path / "cut.jar"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InvalidJarError) as err:
+        jarfile.validate_jar(str(cut), "cut")
+    assert "truncated or corrupt" in err.value.msg
+    page = tmp_path / "page.jar"
+    page.write_bytes(b"<!DOCTYPE html><html><body>Please sign in</body></html>")
+    with pytest.raises(InvalidJarError) as err:
+        jarfile.validate_jar(str(page), "page")
+    assert "HTML page" in err.value.msg
+    junk = tmp_path / "junk.jar"
+    junk.write_bytes(b"\x00" * 100)
+    with pytest.raises(InvalidJarError):
+        jarfile.read_factories(str(junk))
+
+
+def test_services_file_comments_and_blank_lines(tmp_path):
+    path = str(tmp_path / "x-1.jar")
+    import zipfile
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(jarfile.MANIFEST, "Manifest-Version: 1.0\r\n\r\n")
+        z.writestr(jarfile.FACTORY_SERVICE, "# licence header\n\n  %s  # trailing\n%s\n" % (PG3, PG3))
+    assert jarfile.read_factories(path) == (PG3,)
+
+
+# --- reading what a jar registers without parsing all its entries ---------------------------------
+
+def _by_zipfile(path):
+    import zipfile
+    with zipfile.ZipFile(path) as jar:
+        return jarfile._services_of(jar)
+
+
+def _fast(path):
+    with open(path, "rb") as f:
+        return jarfile._factories_in_central_directory(f, os.path.getsize(path))
+
+
+def _jar_with(path, entries, comment=b"", compression=None):
+    import zipfile
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.comment = comment
+        for name, data in entries:
+            z.writestr(name, data, compress_type=compression)
+    return path
+
+
+SERVICES = "# comment\n%s\n\n%s  \n%s\n" % (PG3, connectors.STARROCKS_FACTORIES[0], PG3)
+
+
+@pytest.mark.parametrize("entries, comment, compression", [
+    ([("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n"), (jarfile.FACTORY_SERVICE, SERVICES)], b"", None),
+    ([(jarfile.FACTORY_SERVICE, SERVICES), ("a/B.class", "x" * 5000)], b"", 0),  # stored
+    ([("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n"), ("a/B.class", "x")], b"", None),  # registers nothing
+    ([("x/" + jarfile.FACTORY_SERVICE, "not this one"), (jarfile.FACTORY_SERVICE, SERVICES)], b"", None),
+    ([(jarfile.FACTORY_SERVICE, SERVICES)], b"an archive comment", None),
+    ([("M" * 40 + jarfile.FACTORY_SERVICE, "a longer name ending in the service name")], b"", None),
+])
+def test_factories_from_the_central_directory_are_zipfiles(tmp_path, entries, comment, compression):
+    path = _jar_with(str(tmp_path / "a-1.jar"), entries, comment, compression)
+    assert _fast(path) == _by_zipfile(path) == jarfile.read_factories(path)
+
+
+def test_factories_of_real_connector_jars_come_from_the_central_directory(tmp_path):
+    for path in (jars.published_path(str(tmp_path / "repo"), "3.1.0"), starrocks(tmp_path),
+                 jars.published_path(str(tmp_path / "repo"), "2.4.2")):
+        assert _fast(path) == _by_zipfile(path) == jarfile.read_factories(path) != ()
+
+
+def test_unusual_jars_are_left_to_zipfile(tmp_path):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+        twice = _jar_with(str(tmp_path / "twice.jar"), [(jarfile.FACTORY_SERVICE, PG2), (jarfile.FACTORY_SERVICE, PG3)])
+    assert _fast(twice) is None
+    assert jarfile.read_factories(twice) == _by_zipfile(twice) == (PG3,)  # zipfile's answer: the last one
+    normal = _jar_with(str(tmp_path / "normal.jar"), [(jarfile.FACTORY_SERVICE, SERVICES)])
+    prefixed = tmp_path / "prefixed.jar"  # data before the zip: not what a jar in lib/ looks like
+    with open(normal, "rb") as f:
+        prefixed.write_bytes(b"#!/bin/sh\nexec java -jar \"$0\"\n" + f.read())
+    assert _fast(str(prefixed)) is None
+    with pytest.raises(InvalidJarError):
+        jarfile.read_factories(str(prefixed))
+    damaged = _jar_with(str(tmp_path / "damaged.jar"), [(jarfile.FACTORY_SERVICE, SERVICES * 20)], compression=0)
+    jars.corrupt_entry(damaged, jarfile.FACTORY_SERVICE)
+    assert _fast(damaged) is None
+    with pytest.raises(InvalidJarError) as err:
+        jarfile.read_factories(damaged)
+    assert "CRC" in err.value.msg
+    assert jarfile.safe_factories(damaged) == ()
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "bed"))
 import artifacts  # noqa: E402
 

@@ -24,7 +24,7 @@ FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "pg")
 
 @pytest.fixture(autouse=True)
 def current_pg_classes():
-    # test__pg.py reloads _postgres/connection.py (to import it without psycopg2); bind the module to the current classes.
+    # _postgres/test_connection.py reloads _postgres/connection.py (to import it without psycopg2); bind the module to the current classes.
     importlib.reload(pg_replication_slot)
 
 

@@ -15,8 +15,14 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest impor
     endpoint,
 )
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import redact_url
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import (
+    FlinkRestClient,
+    FlinkRestError,
+    split_urls,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink import rest as _flink_rest
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "flink")
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "flink")
 
 
 def recordings():
@@ -157,3 +163,33 @@ def test_redact_and_endpoint():
     assert redact_url("https://u:p@jm.example:9443/flink") == "https://jm.example:9443/flink"
     assert endpoint("https://jm.example/flink") == "jm.example:443"
     assert endpoint("http://[fd00::1]:8081") == "[fd00::1]:8081"
+
+
+def test_urls_are_a_list_or_one_string_with_commas():
+    assert split_urls("http://a:8081, http://b:8081,") == ["http://a:8081", "http://b:8081"]
+    assert split_urls(["http://a:8081", "http://b:8081,http://c:8081"]) == ["http://a:8081", "http://b:8081",
+                                                                            "http://c:8081"]
+    with pytest.raises(FlinkRestError) as err:
+        FlinkRestClient("http://a:8081,b:8081")
+    assert "'b:8081' is not an http(s) URL" in err.value.message
+
+
+def test_rest_timeout_bounds_a_request_whose_headers_trickle(trickling_server):
+    start = time.monotonic()
+    with pytest.raises(_flink_rest.FlinkRestError) as err:
+        _flink_rest.FlinkRestClient(trickling_server, timeout=1).overview()
+    assert time.monotonic() - start < 3
+    assert "timed out: no complete answer within 1 s (timeout)" in err.value.message
+
+
+def test_rest_deadline_bounds_every_request_of_a_wait(trickling_server):
+    client = _flink_rest.FlinkRestClient(trickling_server, timeout=5)
+    client.deadline = time.monotonic() + 1.5
+    start = time.monotonic()
+    with pytest.raises(_flink_rest.FlinkRestError) as first:
+        client.overview()
+    assert time.monotonic() - start < 3
+    assert "(what was left of the wait)" in first.value.message
+    with pytest.raises(_flink_rest.FlinkRestError) as again:
+        client.overview()  # past the deadline: at once, with the failure that matters
+    assert again.value.message == first.value.message
