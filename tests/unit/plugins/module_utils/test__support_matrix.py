@@ -5,7 +5,8 @@ import re
 import pytest
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _support_matrix as compat
-from ansible_collections.cdcops.flink_cdc.plugins.filter.compat import connector_problems, java_verdict
+from ansible_collections.cdcops.flink_cdc.plugins.filter.support_matrix import connector_problems
+from ansible_collections.cdcops.flink_cdc.plugins.filter.java import java_verdict
 
 PG = "flink-sql-connector-postgres-cdc"
 SR = "flink-connector-starrocks"

@@ -1,0 +1,36 @@
+"""The connector filters (plugins/filter/support_matrix.py): thin entry points into the support matrix and the choice."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.cdcops.flink_cdc.plugins.filter.support_matrix import (
+    FilterModule,
+    connector_problems,
+    default_connectors,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _connector_choice
+
+PG = "flink-sql-connector-postgres-cdc"
+
+
+def test_the_file_holds_these_filters():
+    assert sorted(FilterModule().filters()) == ["connector_problems", "default_connectors"]
+
+
+def test_default_connectors_takes_strings_as_the_role_passes_them():
+    assert default_connectors("1.19.3") == _connector_choice.default_connectors("1.19.3")
+    assert default_connectors(None) == []
+
+
+def test_connector_problems_names_each_problem_and_refuses_what_is_no_list():
+    fits = {"group_id": "org.apache.flink", "artifact_id": PG, "version": "3.5.0"}
+    wrong = {"group_id": "org.apache.flink", "artifact_id": PG, "version": "3.1.1"}
+    (problem,) = connector_problems([fits, wrong], "1.20.3")
+    assert problem.startswith("org.apache.flink:%s:3.1.1: Flink CDC 3.1 supports Flink" % PG)
+    # A connector the support matrix does not know has no problem found.
+    assert connector_problems([{"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-kafka",
+                                "version": "4.0.1-2.0"}], "1.20.3") == []
+    with pytest.raises(AnsibleFilterError, match="connector_problems expects a list of connectors, got str"):
+        connector_problems("3.5.0", "1.20.3")
+    with pytest.raises(AnsibleFilterError, match="each connector must be a dict"):
+        connector_problems(["3.5.0"], "1.20.3")
