@@ -1,8 +1,12 @@
-"""The connector_choice filter (plugins/filter/connectors_deprecated.py): the old uri-loop path of the role's
-connector choice."""
+"""The deprecated connector_choice filter (plugins/filter/connectors_deprecated.py): the old uri-loop path of the
+role's connector choice, kept working until its removal and routed as deprecated in meta/runtime.yml."""
+
+import os
 
 import pytest
+import yaml
 
+from conftest import ROOT
 from ansible_collections.cdcops.flink_cdc.plugins.filter.support_matrix import default_connectors
 from ansible_collections.cdcops.flink_cdc.plugins.filter.connectors_deprecated import (
     FilterModule,
@@ -26,6 +30,26 @@ def metadata_result(group, artifact, status, content=""):
 
 def test_the_file_holds_only_the_deprecated_filter():
     assert FilterModule().filters() == {"connector_choice": connector_choice}
+
+
+def _version(text):
+    return tuple(int(p) for p in str(text).split("."))
+
+
+def test_runtime_routing_deprecates_it_for_the_flink_connector_choice_module():
+    with open(os.path.join(ROOT, "meta", "runtime.yml")) as f:
+        routing = yaml.safe_load(f)["plugin_routing"]["filter"]
+    assert sorted(routing) == ["connector_choice"]
+    deprecation = routing["connector_choice"]["deprecation"]
+    assert "cdcops.flink_cdc.flink_connector_choice module" in deprecation["warning_text"]
+    with open(os.path.join(ROOT, "galaxy.yml")) as f:
+        version = yaml.safe_load(f)["version"]
+    # Kept for a release: removed in a later release than the one being prepared.
+    assert _version(deprecation["removal_version"]) > _version(version)
+    with open(os.path.join(ROOT, "plugins", "filter", "connector_choice.yml")) as f:
+        documented = yaml.safe_load(f)["DOCUMENTATION"]["deprecated"]
+    assert str(documented["removed_in"]) == str(deprecation["removal_version"])
+    assert "cdcops.flink_cdc.flink_connector_choice module" in documented["alternative"]
 
 
 def test_filters():
