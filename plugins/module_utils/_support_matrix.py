@@ -94,7 +94,7 @@ PGOUTPUT_MIN_VERSION_NUM = 100000
 # Logical decoding on a standby exists from PostgreSQL 16 (PostgreSQL 16 release notes).
 STANDBY_DECODING_MIN_VERSION_NUM = 160000
 
-# The artifacts this matrix judges; anything else is not judged.
+# The artifacts this matrix judges (``knows``); anything else is not in it, and is not judged.
 POSTGRES_CDC_ARTIFACTS = (PG_CDC_SQL_ARTIFACT, PG_CDC_THIN_ARTIFACT)
 
 
@@ -315,8 +315,16 @@ def _starrocks_problem(name, version, minor, flink_version):
     return None
 
 
+def knows(connector):
+    """Whether the tables above judge this connector: a postgres-cdc or StarRocks artifact. Anything else (a
+    Kafka or JDBC connector, say) is not in them: ``connector_problem`` finds no problem with it, which is no
+    judgement that it fits."""
+    return connector.get("artifact_id") in POSTGRES_CDC_ARTIFACTS + (STARROCKS_ARTIFACT,)
+
+
 def connector_problem(connector, flink_version):
-    """None when a connector fits the cluster's Flink version, else the reason and the fix.
+    """None when a connector fits the cluster's Flink version or is not one the matrix ``knows``, else the reason
+    and the fix.
 
     Every fix names a build that the tables above list and that supports the cluster's Flink minor (the
     same release's build when it has one, else the newest), or says that no release supports it.

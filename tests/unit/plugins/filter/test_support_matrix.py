@@ -27,7 +27,7 @@ def test_connector_problems_names_each_problem_and_refuses_what_is_no_list():
     wrong = {"group_id": "org.apache.flink", "artifact_id": PG, "version": "3.1.1"}
     (problem,) = connector_problems([fits, wrong], "1.20.3")
     assert problem.startswith("org.apache.flink:%s:3.1.1: Flink CDC 3.1 supports Flink" % PG)
-    # A connector the support matrix does not know has no problem found.
+    # A connector the support matrix does not know has no problem found; the choice's row says it was not checked.
     assert connector_problems([{"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-kafka",
                                 "version": "4.0.1-2.0"}], "1.20.3") == []
     with pytest.raises(AnsibleFilterError, match="connector_problems expects a list of connectors, got str"):

@@ -70,6 +70,28 @@ def test_pinned_list_is_never_replaced():
     assert "use 1.2.11_flink-1.20 or 1.2.15_flink-1.20 (the newest)" in row["detail"]
 
 
+def test_pinned_connector_the_matrix_does_not_know_is_not_claimed_to_fit():
+    # A Kafka connector built for Flink 2.0, pinned beside a postgres-cdc build on a Flink 1.20 cluster: the support
+    # matrix has no table for Kafka, so its row says it was not checked (skip), never that it fits.
+    kafka = {"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-kafka", "version": "4.0.1-2.0"}
+    pinned = [{"group_id": "org.apache.flink", "artifact_id": PG, "version": "3.3.0"}, kafka]
+    out = _connector_choice.choice(pinned, "1.20.3")
+    assert out["connectors"] == pinned
+    pg, other = out["rows"]
+    assert pg["status"] == "ok" and pg["detail"] == "pinned: org.apache.flink:%s:3.3.0 fits Flink 1.20.3" % PG
+    assert other == {"host": "controller", "area": "Connectors", "check": "flink-sql-connector-kafka", "status": "skip",
+                     "detail": "pinned: org.apache.flink:flink-sql-connector-kafka:4.0.1-2.0: not in the support matrix, "
+                               "so not checked against Flink 1.20.3"}
+    assert not [r for r in out["rows"] if "kafka" in r["detail"] and "fits" in r["detail"]]
+    # The thin postgres-cdc jar and the StarRocks connector are in the matrix: judged, never skipped.
+    thin = {"group_id": "org.apache.flink", "artifact_id": "flink-connector-postgres-cdc", "version": "3.3.0"}
+    starrocks = {"group_id": "com.starrocks", "artifact_id": SR, "version": "1.2.15_flink-1.20"}
+    assert [r["status"] for r in _connector_choice.choice([thin, starrocks], "1.20.3")["rows"]] == ["ok", "ok"]
+    # With the Flink version unknown, nothing is checked either way.
+    (row,) = _connector_choice.choice([kafka], "")["rows"]
+    assert row["status"] == "skip" and row["detail"].endswith(": Flink version unknown")
+
+
 def test_pinned_with_unknown_flink_is_skipped():
     pinned = [{"group_id": "org.apache.flink", "artifact_id": PG, "version": "3.5.0"}]
     (row,) = _connector_choice.choice(pinned, "")["rows"]

@@ -68,6 +68,12 @@ def test_the_support_matrix_and_the_choice_use_the_owner_s_coordinates():
     assert _connector_choice.METADATA_ARTIFACTS == (
         (connectors.FLINK_CDC_APACHE_GROUP, connectors.PG_CDC_SQL_ARTIFACT),
         (connectors.STARROCKS_GROUP, connectors.STARROCKS_ARTIFACT))
+    # Every connector line the jar checks know is one the support matrix judges, and nothing else is.
+    for connector in connectors.KNOWN_CONNECTORS:
+        assert _support_matrix.knows({"group_id": connector.group_id, "artifact_id": connector.artifact_id})
+    assert _support_matrix.knows({"artifact_id": connectors.PG_CDC_THIN_ARTIFACT})
+    assert not _support_matrix.knows({"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-kafka"})
+    assert not _support_matrix.knows({})
 
 
 def test_the_package_file_stays_standard_library_only():
