@@ -45,4 +45,3 @@ def test_ansible_core_range_is_what_the_test_command_runs():
     assert supported_versions.ANSIBLE_CORE == "%s - %s" % (minors[0], minors[-1])
     with open(os.path.join(root, "meta", "runtime.yml")) as f:
         assert yaml.safe_load(f)["requires_ansible"] == ">=%s.0" % minors[0]
-

@@ -249,5 +249,3 @@ def test_a_connector_whose_metadata_was_not_read_is_chosen_from_the_matrix():
     out = _connector_choice.choice([], "1.18.1", listed=listed, repository=REPO)
     assert coords(out["connectors"]) == ["org.apache.flink:%s:3.2.1" % PG, "com.starrocks:%s:1.2.15_flink-1.18" % SR]
     assert out["rows"][1] == _connector_choice.choice([], "1.18.1")["rows"][1]
-
-
