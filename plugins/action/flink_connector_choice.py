@@ -5,7 +5,7 @@
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
 """cdcops.flink_cdc.flink_connector_choice (documented with the module): the connector builds for a Flink
 version, chosen on the controller. It reads the repository's ``maven-metadata.xml`` itself (when nothing is
-pinned) and decides with plugin_utils/_connectors.py (``choice``); no module runs anywhere."""
+pinned) and decides with plugin_utils/_connector_choice.py (``choice``); no module runs anywhere."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _support_matrix as matrix
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import options
-from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _connectors
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.connectors import STARROCKS_ARTIFACT
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _connector_choice
 
 # The repository options of the action group cdcops.flink_cdc.connector, as flink_connector_jar has them.
 REPOSITORY_OPTIONS = ("repository_url", "url_username", "url_password", "headers", "validate_certs", "timeout",
@@ -47,10 +48,10 @@ class ActionModule(ActionBase):
             return remove_values(result, secrets) if secrets else result
         listed = None
         if not params["connectors"] and matrix.flink_minor(params["flink_version"]):
-            artifacts = [a for a in _connectors.METADATA_ARTIFACTS
-                         if params["starrocks"] or a[1] != matrix.STARROCKS_ARTIFACT]
-            listed = _connectors.read_listed(params["repository_url"], options.http_options(params), artifacts)
-        chosen = _connectors.choice(params["connectors"], params["flink_version"], params["starrocks"], listed,
-                                    params["repository_url"])
+            artifacts = [a for a in _connector_choice.METADATA_ARTIFACTS
+                         if params["starrocks"] or a[1] != STARROCKS_ARTIFACT]
+            listed = _connector_choice.read_listed(params["repository_url"], options.http_options(params), artifacts)
+        chosen = _connector_choice.choice(params["connectors"], params["flink_version"], params["starrocks"], listed,
+                                          params["repository_url"])
         result.update(changed=False, listed=listed, **chosen)
         return remove_values(result, secrets) if secrets else result

@@ -8,7 +8,7 @@
 Plain functions over their inputs, so the unit tests call each rule directly. The facts they judge are read on
 the host by module_utils/_host_facts.py (``gather``), inside the module or as the action plugin's one-command
 probe; ``host_result`` turns them into the result, in either place. Each row is ``{host, area, check, status,
-detail}``, the row shape of the flink_cdc role's readiness report.
+detail}``, the row shape of the flink_cdc role's readiness report (module_utils/_report_row.py).
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ import time
 import typing as t
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._host_facts import JAVA_HOME_KEY, Connect, JavaChoice, java_home_in, reach
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._report_row import Row, row
 # One import line for the support matrix, so a rename of that file is a one-line change here.
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._support_matrix import flink_at_least, java_check, java_major
-
-Row = t.Dict[str, t.Any]
 
 # Flink 1.19 introduced conf/config.yaml (standard YAML, nested or flat keys) and still reads the legacy
 # conf/flink-conf.yaml when config.yaml is absent; Flink 2.0 reads only config.yaml. Sources: apache/flink
@@ -33,10 +32,6 @@ LEGACY_CONFIG = "flink-conf.yaml"
 CONFIG_YAML_FROM = "1.19"
 
 MIB = 1024 * 1024
-
-
-def row(host: str, area: str, check: str, status: str, detail: str) -> Row:
-    return {"host": host, "area": area, "check": check, "status": status, "detail": detail}
 
 
 # --- Flink configuration

@@ -7,14 +7,22 @@
 which Flink minor, and which Java each Flink runs on.
 
 Every table names its upstream source. The functions take versions as strings and return problems as
-text, so the role's preflight, its connector choice (plugins/plugin_utils/_connectors.py) and the unit
+text, so the role's preflight, its connector choice (plugins/plugin_utils/_connector_choice.py) and the unit
 tests use the same code. Modules import this file too (plugins/module_utils/_postgres/), so it stays plain
-Python for managed hosts.
+Python for managed hosts. The connectors' coordinates are in plugins/module_utils/_connector_jar/connectors.py.
 """
 
 from __future__ import annotations
 
 import re
+
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.connectors import (
+    FLINK_CDC_APACHE_GROUP,
+    FLINK_CDC_VERVERICA_GROUP,
+    PG_CDC_SQL_ARTIFACT,
+    PG_CDC_THIN_ARTIFACT,
+    STARROCKS_ARTIFACT,
+)
 
 # Flink CDC minor -> Flink minors it supports.
 # Source: apache/flink-cdc docs/content/docs/connectors/flink-sources/overview.md (the
@@ -50,8 +58,6 @@ FLINK_CDC_SUFFIXED_FROM = "3.6"
 # Maven groupId: com.ververica up to 3.0, org.apache.flink from 3.1 (apache/flink-cdc root pom.xml at
 # release-3.0.1 and release-3.1.0).
 FLINK_CDC_APACHE_GROUP_FROM = "3.1"
-FLINK_CDC_APACHE_GROUP = "org.apache.flink"
-FLINK_CDC_VERVERICA_GROUP = "com.ververica"
 
 # StarRocks Flink connector release -> Flink minors it has a build for (1.2.15_flink-1.20, ...). There is no
 # Flink 2.x build. Sources: the tags v1.2.8 - v1.2.15 (newest, 2026-06-18) of
@@ -59,7 +65,6 @@ FLINK_CDC_VERVERICA_GROUP = "com.ververica"
 # per tag, and docs/content/connector-sink.md ("Version requirements"). Where they disagree the narrower
 # range is kept: docs for 1.2.12 - 1.2.14 (1.16 - 1.20; common.sh also lists 1.15), build.sh for 1.2.8
 # (1.15 - 1.17; the docs also list 1.13, 1.14, built with a Scala suffix). 1.2.16 is only the HEAD pom's version.
-STARROCKS_GROUP = "com.starrocks"
 _SR_116_120 = ("1.16", "1.17", "1.18", "1.19", "1.20")
 STARROCKS_FLINK = {
     "1.2.15": _SR_116_120,
@@ -89,11 +94,8 @@ PGOUTPUT_MIN_VERSION_NUM = 100000
 # Logical decoding on a standby exists from PostgreSQL 16 (PostgreSQL 16 release notes).
 STANDBY_DECODING_MIN_VERSION_NUM = 160000
 
-# Artifacts this module knows; anything else is not judged.
-# Sources: apache/flink-cdc flink-sql-connector-postgres-cdc/pom.xml and flink-connector-postgres-cdc/pom.xml;
-# StarRocks/starrocks-connector-for-apache-flink pom.xml.
-POSTGRES_CDC_ARTIFACTS = ("flink-sql-connector-postgres-cdc", "flink-connector-postgres-cdc")
-STARROCKS_ARTIFACT = "flink-connector-starrocks"
+# The artifacts this matrix judges (``knows``); anything else is not in it, and is not judged.
+POSTGRES_CDC_ARTIFACTS = (PG_CDC_SQL_ARTIFACT, PG_CDC_THIN_ARTIFACT)
 
 
 def flink_minor(version):
@@ -313,8 +315,16 @@ def _starrocks_problem(name, version, minor, flink_version):
     return None
 
 
+def knows(connector):
+    """Whether the tables above judge this connector: a postgres-cdc or StarRocks artifact. Anything else (a
+    Kafka or JDBC connector, say) is not in them: ``connector_problem`` finds no problem with it, which is no
+    judgement that it fits."""
+    return connector.get("artifact_id") in POSTGRES_CDC_ARTIFACTS + (STARROCKS_ARTIFACT,)
+
+
 def connector_problem(connector, flink_version):
-    """None when a connector fits the cluster's Flink version, else the reason and the fix.
+    """None when a connector fits the cluster's Flink version or is not one the matrix ``knows``, else the reason
+    and the fix.
 
     Every fix names a build that the tables above list and that supports the cluster's Flink minor (the
     same release's build when it has one, else the newest), or says that no release supports it.

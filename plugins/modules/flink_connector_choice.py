@@ -19,7 +19,8 @@ description:
     and returns one readiness-report row per connector. The P(cdcops.flink_cdc.flink_cdc#role) role runs it in
     its preflight.
   - A non-empty O(connectors) is the list, never replaced. Each row says whether the pinned build fits
-    O(flink_version), and if not, which build that exists does.
+    O(flink_version), and if not, which build that exists does. A connector the support matrix has no table for
+    (a Kafka or JDBC connector, say) is not checked, and its row (skipped) says so.
   - An empty O(connectors) means follow the cluster. For the Flink minor of O(flink_version) it takes the newest
     C(flink-sql-connector-postgres-cdc) build and, with O(starrocks), the newest StarRocks connector build that
     the collection's support matrix lists and that the repository's C(maven-metadata.xml) lists too, so a mirror

@@ -37,11 +37,13 @@ from __future__ import annotations
 import re
 import typing as t
 
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.connectors import PG_CDC_IDENTIFIER, STARROCKS_IDENTIFIER
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres.text import parse_table_name
-from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _flink_sql, _report_rows
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._report_row import row_with_line
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _flink_sql
 
 REQUIRED_SINK_OPTIONS = {
-    "starrocks": ("jdbc-url", "load-url", "database-name", "username", "password"),
+    STARROCKS_IDENTIFIER: ("jdbc-url", "load-url", "database-name", "username", "password"),
     "jdbc": ("url",),
 }
 SLOT_MAX = 63
@@ -151,7 +153,7 @@ def sink_options(sink: t.Mapping[str, t.Any], table_name: str) -> t.Dict[str, st
         raise PlanError("the %s sink needs %s" % (connector, ", ".join("sink.%s" % k for k in missing)))
     if "table-name" in sink:
         raise PlanError("sink sets table-name: the pipeline names each sink table with sink_table_name")
-    if connector == "starrocks":
+    if connector == STARROCKS_IDENTIFIER:
         starrocks_endpoints(sink)
     options = {str(k): str(v) for k, v in sink.items() if k != "password"}
     options["table-name"] = table_name
@@ -205,7 +207,7 @@ def planner_endpoints(pipelines: t.Sequence[t.Mapping[str, t.Any]]) -> t.List[t.
     for item in pipelines or ():
         item = item or {}
         sink = item.get("sink") or {}
-        if item.get("sql") or (item.get("state") or "running") == "absent" or sink.get("connector") != "starrocks":
+        if item.get("sql") or (item.get("state") or "running") == "absent" or sink.get("connector") != STARROCKS_IDENTIFIER:
             continue
         try:
             found = starrocks_endpoints(sink)
@@ -228,7 +230,7 @@ def _sql(pipeline: t.Mapping[str, t.Any], facts_tables: t.Sequence[t.Mapping[str
             raise PlanError("%s was not read from the source database" % table)
         columns, keys = _columns(facts)
         source = {
-            "connector": "postgres-cdc", "hostname": pg["host"], "port": pg["port"], "username": pg["user"],
+            "connector": PG_CDC_IDENTIFIER, "hostname": pg["host"], "port": pg["port"], "username": pg["user"],
             "password": "${pg_password}", "database-name": pg["database"],
             "schema-name": _flink_sql.name_regex(facts["schema"]), "table-name": _flink_sql.name_regex(facts["table"]),
             "slot.name": slot, "decoding.plugin.name": "pgoutput", "debezium.publication.name": pg["publication"],
@@ -322,9 +324,7 @@ def tables_to_read(pipelines: t.Sequence[t.Mapping[str, t.Any]], default_tables:
 
 
 def _row(host: str, check: str, status: str, detail: str) -> Row:
-    out = _report_rows.row(host, "Pipeline", check, status, detail)
-    out["line"] = _report_rows.line(out)
-    return out
+    return row_with_line(host, "Pipeline", check, status, detail)
 
 
 _DONE = {"submitted": "submitted", "upgraded": "upgraded through a savepoint", "resumed": "resumed",

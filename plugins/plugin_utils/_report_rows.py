@@ -16,15 +16,9 @@ from __future__ import annotations
 import os
 import typing as t
 
-Row = t.Dict[str, t.Any]
-
-
-def row(host: str, area: str, check: str, status: str, detail: str) -> Row:
-    return {"host": host, "area": area, "check": check, "status": status, "detail": detail}
-
-
-def line(r: t.Mapping[str, t.Any]) -> str:
-    return "%s: %s %s: %s" % (r["host"], r["area"], r["check"], r["detail"])
+# The row's shape and its one-sentence form are module_utils/_report_row.py's; imported here under the names the
+# rest of the controller code has always used (``_report_rows.row``, ``_report_rows.line``).
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._report_row import Row, line, row
 
 
 def _get(mapping: t.Any, name: str, fallback: t.Any = None) -> t.Any:

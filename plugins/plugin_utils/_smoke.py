@@ -26,10 +26,11 @@ from __future__ import annotations
 import re
 import typing as t
 
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.connectors import PG_CDC_IDENTIFIER, PG_CDC_SQL_ARTIFACT
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._report_row import row_with_line
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._support_matrix import postgres_cdc_line
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _flink_sql
 
-POSTGRES_CDC_SQL_ARTIFACT = "flink-sql-connector-postgres-cdc"
 # scan.startup.mode = 'snapshot' for postgres-cdc: Flink CDC 3.1.0 (apache/flink-cdc PR #2901).
 BOUNDED_FROM = (3, 1)
 # From 3.5.0 the source drops its main slot when the snapshot ends (FLINK-38277); before, it stays behind.
@@ -52,7 +53,7 @@ def _version_tuple(version: str) -> t.Tuple[int, ...]:
 
 def postgres_cdc(connectors: t.Sequence[t.Mapping[str, t.Any]]) -> t.Optional[t.Mapping[str, t.Any]]:
     for connector in connectors or ():
-        if connector.get("artifact_id") == POSTGRES_CDC_SQL_ARTIFACT:
+        if connector.get("artifact_id") == PG_CDC_SQL_ARTIFACT:
             return connector
     return None
 
@@ -81,7 +82,7 @@ def plan(connectors: t.Sequence[t.Mapping[str, t.Any]], source: t.Mapping[str, t
     connector = postgres_cdc(connectors)
     if connector is None:
         out["reason"] = ("flink_cdc_connectors has no %s: the smoke job reads through the postgres-cdc SQL "
-                         "connector" % POSTGRES_CDC_SQL_ARTIFACT)
+                         "connector" % PG_CDC_SQL_ARTIFACT)
         return out
     version = str(connector.get("version", ""))
     out["connector"] = "%s:%s:%s" % (connector.get("group_id"), connector.get("artifact_id"), version)
@@ -142,7 +143,7 @@ def _sql(columns: t.Sequence[t.Tuple[str, str]], schema: str, table: str, slot_n
     declared = ", ".join("%s %s" % (_flink_sql.ident(c), ty) for c, ty in columns)
     key = ", ".join(_flink_sql.ident(c) for c, _ty in columns)
     options = [
-        ("connector", "postgres-cdc"),
+        ("connector", PG_CDC_IDENTIFIER),
         ("hostname", pg.get("host")),
         ("port", pg.get("port")),
         ("username", pg.get("user")),
@@ -207,8 +208,7 @@ def rows(smoke_plan: t.Mapping[str, t.Any], job: t.Mapping[str, t.Any], cleanup:
     out = []
 
     def row(check: str, status: str, detail: str) -> None:
-        out.append({"host": host, "area": "Smoke", "check": check, "status": status, "detail": detail,
-                    "line": "%s: Smoke %s: %s" % (host, check, detail)})
+        out.append(row_with_line(host, "Smoke", check, status, detail))
 
     table = smoke_plan.get("table")
     if not smoke_plan.get("ok"):

@@ -3,6 +3,7 @@ what the repository lists decides, what it cannot say leaves the choice to the s
 never replaced, and a password in the repository URL is used and never shown."""
 
 import json
+import re
 import socket
 
 import maven_repo as maven_repo_server
@@ -92,3 +93,44 @@ def test_a_password_in_the_repository_url_is_used_and_never_shown(ansible, maven
     # Without them the repository answers 401: unknown, so the matrix decides and the row warns.
     run = ansible.module("flink_connector_choice", {"flink_version": "1.19.3", "repository_url": maven_repo.url})
     assert run.result["listed"]["org.apache.flink:%s" % PG] is None
+
+
+DEPRECATED_FILTER_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: The old path, a uri loop over each connector's maven-metadata.xml
+      ansible.builtin.uri:
+        url: "{{ repository }}/{{ item.group_id | replace('.', '/') }}/{{ item.artifact_id }}/maven-metadata.xml"
+        return_content: true
+        status_code: [200, 404]
+      loop:
+        - {group_id: org.apache.flink, artifact_id: flink-sql-connector-postgres-cdc}
+        - {group_id: com.starrocks, artifact_id: flink-connector-starrocks}
+      register: metadata
+    - name: The new path
+      cdcops.flink_cdc.flink_connector_choice:
+        flink_version: 1.19.3
+        repository_url: "{{ repository }}"
+      register: module_choice
+    - name: The deprecated filter still decides as the module does
+      ansible.builtin.set_fact:
+        filter_choice: "{{ [] | cdcops.flink_cdc.connector_choice('1.19.3', true, metadata.results, repository) }}"
+"""
+
+
+def test_the_deprecated_filter_warns_and_still_decides_as_the_module(ansible, maven_repo):
+    listing(maven_repo)
+    run = ansible.playbook(DEPRECATED_FILTER_PLAY, extra_vars={"repository": maven_repo.url})
+    assert run.rc == 0, run
+    (module_result,) = [r["result"] for r in run.records if r["action"].endswith("flink_connector_choice")]
+    (fact,) = [r["result"]["ansible_facts"]["filter_choice"] for r in run.records if r["action"].endswith("set_fact")]
+    assert coordinates(fact) == coordinates(module_result) == [
+        "org.apache.flink:%s:3.5.0" % PG, "com.starrocks:%s:1.2.10_flink-1.19" % SR]
+    assert fact["rows"] == module_result["rows"] and fact["summary"] == module_result["summary"]
+    # The deprecation (meta/runtime.yml plugin_routing) names the replacement and the release that removes it.
+    warning = " ".join(run.output.split())
+    assert re.search(r'DEPRECATION WARNING\]: (Filter ")?cdcops\.flink_cdc\.connector_choice"? has been deprecated\.',
+                     warning), run
+    assert "Use the cdcops.flink_cdc.flink_connector_choice module instead" in warning
+    assert "removed from collection 'cdcops.flink_cdc' version 0.4.0" in warning

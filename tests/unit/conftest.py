@@ -21,3 +21,13 @@ def _collections_root():
 
 
 sys.path.insert(0, _collections_root())
+
+
+def load_script(name):
+    """scripts/<name>.py of this checkout as a module, for the tests of what the scripts compute."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "scripts", name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

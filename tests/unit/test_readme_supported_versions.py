@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 
 START = "<!-- supported-versions:start -->"
 END = "<!-- supported-versions:end -->"
@@ -19,7 +19,7 @@ def script_output():
 
 def test_the_script_prints_the_table_of_the_role_choice():
     import yaml
-    from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils._connectors import supported_versions_table
+    supported_versions_table = load_script("supported_versions").supported_versions_table
 
     with open(os.path.join(ROOT, "tests", "version_matrix.yml")) as f:
         tested = yaml.safe_load(f)["flink"]

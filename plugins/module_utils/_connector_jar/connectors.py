@@ -3,13 +3,14 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
 # the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
-"""The connector lines whose jars we know how to check: the factory classes each registers, and what tells its
-SQL jar from the thin one. Data, with its sources.
+"""The connectors this collection knows, in one place: their Maven coordinates (groupIds, artifactIds), the Flink
+table factory identifiers they register, the factory classes each jar lists, and what tells a SQL jar from the thin
+one. Data, with its sources.
 
-The artifact names and groups here also appear in the support matrix (``plugins/module_utils/_support_matrix.py``:
-``POSTGRES_CDC_ARTIFACTS``, ``STARROCKS_ARTIFACT``, ``STARROCKS_GROUP``, ``FLINK_CDC_*_GROUP``), which judges which
-release fits which Flink. That file is being reworked separately; until that lands, each keeps its own copy, and
-this file is the one place for what the jars contain.
+Everything that names a connector imports it from here: the support matrix (``plugins/module_utils/_support_matrix.py``,
+which release fits which Flink), the connector choice (``plugins/plugin_utils/_connector_choice.py``), the smoke job
+(``plugins/plugin_utils/_smoke.py``) and the jar checks of this package. The file stays standard library only and
+imports nothing outside this package: flink_connector_jar sends the package to hosts as it is.
 """
 
 from __future__ import annotations
@@ -31,6 +32,18 @@ class Connector(t.NamedTuple):
     source: str = ""
 
 
+# Maven groupIds of Flink CDC: com.ververica up to 3.0, org.apache.flink from 3.1 (apache/flink-cdc root pom.xml at
+# release-3.0.1 and release-3.1.0); which line is published under which is the support matrix's business.
+FLINK_CDC_APACHE_GROUP = "org.apache.flink"
+FLINK_CDC_VERVERICA_GROUP = "com.ververica"
+# The SQL connector jar (the one for Flink's lib/) and the thin connector jar: apache/flink-cdc
+# flink-sql-connector-postgres-cdc/pom.xml and flink-connector-postgres-cdc/pom.xml.
+PG_CDC_SQL_ARTIFACT = "flink-sql-connector-postgres-cdc"
+PG_CDC_THIN_ARTIFACT = "flink-connector-postgres-cdc"
+# The table factory identifier every line registers (PostgreSQLTableFactory.IDENTIFIER in apache/flink-cdc
+# flink-connector-postgres-cdc, at release-2.4.2 and release-3.6.0): the 'connector' option of a source table.
+PG_CDC_IDENTIFIER = "postgres-cdc"
+
 # The postgres-cdc connector's META-INF/services/org.apache.flink.table.factories.Factory in apache/flink-cdc at
 # the tags release-2.4.2, release-3.0.1, release-3.1.0, release-3.5.0 and release-3.6.0 (the package moved from
 # com.ververica to org.apache.flink in 3.1), and the published jars (tests/unit/fixtures/jars/real_connectors.json).
@@ -44,12 +57,14 @@ PG_CDC_FACTORY_3X = "org.apache.flink.cdc.connectors.postgres.table.PostgreSQLTa
 # 3.3.0 and 3.5.0 jars, tests/unit/fixtures/jars/real_connectors.json). The thin flink-connector-postgres-cdc
 # jar carries a few patched io/debezium/connector classes of its own, so only these tell the two apart.
 PG_CDC_SHADED = ("io/debezium/embedded/", "org/postgresql/jdbc/")
-PG_CDC_SQL_ARTIFACT = "flink-sql-connector-postgres-cdc"
-PG_CDC_THIN_ARTIFACT = "flink-connector-postgres-cdc"
 
-# StarRocks/starrocks-connector-for-apache-flink: docs/content/connector-sink.md and the connector's
-# META-INF/services/org.apache.flink.table.factories.Factory.
+# StarRocks/starrocks-connector-for-apache-flink: docs/content/connector-sink.md (coordinates
+# com.starrocks:flink-connector-starrocks:<release>_flink-<Flink minor>, identifier 'starrocks') and the
+# connector's META-INF/services/org.apache.flink.table.factories.Factory.
 _SR_SOURCE = "StarRocks/starrocks-connector-for-apache-flink docs/content/connector-sink.md"
+STARROCKS_GROUP = "com.starrocks"
+STARROCKS_ARTIFACT = "flink-connector-starrocks"
+STARROCKS_IDENTIFIER = "starrocks"
 STARROCKS_FACTORIES = (
     "com.starrocks.connector.flink.table.sink.StarRocksDynamicTableSinkFactory",
     "com.starrocks.connector.flink.table.source.StarRocksDynamicTableSourceFactory",
@@ -57,11 +72,11 @@ STARROCKS_FACTORIES = (
 )
 
 KNOWN_CONNECTORS = (
-    Connector("postgres-cdc", "com.ververica", PG_CDC_SQL_ARTIFACT, (PG_CDC_FACTORY_2X,),
+    Connector(PG_CDC_IDENTIFIER, FLINK_CDC_VERVERICA_GROUP, PG_CDC_SQL_ARTIFACT, (PG_CDC_FACTORY_2X,),
               PG_CDC_FACTORY_2X, PG_CDC_SHADED, _PG_SOURCE),
-    Connector("postgres-cdc", "org.apache.flink", PG_CDC_SQL_ARTIFACT, (PG_CDC_FACTORY_3X,),
+    Connector(PG_CDC_IDENTIFIER, FLINK_CDC_APACHE_GROUP, PG_CDC_SQL_ARTIFACT, (PG_CDC_FACTORY_3X,),
               PG_CDC_FACTORY_3X, PG_CDC_SHADED, _PG_SOURCE),
-    Connector("starrocks", "com.starrocks", "flink-connector-starrocks", STARROCKS_FACTORIES,
+    Connector(STARROCKS_IDENTIFIER, STARROCKS_GROUP, STARROCKS_ARTIFACT, STARROCKS_FACTORIES,
               STARROCKS_FACTORIES[0], (), _SR_SOURCE),
 )
 
@@ -70,9 +85,9 @@ KNOWN_CONNECTORS = (
 # docs/content/docs/faq/faq.md, General Q2: the SQL jar is the one for lib/).
 WRONG_ARTIFACTS = {
     PG_CDC_THIN_ARTIFACT: (
-        "flink-connector-postgres-cdc is the thin connector jar: it bundles neither Debezium's engine nor the "
-        "PostgreSQL JDBC driver, so Flink fails at runtime with NoClassDefFoundError. Use the SQL "
-        "connector jar instead: artifact_id: flink-sql-connector-postgres-cdc (same group_id and version)."
+        "%s is the thin connector jar: it bundles neither Debezium's engine nor the PostgreSQL JDBC driver, so "
+        "Flink fails at runtime with NoClassDefFoundError. Use the SQL connector jar instead: artifact_id: %s "
+        "(same group_id and version)." % (PG_CDC_THIN_ARTIFACT, PG_CDC_SQL_ARTIFACT)
     ),
 }
 

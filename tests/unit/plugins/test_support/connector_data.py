@@ -1,6 +1,6 @@
 """Connector coordinates shared by the unit tests of the support matrix, the connector choice and their filters."""
 
-from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _connectors
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _connector_choice
 
 PG = "flink-sql-connector-postgres-cdc"
 SR = "flink-connector-starrocks"
@@ -11,7 +11,7 @@ def conn(artifact, version, group="org.apache.flink"):
 
 
 def coords(connectors):
-    return [_connectors.coordinates(c) for c in connectors]
+    return [_connector_choice.coordinates(c) for c in connectors]
 
 
 REPO = "http://127.0.0.1:18901"

@@ -3,17 +3,17 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
 # the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
-"""Which connector jars the flink_cdc role deploys, decided on the controller (the role's filters and
-scripts/supported_versions.py use this).
+"""Which connector jars the flink_cdc role deploys, decided on the controller by the flink_connector_choice action
+(plugins/action/flink_connector_choice.py).
 
 A user who pins ``flink_cdc_connectors`` gets exactly that list, judged against the cluster. Otherwise the
 role follows the cluster: for the Flink version the preflight read from the JobManager it takes the newest
 postgres-cdc build and the newest StarRocks connector build that the support matrix
-(plugins/module_utils/_support_matrix.py) lists for that Flink minor, and, when the preflight could read the Maven
-repository's ``maven-metadata.xml``, that the repository lists too: a mirror that lags behind Maven Central
-(or one that leaves a build out) gets the newest build it has, not a 404 at deploy time. Where no release
-exists (no Flink CDC release for Flink 2.0 and 2.1, no StarRocks build for any Flink 2.x), or the repository
-has none of the builds that fit, it says so and how to go on, and never guesses.
+(plugins/module_utils/_support_matrix.py) lists for that Flink minor, and, when the repository's
+``maven-metadata.xml`` could be read (``read_listed``), that the repository lists too: a mirror that lags behind
+Maven Central (or one that leaves a build out) gets the newest build it has, not a 404 at deploy time. Where no
+release exists (no Flink CDC release for Flink 2.0 and 2.1, no StarRocks build for any Flink 2.x), or the
+repository has none of the builds that fit, it says so and how to go on, and never guesses.
 """
 
 from __future__ import annotations
@@ -21,50 +21,30 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _support_matrix as matrix
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.maven import metadata_versions, version_key
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.connectors import (
+    FLINK_CDC_APACHE_GROUP,
+    PG_CDC_SQL_ARTIFACT,
+    STARROCKS_ARTIFACT,
+    STARROCKS_GROUP,
+)
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.maven import version_key
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import redact_url
-
-POSTGRES_CDC_SQL_ARTIFACT = "flink-sql-connector-postgres-cdc"
-
-# The Flink minors the collection documents (the README's "Supported versions" table).
-FLINK_MINORS = ("1.17", "1.18", "1.19", "1.20", "2.0", "2.1", "2.2")
-# meta/runtime.yml requires_ansible, and the ansible-core minors the test suite runs (requirements-dev.txt and
-# requirements-core-matrix.txt; a unit test keeps the three in step).
-ANSIBLE_CORE = "2.16 - 2.19"
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._report_row import Row, row
 
 Connector = t.Dict[str, str]
-Row = t.Dict[str, t.Any]
 # "group_id:artifact_id" -> the versions the repository's maven-metadata.xml lists, or None when it could not be read.
 Listed = t.Mapping[str, t.Optional[t.Sequence[str]]]
 
-# The artifacts whose maven-metadata.xml the preflight reads (roles/flink_cdc/tasks/preflight.yml).
+# The artifacts whose maven-metadata.xml the choice reads: the SQL connector of the Flink CDC lines published under
+# org.apache.flink (3.1 and later; older lines are never chosen on a guess) and the StarRocks connector.
 METADATA_ARTIFACTS = (
-    (matrix.FLINK_CDC_APACHE_GROUP, POSTGRES_CDC_SQL_ARTIFACT),
-    (matrix.STARROCKS_GROUP, matrix.STARROCKS_ARTIFACT),
+    (FLINK_CDC_APACHE_GROUP, PG_CDC_SQL_ARTIFACT),
+    (STARROCKS_GROUP, STARROCKS_ARTIFACT),
 )
 
 
 def coordinates(connector: t.Mapping[str, t.Any]) -> str:
     return "%s:%s:%s" % (connector.get("group_id"), connector.get("artifact_id"), connector.get("version"))
-
-
-def listed_versions(results: t.Optional[t.Sequence[t.Mapping[str, t.Any]]]) -> t.Dict[str, t.Optional[t.List[str]]]:
-    """``group_id:artifact_id`` -> the versions listed, from the preflight's ``uri`` results (one per item of
-    METADATA_ARTIFACTS, each with ``item`` {group_id, artifact_id}, ``status`` and ``content``).
-
-    None for an artifact whose metadata could not be read (no answer, an HTTP error, not Maven metadata): the
-    choice then falls back to the support matrix alone. That includes a 404: a repository that is a plain
-    directory of files has jars but no maven-metadata.xml, and must not lose its defaults for it.
-    """
-    out: t.Dict[str, t.Optional[t.List[str]]] = {}
-    for result in results or ():
-        item = result.get("item") or {}
-        key = "%s:%s" % (item.get("group_id"), item.get("artifact_id"))
-        if result.get("status") == 200 and "<metadata" in str(result.get("content") or ""):
-            out[key] = metadata_versions(str(result["content"]).encode("utf-8"))
-        else:
-            out[key] = None
-    return out
 
 
 def postgres_cdc_builds(minor: str) -> t.List[t.Tuple[str, str, str]]:
@@ -111,14 +91,14 @@ def _pick(builds: t.Sequence[Connector], listed: t.Optional[Listed]) -> _Pick:
 
 def _postgres_pick(flink_version: str, listed: t.Optional[Listed]) -> _Pick:
     minor = matrix.flink_minor(flink_version)
-    builds = [{"group_id": group, "artifact_id": POSTGRES_CDC_SQL_ARTIFACT, "version": version}
+    builds = [{"group_id": group, "artifact_id": PG_CDC_SQL_ARTIFACT, "version": version}
               for group, version, _line in (postgres_cdc_builds(minor) if minor else ())]
     return _pick(builds, listed)
 
 
 def _starrocks_pick(flink_version: str, listed: t.Optional[Listed]) -> _Pick:
     minor = matrix.flink_minor(flink_version)
-    builds = [{"group_id": matrix.STARROCKS_GROUP, "artifact_id": matrix.STARROCKS_ARTIFACT, "version": version}
+    builds = [{"group_id": STARROCKS_GROUP, "artifact_id": STARROCKS_ARTIFACT, "version": version}
               for version in (starrocks_builds(minor) if minor else ())]
     return _pick(builds, listed)
 
@@ -144,7 +124,7 @@ def default_connectors(flink_version: str, starrocks: bool = True,
 
 
 def _row(check: str, status: str, detail: str) -> Row:
-    return {"host": "controller", "area": "Connectors", "check": check, "status": status, "detail": detail}
+    return row("controller", "Connectors", check, status, detail)
 
 
 def _pinned_rows(pinned: t.Sequence[t.Mapping[str, t.Any]], flink_version: str) -> t.List[Row]:
@@ -154,6 +134,12 @@ def _pinned_rows(pinned: t.Sequence[t.Mapping[str, t.Any]], flink_version: str) 
         check = str(connector.get("artifact_id"))
         if not flink_version:
             rows.append(_row(check, "skip", "pinned: %s: Flink version unknown" % name))
+            continue
+        if not matrix.knows(connector):
+            # A connector the support matrix has no table for (Kafka, JDBC, ...): nothing was judged, so nothing
+            # is claimed.
+            rows.append(_row(check, "skip", "pinned: %s: not in the support matrix, so not checked against Flink %s"
+                             % (name, flink_version)))
             continue
         problem = matrix.connector_problem(connector, flink_version)
         detail = problem or "%s fits Flink %s" % (name, flink_version)
@@ -196,25 +182,25 @@ def _chosen_rows(flink_version: str, starrocks: bool, listed: t.Optional[Listed]
         line = matrix.postgres_cdc_line(postgres.connector["version"])[0]
         why = ("Flink CDC %s, the newest line supporting Flink %s" % (line, minor) if not postgres.newest
                else "Flink CDC %s, which supports Flink %s" % (line, minor))
-        rows.append(_row(POSTGRES_CDC_SQL_ARTIFACT, "warn" if postgres.unlisted else "ok",
+        rows.append(_row(PG_CDC_SQL_ARTIFACT, "warn" if postgres.unlisted else "ok",
                          _chosen_detail(chosen_for, postgres, why, repository)))
     elif postgres.newest:
         detail = "%s. Fix: point flink_cdc_maven_repository at a repository that has it, or pin flink_cdc_connectors" % (
             _not_listed_detail(flink_version, minor, postgres, listed, repository))
-        rows.append(_row(POSTGRES_CDC_SQL_ARTIFACT, "fail", detail))
+        rows.append(_row(PG_CDC_SQL_ARTIFACT, "fail", detail))
     else:
         detail = ("cannot choose for Flink %s: %s. Fix: run a Flink version that Flink CDC supports, or pin "
                   "flink_cdc_connectors" % (flink_version, matrix.no_postgres_cdc_reason(minor)))
-        rows.append(_row(POSTGRES_CDC_SQL_ARTIFACT, "fail", detail))
+        rows.append(_row(PG_CDC_SQL_ARTIFACT, "fail", detail))
     if not starrocks:
-        rows.append(_row(matrix.STARROCKS_ARTIFACT, "skip", "not chosen: flink_cdc_starrocks_connector is false"))
+        rows.append(_row(STARROCKS_ARTIFACT, "skip", "not chosen: flink_cdc_starrocks_connector is false"))
         return rows
     sink = _starrocks_pick(flink_version, listed)
     if sink.connector:
         release = matrix.starrocks_parts(sink.connector["version"])[0]
         why = ("StarRocks connector %s, the newest release for Flink %s" % (release, minor) if not sink.newest
                else "StarRocks connector %s, which has a build for Flink %s" % (release, minor))
-        rows.append(_row(matrix.STARROCKS_ARTIFACT, "warn" if sink.unlisted else "ok",
+        rows.append(_row(STARROCKS_ARTIFACT, "warn" if sink.unlisted else "ok",
                          _chosen_detail(chosen_for, sink, why, repository)))
         return rows
     # A fail, not a warning: the role prepares a PostgreSQL -> StarRocks pipeline, and a cluster without the
@@ -227,7 +213,7 @@ def _chosen_rows(flink_version: str, starrocks: bool, listed: t.Optional[Listed]
     else:
         reason = "cannot choose for Flink %s: %s" % (flink_version, matrix.no_starrocks_reason(minor))
         fix = "set flink_cdc_starrocks_connector: false to deploy without it, or pin flink_cdc_connectors"
-    rows.append(_row(matrix.STARROCKS_ARTIFACT, "fail", "%s. Fix: %s" % (reason, fix)))
+    rows.append(_row(STARROCKS_ARTIFACT, "fail", "%s. Fix: %s" % (reason, fix)))
     return rows
 
 
@@ -238,7 +224,7 @@ def choice(pinned: t.Optional[t.Sequence[t.Mapping[str, t.Any]]], flink_version:
     ``pinned`` is the user's ``flink_cdc_connectors``: when it is not empty it is the list, never replaced,
     and each row says whether it fits. When it is empty the list is chosen for ``flink_version`` (the
     JobManager's), and each row says what was chosen and why, or why nothing could be. ``listed`` (from
-    ``listed_versions``) narrows the choice to the builds the repository lists; None means the support matrix
+    ``read_listed``) narrows the choice to the builds the repository lists; None means the support matrix
     alone decides. ``repository`` is the repository's URL for the rows (without credentials). ``summary`` is
     one line for the report's head and the printed summary.
     """
@@ -260,53 +246,12 @@ def choice(pinned: t.Optional[t.Sequence[t.Mapping[str, t.Any]]], flink_version:
             "summary": summary}
 
 
-def _tested_cell(version: t.Optional[str], entry: t.Optional[t.Mapping[str, t.Any]]) -> str:
-    if not version or not entry:
-        return "not run"
-    deploys = entry.get("deploys") or {}
-    jars = ["postgres-cdc `%s`" % deploys["postgres_cdc"]] if deploys.get("postgres_cdc") else []
-    jars += ["StarRocks `%s`" % deploys["starrocks"]] if deploys.get("starrocks") else []
-    if jars:
-        done = "role defaults deploy %s, rolling restart%s, verify" % (
-            " + ".join(jars), ", smoke job" if entry.get("smoke") else "")
-    else:
-        done = "preflight names the gaps; deploy, rolling restart and verify with a Flink 2.x jar"
-    return "%s: cluster info, %s" % (version, done)
-
-
-def supported_versions_table(minors: t.Sequence[str] = FLINK_MINORS,
-                             tested: t.Optional[t.Mapping[str, t.Mapping[str, t.Any]]] = None,
-                             ansible_core: str = ANSIBLE_CORE) -> str:
-    """The README's "Supported versions" table: per Flink minor, the connectors the role chooses, the Java, the
-    ansible-core, and what the test command proved on a real cluster of that minor (``tested``: Flink version ->
-    its entry of tests/version_matrix.yml)."""
-    by_minor = {matrix.flink_minor(v): (v, e) for v, e in (tested or {}).items()}
-    postgres_header = "%s:%s" % (matrix.FLINK_CDC_APACHE_GROUP, POSTGRES_CDC_SQL_ARTIFACT)
-    starrocks_header = "%s:%s" % (matrix.STARROCKS_GROUP, matrix.STARROCKS_ARTIFACT)
-    lines = ["| Flink | postgres-cdc (`%s`) | StarRocks (`%s`) | Java | ansible-core | proven by the test command |" % (
-        postgres_header, starrocks_header), "|---|---|---|---|---|---|"]
-    for minor in minors:
-        postgres = postgres_cdc_default(minor)
-        sink = starrocks_default(minor)
-        if postgres is None:
-            postgres_cell = "none"
-        elif postgres["group_id"] == matrix.FLINK_CDC_APACHE_GROUP:
-            postgres_cell = "`%s`" % postgres["version"]
-        else:
-            postgres_cell = "`%s:%s`" % (postgres["group_id"], postgres["version"])
-        javas = matrix.java_versions(minor)
-        lines.append("| %s | %s | %s | %s | %s | %s |" % (
-            minor, postgres_cell, "`%s`" % sink["version"] if sink else "none",
-            ", ".join(str(j) for j in javas) or "unknown", ansible_core, _tested_cell(*by_minor.get(minor, (None, None)))))
-    return "\n".join(lines) + "\n"
-
-
 def read_listed(repository_url: str, http_options: t.Any,
                 artifacts: t.Sequence[t.Tuple[str, str]] = METADATA_ARTIFACTS) -> Listed:
     """``group_id:artifact_id`` -> the versions the repository's ``maven-metadata.xml`` lists, read from the
     controller; None for one that could not be read (no answer, an HTTP error such as the 404 of a plain
     directory of jars, not Maven metadata), which leaves the choice to the support matrix."""
-    # Imported here: the filters that only judge given metadata need no HTTP code.
+    # Imported here: the filters that import this module (default_connectors, connector_choice) read no repository.
     from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.download import repository_versions
 
     return {"%s:%s" % (group, artifact): repository_versions(repository_url, group, artifact, http_options)
