@@ -3,7 +3,8 @@
 # cdcops.flink_cdc.deploy playbook, against it: preflight, deploy of the real connector jars from the
 # sandbox's Maven repository, rolling restart (TaskManagers, then the JobManager), the smoke job, verify.
 # Then it changes a row in PostgreSQL and shows it arrive in the sink, and upgrades the pipeline through a
-# savepoint. It prints the readiness report, which ends with the smoke job's and the pipeline's rows.
+# savepoint. It prints the deploy's readiness report, which shows how each host is restarted (its command as it runs
+# there), the jars installed on each host, and ends with the smoke job's and the pipeline's rows; then the upgrade's.
 #
 # The sandbox is a bed of its own: directory tests/output/demo-bed ($CDCOPS_DEMO_BED_DIR), its own ports (below,
 # unless $CDCOPS_BED_*_PORT set them) and the newest Flink for which the loopback repository serves both connectors,
@@ -54,12 +55,16 @@ python tests/bed/demo_change.py
 echo
 echo "==== ansible-playbook cdcops.flink_cdc.deploy -i $inventory ... -e flink_cdc_pipeline_checkpoint_interval=10s --tags pipeline,verify"
 echo "     (a changed pipeline setting: the job is upgraded through a savepoint)"
+# Its report goes beside the deploy's, which it would otherwise replace with its few rows.
 ansible-playbook cdcops.flink_cdc.deploy -i "$inventory" "${demo_vars[@]}" -e flink_cdc_pipeline_checkpoint_interval=10s \
-    --tags pipeline,verify
+    -e "flink_cdc_report_dir=$BED/report-upgrade" --tags pipeline,verify
 python tests/bed/demo_change.py
 echo
-echo "==== readiness report: $BED/report/flink_cdc_report.md"
+echo "==== readiness report of the deploy: $BED/report/flink_cdc_report.md"
 cat "$BED/report/flink_cdc_report.md"
+echo
+echo "==== readiness report of the pipeline upgrade: $BED/report-upgrade/flink_cdc_report.md"
+cat "$BED/report-upgrade/flink_cdc_report.md"
 echo
 echo "The sandbox (Flink $flink, $BED) keeps running (Flink REST http://127.0.0.1:$CDCOPS_BED_REST_PORT);" \
     "stop it with: make bed-down"
