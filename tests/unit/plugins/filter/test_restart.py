@@ -4,8 +4,8 @@ rendered (restart_method.yml's fact), never ansible-core internals."""
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.cdcops.flink_cdc.plugins.filter.restart import (FilterModule, restart_method,
-                                                                          restart_method_rows)
+from ansible_collections.cdcops.flink_cdc.plugins.filter.restart import FilterModule, restart_method
+from ansible_collections.cdcops.flink_cdc.plugins.filter.restart import restart_method_rows
 
 ROLE = {"flink_cdc_taskmanager_restart_command": "", "flink_cdc_taskmanager_service": "",
         "flink_cdc_jobmanager_restart_command": "", "flink_cdc_jobmanager_service": ""}
