@@ -24,5 +24,7 @@ unit sanity lint docs packaging integration changelog flink-matrix core-matrix: 
 bed-up: bootstrap
 	@$(VENV)/bin/python tests/bed/bed.py up
 
+# Both sandboxes: the test bed (tests/output/bed) and the demo's (scripts/demo.sh, tests/output/demo-bed).
 bed-down:
 	@$(VENV)/bin/python tests/bed/bed.py down
+	@scripts/demo.sh down

@@ -10,12 +10,33 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import split_urls
-from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _restart
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _inventory, _restart
+
+
+# A host's registered results and facts, read through the hostvars passed in.
+_facts = _inventory.vars_of
+
+
+# Each host's restart variables as that host renders them, set by the role's restart_method.yml on every host that
+# gets jars: read through hostvars, so each host's own flink_cdc_flink_home is in its command.
+_METHOD_FACT = "__flink_cdc_restart_method"
+
+
+def _methods(hostvars, hosts):
+    facts_of = _facts(hostvars)
+    return {host: facts_of(host, _METHOD_FACT) or {} for host in hosts}
 
 
 def restart_method_rows(hostvars, taskmanagers, jobmanagers, defaults, deploy_to_jobmanager=True):
-    return _restart.method_rows(hostvars, taskmanagers or [], jobmanagers or [], defaults or {},
-                                bool(deploy_to_jobmanager))
+    taskmanagers, jobmanagers = list(taskmanagers or []), list(jobmanagers or [])
+    return _restart.method_rows(_methods(hostvars, taskmanagers + jobmanagers), taskmanagers, jobmanagers,
+                                defaults or {}, bool(deploy_to_jobmanager))
+
+
+def restart_method(hostvars, host, kind, defaults):
+    if kind not in _restart.KINDS:
+        raise AnsibleFilterError("restart_method: kind is %r; one of %s" % (kind, ", ".join(_restart.KINDS)))
+    return _restart.method(_methods(hostvars, [host])[host], kind, defaults or {})
 
 
 def restart_batches(hosts, batch, one_at_a_time=False):
@@ -25,21 +46,20 @@ def restart_batches(hosts, batch, one_at_a_time=False):
         raise AnsibleFilterError(str(exc))
 
 
-def restart_missing(result, batch, old_ids):
-    return _restart.missing(result or {}, batch or [], old_ids or [])
+def restart_batch_expected(expected, batch):
+    return _restart.batch_expected(expected or {}, batch or [])
 
 
-def restart_records(batch, before, after, check_mode=False):
-    return _restart.records(batch or [], before or {}, after or {}, bool(check_mode))
+def restart_old_ids(before, batch):
+    return _restart.old_ids(before or {}, batch or [])
 
 
-def _facts(hostvars):
-    def facts_of(host, name):
-        try:
-            return hostvars[host].get(name)
-        except (KeyError, AttributeError):
-            return None
-    return facts_of
+def restart_missing(result, batch, old_ids, check_mode=False):
+    return _restart.missing(result or {}, batch or [], old_ids or [], bool(check_mode))
+
+
+def restart_records(batch, before, after, check_mode=False, lost=None):
+    return _restart.records(batch or [], before or {}, after or {}, bool(check_mode), lost or [])
 
 
 def restart_targets(hostvars, hosts, taskmanagers, jobmanagers):
@@ -50,6 +70,14 @@ def restart_jobmanager_order(hostvars, hosts, rest_urls, cluster):
     facts_of = _facts(hostvars)
     return _restart.jobmanager_order(hosts or [], lambda host: facts_of(host, "ansible_host") or host,
                                      split_urls(rest_urls), cluster or {})
+
+
+def restart_jobmanager_jars(hostvars, jm):
+    return _restart.jobmanager_jars(_facts(hostvars)(jm["host"], "__flink_cdc_deploy"), bool(jm.get("own_url")))
+
+
+def restart_jobmanager_record(jm, after):
+    return _restart.jobmanager_record(jm, after or {})
 
 
 def restart_jobs_at_risk(jobs, ha_mode, taskmanagers):
@@ -90,11 +118,16 @@ class FilterModule:
     def filters(self):
         return {
             "restart_method_rows": restart_method_rows,
+            "restart_method": restart_method,
             "restart_batches": restart_batches,
+            "restart_batch_expected": restart_batch_expected,
+            "restart_old_ids": restart_old_ids,
             "restart_missing": restart_missing,
             "restart_records": restart_records,
             "restart_targets": restart_targets,
             "restart_jobmanager_order": restart_jobmanager_order,
+            "restart_jobmanager_jars": restart_jobmanager_jars,
+            "restart_jobmanager_record": restart_jobmanager_record,
             "restart_jobs_at_risk": restart_jobs_at_risk,
             "restart_launch": restart_launch,
             "restart_failures": restart_failures,

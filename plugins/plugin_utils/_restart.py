@@ -13,6 +13,7 @@ set per host or for a group; the role's value is the fallback.
 
 from __future__ import annotations
 
+import posixpath
 import typing as t
 from urllib.parse import urlsplit
 
@@ -29,27 +30,30 @@ def _value(host_vars: t.Any, name: str, fallback: t.Any) -> str:
     return str(value or fallback or "")
 
 
-def _raw(hostvars: t.Any, host: str) -> t.Mapping[str, t.Any]:
-    """A host's own variables, untemplated: a command such as ``{{ flink_cdc_flink_home }}/bin/...`` counts as set
-    even where the role default it refers to is not visible (HostVars.raw_get)."""
-    if hasattr(hostvars, "raw_get"):
-        try:
-            return hostvars.raw_get(host) or {}
-        except Exception:
-            return {}
-    return hostvars.get(host) or {}
-
-
 def method(host_vars: t.Any, kind: str, defaults: t.Mapping[str, t.Any]) -> t.Dict[str, str]:
-    """``{command, service}`` for one host: its own variables first, then the role's values."""
+    """``{command, service}`` for one host: its own variables first, then the role's values. The command wins over
+    the service, as the restart phase runs it (``shown`` says which is used). ``host_vars`` are the host's four
+    restart variables as that host renders them (the role's ``restart_method.yml`` records them per host), so a
+    command such as ``{{ flink_cdc_flink_home }}/bin/taskmanager.sh stop`` holds that host's Flink home."""
     command, service = KINDS[kind]
     return {"command": _value(host_vars, command, defaults.get(command)),
             "service": _value(host_vars, service, defaults.get(service))}
 
 
-def method_rows(hostvars: t.Any, taskmanagers: t.Sequence[str], jobmanagers: t.Sequence[str],
+def shown(found: t.Mapping[str, str]) -> str:
+    """How a host restarts its process, as the report says it; empty when it has no method."""
+    if found.get("command"):
+        return "command: %s" % found["command"]
+    if found.get("service"):
+        return "systemd unit %s" % found["service"]
+    return ""
+
+
+def method_rows(methods: t.Mapping[str, t.Any], taskmanagers: t.Sequence[str], jobmanagers: t.Sequence[str],
                 defaults: t.Mapping[str, t.Any], deploy_to_jobmanager: bool = True) -> t.List[t.Dict[str, t.Any]]:
-    """One row per kind of process: ok with how each is restarted, or fail naming the hosts without a method."""
+    """One row per kind of process: ok with how each is restarted, or fail naming the hosts without a method.
+    ``methods`` maps a host to its restart variables as rendered on that host (``method``); one command for all
+    hosts is shown once, else each host's."""
     rows = []
     groups = [("taskmanager", "TaskManager", list(taskmanagers))]
     if deploy_to_jobmanager:
@@ -58,24 +62,19 @@ def method_rows(hostvars: t.Any, taskmanagers: t.Sequence[str], jobmanagers: t.S
         if not hosts:
             continue
         command, service = KINDS[kind]
-        lacking = []
-        how = {}
-        for host in hosts:
-            found = method(_raw(hostvars, host), kind, defaults)
-            if found["command"] or found["service"]:
-                how[host] = ("command: %s" % found["command"]) if found["command"] else ("systemd unit %s" % found["service"])
-            else:
-                lacking.append(host)
+        how = {host: shown(method((methods or {}).get(host), kind, defaults)) for host in hosts}
+        lacking = [host for host in hosts if not how[host]]
         if lacking:
-            rows.append({"host": "controller", "area": label, "check": "restart method", "status": "fail",
-                         "detail": "flink_cdc_restart=rolling needs %s (a shell command run on the %s host) or %s "
-                                   "(a systemd unit), as a host or group variable; not set for %s" % (
-                                       command, label, service, ", ".join(lacking))})
+            rows.append(_report_rows.row(
+                "controller", label, "restart method", "fail",
+                "flink_cdc_restart=rolling needs %s (a shell command run on the %s host) or %s (a systemd unit), as a "
+                "host or group variable; not set for %s" % (command, label, service, ", ".join(lacking))))
         else:
             distinct = sorted(set(how.values()))
-            rows.append({"host": "controller", "area": label, "check": "restart method", "status": "ok",
-                         "detail": "rolling restart with %s" % (distinct[0] if len(distinct) == 1 else "; ".join(
-                             "%s: %s" % (h, how[h]) for h in hosts))})
+            rows.append(_report_rows.row(
+                "controller", label, "restart method", "ok",
+                "rolling restart with %s" % (distinct[0] if len(distinct) == 1 else "; ".join(
+                    "%s: %s" % (h, how[h]) for h in hosts))))
     return rows
 
 
@@ -111,20 +110,61 @@ def _new_ids(result: t.Mapping[str, t.Any], host: str, old_ids: t.Sequence[str])
     return [i for i in matched.get(host) or [] if i not in old_ids]
 
 
-def missing(result: t.Mapping[str, t.Any], batch: t.Sequence[str], old_ids: t.Sequence[str]) -> t.List[str]:
-    """The hosts of ``batch`` that ``flink_cluster_info`` (``result``) does not see registered under a new ID."""
+def batch_expected(expected: t.Mapping[str, str], batch: t.Sequence[str]) -> t.Dict[str, str]:
+    """The registration addresses (the role's expected TaskManagers: host -> address) of the hosts of ``batch``, which
+    the waits of that batch match."""
+    return {host: address for host, address in (expected or {}).items() if host in (batch or ())}
+
+
+def old_ids(before: t.Mapping[str, t.Any], batch: t.Sequence[str]) -> t.List[str]:
+    """The TaskManager IDs that the hosts of ``batch`` had before their restart (``flink_cluster_info``'s
+    ``host_matches`` in ``before``): a TaskManager back after its restart registers under another ID."""
+    matched = ((before or {}).get("host_matches") or {}).get("matched") or {}
+    return [i for host in batch or () for i in matched.get(host) or []]
+
+
+def missing(result: t.Mapping[str, t.Any], batch: t.Sequence[str], old_ids: t.Sequence[str],
+            check_mode: bool = False) -> t.List[str]:
+    """The hosts of ``batch`` that ``flink_cluster_info`` (``result``) does not see registered under a new ID; none in
+    check mode, which restarts nothing and waits for nothing."""
+    if check_mode:
+        return []
     return [host for host in batch or () if not _new_ids(result, host, old_ids or ())]
 
 
 def records(batch: t.Sequence[str], before: t.Mapping[str, t.Any], after: t.Mapping[str, t.Any],
-            check_mode: bool = False) -> t.List[t.Dict[str, t.Any]]:
-    """One record per restarted host: its TaskManager IDs before and after (none after in check mode)."""
+            check_mode: bool = False, lost: t.Sequence[t.Mapping[str, t.Any]] = ()) -> t.List[t.Dict[str, t.Any]]:
+    """One record per restarted host: its TaskManager IDs before and after (none after in check mode). The hosts of
+    ``lost`` (``failures``: their TaskManager did not come back) keep their failure records instead, after the
+    others."""
     old = ((before or {}).get("host_matches") or {}).get("matched") or {}
-    out = []
+    lost_hosts = {record.get("host") for record in lost or ()}
+    out: t.List[t.Dict[str, t.Any]] = []
     for host in batch or ():
+        if host in lost_hosts:
+            continue
         new = [] if check_mode else _new_ids(after, host, old.get(host) or [])
         out.append({"host": host, "old": list(old.get(host) or []), "new": new})
-    return out
+    return out + [dict(record) for record in lost or ()]
+
+
+def jobmanager_jars(deploy: t.Any, own_url: bool) -> t.List[str]:
+    """The jar file names a restarted JobManager's classpath must hold: those its host's deploy (``deploy``, the
+    registered ``flink_connector_jar`` result) left in lib/. None when no REST URL names that JobManager
+    (``own_url``): another JobManager's classpath would be read, so only the TaskManagers are waited for."""
+    if not own_url or not isinstance(deploy, t.Mapping):
+        return []
+    return [posixpath.basename(str(jar["path"])) for jar in deploy.get("jars") or []
+            if isinstance(jar, t.Mapping) and jar.get("path")]
+
+
+def jobmanager_record(jm: t.Mapping[str, t.Any], after: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """The record of one JobManager's restart (``jm``, an item of ``jobmanager_order``) for the report's restart rows:
+    the leader and the number of TaskManagers the wait after it saw (``after``; none in check mode)."""
+    after = after if isinstance(after, t.Mapping) else {}
+    return {"host": jm["host"], "kind": "JobManager", "role": jm.get("role"), "ha": jm.get("ha"),
+            "own_url": jm.get("own_url"), "old": [], "new": [], "leader": after.get("leader"),
+            "taskmanagers": len(after.get("taskmanagers") or [])}
 
 
 def to_restart(hosts: t.Sequence[str], facts_of: t.Callable[[str, str], t.Any], taskmanagers: t.Sequence[str],

@@ -35,7 +35,7 @@ import re
 import shutil
 import subprocess
 import sys
-from typing import NamedTuple, Optional, Tuple
+from typing import NamedTuple, Optional, Sequence, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import jars  # noqa: E402
@@ -187,6 +187,19 @@ def demo_connectors(flink_version: str) -> list:
                             "version": artifact.version})
                 break
     return out
+
+
+def demo_flink_version(flink_versions: Sequence[str]) -> str:
+    """The newest of ``flink_versions`` for which the bed serves every connector (a build of each in CONNECTORS
+    fits it) and the JDBC sink the demo's pipeline writes through: the Flink of ``make demo``, which shows both
+    connectors in lib/. Flink 1.20 has StarRocks builds on Maven Central (1.2.11_flink-1.20 and later), but the
+    registry here refuses them (REFUSED), so today this is 1.19.3. Raises ValueError when no version has all."""
+    complete = [v for v in flink_versions
+                if all(any(fits(a, v) for a in builds(name)) for name in connector_names()) and jdbc_sink(v)]
+    if not complete:
+        raise ValueError("no Flink version of %s has a served build of every connector (%s) and of the JDBC sink"
+                         % (", ".join(flink_versions), ", ".join(connector_names())))
+    return max(complete, key=lambda v: tuple(int(part) for part in v.split(".")))
 
 
 def sql_gateway_version(flink_version: str) -> str:

@@ -1,7 +1,10 @@
 """The cdcops.flink_cdc test bed: real Flink, PostgreSQL and a Maven repository on loopback.
 
 Usage: bed.py up [--fresh] [--flink VERSION] [--ha | --no-ha] | down | status | tm-stop HOST | tm-start HOST |
-       jm-stop [ADDRESS] | jm-start [ADDRESS] | job-start [NAME] | jobs-cancel
+       jm-stop [ADDRESS] | jm-start [ADDRESS] | job-start [NAME] | jobs-cancel | demo-flink
+
+``demo-flink`` prints the Flink version of ``make demo``'s sandbox (artifacts.demo_flink_version: the newest of
+FLINK_VERSIONS for which every connector and the JDBC sink are served; scripts/demo.sh).
 
 * Apache Flink, standalone: 1.20.3, or the version ``up --flink VERSION`` or ``$CDCOPS_BED_FLINK`` names
   (the flag wins), one of 1.17.2, 1.18.1, 1.19.3, 1.20.3, 2.0.1, 2.1.1, 2.2.0 (FLINK_VERSIONS; another
@@ -1374,6 +1377,8 @@ def main(argv):
         job_start(*args)
     elif cmd == "jobs-cancel":
         jobs_cancel()
+    elif cmd == "demo-flink":
+        print(artifacts.demo_flink_version(FLINK_VERSIONS))
     else:
         raise SystemExit(__doc__)
 

@@ -326,6 +326,13 @@ def test_preflight_accepts_restart_methods_set_per_host(bed, ansible, tmp_path, 
     methods = {r["area"]: r for r in inv.report()["rows"] if r["check"] == "restart method"}
     assert methods["TaskManager"]["status"] == "ok" and methods["JobManager"]["status"] == "ok", methods
     assert "taskmanager.sh stop" in methods["TaskManager"]["detail"]
+    # Each host's command as it will run there: rendered with that host's own flink_cdc_flink_home, not raw Jinja.
+    for tm, name in zip(bed["taskmanagers"], ("tm1", "tm2")):
+        assert "%s: command: %s/bin/taskmanager.sh stop && %s/bin/taskmanager.sh start" % (
+            name, tm["home"], tm["home"]) in methods["TaskManager"]["detail"], methods
+    assert methods["JobManager"]["detail"] == "rolling restart with command: %s/bin/jobmanager.sh stop && " \
+        "%s/bin/jobmanager.sh start" % (bed["jobmanager"]["home"], bed["jobmanager"]["home"])
+    assert "{{" not in methods["TaskManager"]["detail"] + methods["JobManager"]["detail"]
 
     # Without it on one host, the message names that host.
     with open(inv.path, "w") as f:

@@ -15,20 +15,40 @@ from ansible_collections.cdcops.flink_cdc.tests.unit.plugins.test_support.restar
 
 
 class HostVars(dict):
-    """Like Ansible's HostVars: raw_get gives a host's variables untemplated."""
-
-    def raw_get(self, host):
-        return self[host]
+    """Each host's restart variables as that host rendered them (the role's restart_method.yml records them)."""
 
 
 def test_per_host_restart_commands_satisfy_the_check():
-    hostvars = HostVars(tm1={"flink_cdc_taskmanager_restart_command": "{{ flink_cdc_flink_home }}/bin/tm restart"},
-                        tm2={"flink_cdc_taskmanager_restart_command": "{{ flink_cdc_flink_home }}/bin/tm restart"},
+    # The same command in the inventory, "{{ flink_cdc_flink_home }}/bin/tm restart", rendered on each host with its
+    # own Flink home: the row shows each host's command as it will run (it showed the raw Jinja before).
+    hostvars = HostVars(tm1={"flink_cdc_taskmanager_restart_command": "/opt/flink-a/bin/tm restart"},
+                        tm2={"flink_cdc_taskmanager_restart_command": "/opt/flink-b/bin/tm restart"},
                         jm={"flink_cdc_jobmanager_service": "flink-jobmanager"})
     rows = _restart.method_rows(hostvars, ["tm1", "tm2"], ["jm"], DEFAULTS)
     assert [(r["area"], r["status"]) for r in rows] == [("TaskManager", "ok"), ("JobManager", "ok")]
-    assert rows[0]["detail"] == "rolling restart with command: {{ flink_cdc_flink_home }}/bin/tm restart"
+    assert rows[0]["detail"] == ("rolling restart with tm1: command: /opt/flink-a/bin/tm restart; "
+                                 "tm2: command: /opt/flink-b/bin/tm restart")
     assert rows[1]["detail"] == "rolling restart with systemd unit flink-jobmanager"
+
+
+def test_one_command_for_every_host_is_shown_once():
+    hostvars = HostVars(tm1={"flink_cdc_taskmanager_restart_command": "/opt/flink/bin/tm restart"},
+                        tm2={"flink_cdc_taskmanager_restart_command": "/opt/flink/bin/tm restart"})
+    (row,) = _restart.method_rows(hostvars, ["tm1", "tm2"], [], DEFAULTS)
+    assert row == rr.row("controller", "TaskManager", "restart method", "ok",
+                         "rolling restart with command: /opt/flink/bin/tm restart")
+
+
+def test_method_takes_the_command_over_the_service_and_the_role_values_last():
+    own = {"flink_cdc_jobmanager_restart_command": "", "flink_cdc_jobmanager_service": "flink-jm"}
+    assert _restart.method(own, "jobmanager", DEFAULTS) == {"command": "", "service": "flink-jm"}
+    assert _restart.shown(_restart.method(own, "jobmanager", DEFAULTS)) == "systemd unit flink-jm"
+    role = dict(DEFAULTS, flink_cdc_jobmanager_restart_command="/opt/flink/bin/jm restart")
+    found = _restart.method(own, "jobmanager", role)
+    assert found == {"command": "/opt/flink/bin/jm restart", "service": "flink-jm"}
+    assert _restart.shown(found) == "command: /opt/flink/bin/jm restart"
+    assert _restart.method(None, "taskmanager", DEFAULTS) == {"command": "", "service": ""}
+    assert _restart.shown({"command": "", "service": ""}) == ""
 
 
 def test_hosts_without_a_method_are_named():
@@ -297,3 +317,54 @@ def test_a_lone_jobmanager_without_ha_restarts_with_the_row_it_always_had():
     (row,) = rr.restart_rows([], [{"host": "jobmanager", "kind": "JobManager", "role": jm["role"], "ha": jm["ha"],
                                    "own_url": True, "taskmanagers": 2}], True, "jobmanager", False)
     assert row["detail"] == "restarted; its classpath holds the new jars, 2 TaskManager(s) registered again"
+
+
+# --------------------------------------------------------------------------- a batch's waits and records, a JobManager's
+
+def test_batch_expected_and_old_ids_are_the_batchs_own():
+    expected = {"tm1": "127.0.0.2", "tm2": "127.0.0.3", "tm3": "127.0.0.4"}
+    assert _restart.batch_expected(expected, ["tm3", "tm1"]) == {"tm1": "127.0.0.2", "tm3": "127.0.0.4"}
+    assert _restart.batch_expected(None, ["tm1"]) == {} and _restart.batch_expected(expected, None) == {}
+    before = {"host_matches": {"matched": {"tm1": ["a1", "a2"], "tm2": ["b1"], "tm3": []}}}
+    assert _restart.old_ids(before, ["tm1", "tm3"]) == ["a1", "a2"]
+    assert _restart.old_ids(before, ["tm2"]) == ["b1"]
+    # A skipped read (check mode, an earlier failure) has no matches.
+    assert _restart.old_ids({"skipped": True}, ["tm1"]) == [] and _restart.old_ids(None, ["tm1"]) == []
+
+
+def test_missing_in_check_mode_is_nobody():
+    # The wait is skipped in check mode: its skipped result would otherwise make every started host missing.
+    assert _restart.missing({"skipped": True}, ["tm1", "tm2"], [], check_mode=True) == []
+    assert _restart.missing({"skipped": True}, ["tm1", "tm2"], []) == ["tm1", "tm2"]
+    assert _restart.missing({"skipped": True}, [], []) == []
+
+
+def test_records_put_the_lost_hosts_failure_records_after_the_others():
+    after = {"host_matches": {"matched": {"tm1": ["127.0.0.2:40011-cccccc"]}}}
+    lost = [{"host": "tm2", "kind": "TaskManager", "old": ["127.0.0.3:40002-bbbbbb"], "new": [],
+             "failed": "its TaskManager did not register with the JobManager again"}]
+    assert _restart.records(["tm2", "tm1"], BEFORE, after, lost=lost) == [
+        {"host": "tm1", "old": ["127.0.0.2:40001-aaaaaa"], "new": ["127.0.0.2:40011-cccccc"]}] + lost
+    assert _restart.records(["tm1"], BEFORE, after, True, []) == [
+        {"host": "tm1", "old": ["127.0.0.2:40001-aaaaaa"], "new": []}]
+
+
+def test_jobmanager_jars_are_its_deploys_jars_read_on_its_own_url_only():
+    deploy = {"changed": True, "jars": [{"path": "/opt/flink/lib/flink-sql-connector-postgres-cdc-3.5.0.jar"},
+                                        {"path": "/opt/flink/lib/flink-connector-starrocks-1.2.10_flink-1.19.jar"},
+                                        {"name": "no path"}]}
+    assert _restart.jobmanager_jars(deploy, True) == ["flink-sql-connector-postgres-cdc-3.5.0.jar",
+                                                      "flink-connector-starrocks-1.2.10_flink-1.19.jar"]
+    assert _restart.jobmanager_jars(deploy, False) == []
+    assert _restart.jobmanager_jars(None, True) == [] and _restart.jobmanager_jars({"skipped": True}, True) == []
+
+
+def test_jobmanager_record_of_a_restart_and_of_check_mode():
+    jm = {"host": "jobmanager", "role": "leader", "ha": True, "own_url": True, "urls": ["http://127.0.0.1:18081"]}
+    after = {"leader": "http://127.0.2.1:18081", "taskmanagers": [{"id": "a"}, {"id": "b"}]}
+    assert _restart.jobmanager_record(jm, after) == {
+        "host": "jobmanager", "kind": "JobManager", "role": "leader", "ha": True, "own_url": True, "old": [],
+        "new": [], "leader": "http://127.0.2.1:18081", "taskmanagers": 2}
+    skipped = _restart.jobmanager_record(jm, {"skipped": True, "changed": False})
+    assert skipped["leader"] is None and skipped["taskmanagers"] == 0
+    assert _restart.jobmanager_record(jm, None)["taskmanagers"] == 0
