@@ -939,3 +939,64 @@ def test_controller_mode_secrets_never_shown_at_vvv(maven_repo, published, ansib
         assert password not in run.output and token not in run.output
         assert password not in repr(run.records) and token not in repr(run.records)
     assert all(os.path.exists(str(fleet.lib(h) / name(SR, SR_NEW))) for h in fleet.hosts)
+
+
+def bare_python():
+    """A host Python that cannot import Ansible, as on a managed host: the system's."""
+    python = "/usr/bin/python3"
+    proc = subprocess.run([python, "-c", "import ansible"], capture_output=True, text=True, check=False)
+    assert proc.returncode != 0 and "No module named 'ansible'" in proc.stderr, (python, proc.stderr)
+    return python
+
+
+class Credentialed:
+    """The private repository under a URL that carries user:password (what ``play`` reads of a repo)."""
+
+    def __init__(self, repo, user, password):
+        self.url = repo.url.replace("http://", "http://%s:%s@" % (user, password), 1)
+
+
+def test_controller_mode_credentialed_repository_url_is_one_command_per_host(maven_repo, published, ansible,
+                                                                              tmp_path):
+    """repository_url with user:password, on hosts whose Python has no Ansible: the one-command install carries
+    only the standard library, so each host runs exactly one command (no module), and the password shows nowhere,
+    -vvv included."""
+    password = "pw-Url7Qx2Lm"
+    maven_repo.require(auth="deployer:%s" % password)
+    fleet = Fleet(tmp_path / "fleet", 3, python=bare_python())
+    repo = Credentialed(maven_repo, "deployer", password)
+    want = published_sha256(maven_repo, published, [(PG, PG_NEW), (SR, SR_NEW)])
+    run = fleet.play(ansible, repo, [pg(), sr()], verbosity=3)
+    assert not run.failed, run
+    assert fleet.launches() == dict.fromkeys(fleet.hosts, ["install"])
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+    assert "AnsiballZ_flink_connector_jar" not in run.output and "gave no answer" not in run.output
+    for host, record in fleet.results(run).items():
+        assert record["result"]["changed"] is True
+        assert [j["url"].split("@", 1)[0] for j in record["result"]["jars"]] == ["http://****:****"] * 2
+        assert {n: jars.sha256_file(str(fleet.lib(host) / n)) for n in want} == want
+    assert password not in run.output and password not in repr(run.records)
+    # The rerun: the probe alone, one command per host.
+    again = fleet.play(ansible, repo, [pg(), sr()], verbosity=3)
+    assert not again.failed and all(r["result"]["changed"] is False for r in fleet.results(again).values())
+    assert fleet.probes() == dict.fromkeys(fleet.hosts, 1)
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+    assert password not in again.output and password not in repr(again.records)
+
+
+def test_controller_mode_a_fallback_to_the_module_is_a_warning(maven_repo, published, ansible, tmp_path):
+    """Hosts whose Python refuses the one-command install (the wrapper exits 3): the module runs instead, and the
+    user sees why without -vvv, host by host, still without the repository's password."""
+    password = "pw-Fb9Kd2Wq"
+    maven_repo.require(auth="deployer:%s" % password)
+    fleet = Fleet(tmp_path / "fleet", 2, one_command=False)
+    run = fleet.play(ansible, Credentialed(maven_repo, "deployer", password), [pg(), sr()])
+    assert not run.failed, run
+    assert fleet.launches() == dict.fromkeys(fleet.hosts, ["refused", "module"])
+    text = " ".join(run.output.split())  # a warning may be wrapped to the terminal's width
+    for host in fleet.hosts:
+        assert ("[WARNING]: flink_connector_jar on %s: the one-command install with %s gave no answer (rc=3, "
+                "nothing on stderr), so the module ran instead: one more command on this host each run."
+                % (host, fleet.base / host / "python")) in text, run.output
+    assert "ansible_python_interpreter" in text
+    assert password not in run.output and password not in repr(run.records)

@@ -688,7 +688,7 @@ def test_installing_pushed_jars_never_imports_the_download_code(tmp_path):
                          capture_output=True, text=True, check=False, env=env)
     assert out.returncode == 0, out.stderr
     seen, masked = json.loads(out.stdout)
-    assert seen == [False, False, True], out.stderr
+    assert seen == [False, False, False], out.stderr  # masking a URL with credentials needs no Ansible either
     assert masked == MASKED["https://user:secret@repo.example/m2/a.jar"] and "secret" not in masked
     if ANSIBLE_MASK_URL:
         assert masked == ANSIBLE_MASK_URL("https://user:secret@repo.example/m2/a.jar")
@@ -711,7 +711,6 @@ ANSIBLE_MASK_URL = getattr(__import__("ansible.module_utils.urls", fromlist=["ur
 @pytest.mark.parametrize("url", sorted(MASKED))
 def test_mask_url_is_ansibles(url):
     assert urls.mask_url(url) == MASKED[url]
-    assert urls._mask_url(url) == MASKED[url]  # the masking used where ansible-core has none (before 2.19)
     if ANSIBLE_MASK_URL:
         assert urls.mask_url(url) == ANSIBLE_MASK_URL(url)
 
@@ -864,20 +863,25 @@ def test_dest_state_sees_every_change_a_rerun_depends_on(tmp_path):
 
 
 def test_the_probe_command_prints_dest_state(tmp_path):
-    """The controller sends dest_state's own source: run it as the host would."""
+    """The controller sends dest_state.py's own source (plugin_utils/_probe.py): run it as the host would."""
     import subprocess
+    from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _probe
+
+    def parse_probe(out):
+        return jar_rerun.probe_state(_probe.answer(out))
+
     lib, a = _lib_with_two_jars(tmp_path)
     env = dict(os.environ, CDCOPS_LIB=str(lib))
     command = jar_rerun.probe_command([sys.executable], "$CDCOPS_LIB", ["a-1.jar", "b-1.jar"])
     out = subprocess.run(command, shell=True, env=env, stdout=subprocess.PIPE, check=True).stdout.decode()
-    assert jar_rerun.parse_probe(out) == dest_state.dest_state(str(lib), ["a-1.jar", "b-1.jar"])
+    assert parse_probe(out) == dest_state.dest_state(str(lib), ["a-1.jar", "b-1.jar"])
     # dest as the module's path option resolves it: variables and ~ expanded.
-    assert jar_rerun.parse_probe(out)["dest"] == str(lib)
+    assert parse_probe(out)["dest"] == str(lib)
     # A dest that is not a directory: an error, never a state.
     bad = subprocess.run(jar_rerun.probe_command([sys.executable], str(lib / "nope"), []), shell=True,
                          stdout=subprocess.PIPE, check=True).stdout.decode()
-    assert "error" in json.loads(bad) and jar_rerun.parse_probe(bad) is None
-    assert jar_rerun.parse_probe("") is None and jar_rerun.parse_probe("garbage\n") is None
+    assert "error" in _probe.answer(bad) and parse_probe(bad) is None
+    assert parse_probe("") is None and parse_probe("garbage\n") is None
 
 
 def test_replay_only_when_dest_is_exactly_as_recorded(tmp_path):
