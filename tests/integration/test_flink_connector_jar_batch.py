@@ -675,12 +675,22 @@ def test_controller_mode_with_pipelining(maven_repo, published, ansible, tmp_pat
     assert third.output.count("(no module execution)") == len(fleet.hosts)
 
 
+def fallback_warned(fleet, run):
+    """Whether the run warned, for every host, that the one-command install gave no answer so the module ran; False
+    when it warned for none (anything between fails)."""
+    text = " ".join(run.output.split())  # a warning may be wrapped to the terminal's width
+    warned = ["flink_connector_jar on %s: the one-command install with" % host in text for host in fleet.hosts]
+    assert len(set(warned)) == 1, (warned, run.output)
+    return warned[0]
+
+
 def normalized(fleet, run):
-    """Each host's result with its own paths written as <lib> and <tmp>, the invocation left out, and without
-    ``downloaded`` (which host of a run fetches a jar into the controller cache is a race between the forks)."""
+    """Each host's result with its own paths written as <lib> and <tmp>, the invocation and the warnings left out
+    (``fallback_warned`` checks those), and without ``downloaded`` (which host of a run fetches a jar into the
+    controller cache is a race between the forks)."""
     found = {}
     for host, record in fleet.results(run).items():
-        result = {k: v for k, v in record["result"].items() if k != "invocation"}
+        result = {k: v for k, v in record["result"].items() if k not in ("invocation", "warnings")}
         result["jars"] = [{k: v for k, v in j.items() if k != "downloaded"} for j in result["jars"]]
         text = json.dumps(result, sort_keys=True)
         found[host] = json.loads(text.replace(str(fleet.lib(host)), "<lib>").replace(str(fleet.remote_tmp), "<tmp>"))
@@ -715,6 +725,7 @@ def test_controller_mode_the_module_and_the_one_command_install_agree(maven_repo
             assert not run.failed, (label, run)
             kinds = set(k for launched in fl.launches().values() for k in launched)
             assert ("install" in kinds) is one and ("module" in kinds) is not one, (label, fl.launches())
+            assert fallback_warned(fl, run) is not one, label
             fl.executions()
             results[one] = list(normalized(fl, run).values())
             libs[one] = [jars.snapshot_dir(fl.lib(h)) for h in fl.hosts]
@@ -727,8 +738,10 @@ def test_controller_mode_the_module_and_the_one_command_install_agree(maven_repo
 
 
 def without_invocation(results):
-    # The module adds its invocation (its arguments); a rerun without a module execution has none to report.
-    return {h: {k: v for k, v in r["result"].items() if k != "invocation"} for h, r in results.items()}
+    # The module adds its invocation (its arguments); a rerun without a module execution has none to report. A
+    # module run after a refused one-command install also warns (checked with fallback_warned).
+    return {h: {k: v for k, v in r["result"].items() if k not in ("invocation", "warnings")}
+            for h, r in results.items()}
 
 
 @pytest.mark.parametrize("one_command", [True, False], ids=["one-command", "module"])
@@ -751,6 +764,8 @@ def test_controller_mode_rerun_without_the_module_answers_as_the_module(maven_re
     assert not executed.failed, executed
     assert fleet.probes() == dict.fromkeys(fleet.hosts, 0)
     assert fleet.launches() == dict.fromkeys(fleet.hosts, ["install"] if one_command else ["refused", "module"])
+    assert fallback_warned(fleet, executed) is not one_command
+    assert fallback_warned(fleet, replayed) is False
     fleet.executions()
 
     assert without_invocation(fleet.results(replayed)) == without_invocation(fleet.results(executed))
