@@ -4,14 +4,16 @@ controller, and the option failures returned with ``rows: []``."""
 
 import sys
 
+from action_setup import make_action
+
 from ansible_collections.cdcops.flink_cdc.plugins.action.flink_host_check import ActionModule
 
 PYTHON = {"inventory_hostname": "tm1", "ansible_python_interpreter": sys.executable}
 
 
-def test_the_check_runs_as_one_command_and_returns_rows(action, tmp_path):
+def test_the_check_runs_as_one_command_and_returns_rows(tmp_path):
     (tmp_path / "flink" / "lib").mkdir(parents=True)
-    plugin = action(ActionModule, {"flink_home": str(tmp_path / "flink"), "needed_bytes": 1024,
+    plugin = make_action(ActionModule, {"flink_home": str(tmp_path / "flink"), "needed_bytes": 1024,
                                    "report_host": "tm1", "endpoints": [{"name": "closed", "host": "127.0.0.1",
                                                                         "port": 1}], "timeout": 1})
     commands = []
@@ -32,14 +34,14 @@ def test_the_check_runs_as_one_command_and_returns_rows(action, tmp_path):
     assert by_check["lib/"]["status"] == "ok" and by_check["free space"]["status"] == "ok"
 
 
-def test_option_problems_fail_before_anything_runs_with_empty_rows(action, tmp_path):
-    plugin = action(ActionModule, {"flink_home": str(tmp_path), "needed_bytes": -1})
+def test_option_problems_fail_before_anything_runs_with_empty_rows(tmp_path):
+    plugin = make_action(ActionModule, {"flink_home": str(tmp_path), "needed_bytes": -1})
     result = plugin.run(task_vars=PYTHON)
     assert result["failed"] is True and result["changed"] is False and result["rows"] == []
     assert "needed_bytes must not be negative, got -1" in result["msg"]
 
 
-def test_invalid_options_fail_with_empty_rows(action):
-    result = action(ActionModule, {"timeout": "soon"}).run(task_vars=PYTHON)
+def test_invalid_options_fail_with_empty_rows():
+    result = make_action(ActionModule, {"timeout": "soon"}).run(task_vars=PYTHON)
     assert result["failed"] is True and result["rows"] == []
     assert "flink_home" in result["msg"]
