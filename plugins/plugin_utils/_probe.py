@@ -119,11 +119,11 @@ def no_answer_warning(name: str, host: t.Optional[str], what: str, python: t.Seq
     """Why the module ran on ``host`` after the one-command ``what`` gave no answer (``res``: its rc, stderr), what
     that costs and what to check."""
     stderr = " ".join((res.get("stderr") or "").split())[-300:]
-    return ("%s on %s: the one-command %s with %s gave no answer (rc=%s, %s), so the module ran instead: one more "
-            "command on this host each run. Check that this Python runs on the host (Python 3.8 or newer, its "
-            "standard library complete; set ansible_python_interpreter to one that does), or fix what the error "
-            "names." % (name, host or "the host", what, " ".join(python), res.get("rc"),
-                        "stderr: %s" % stderr if stderr else "nothing on stderr"))
+    return ("%s on %s: the one-command %s gave no answer (rc=%s, %s), so the module ran instead: one more command "
+            "on this host each run. Check that its Python (%s) runs on the host (Python 3.8 or newer, its standard "
+            "library complete; set ansible_python_interpreter to one that does), or fix what the error names."
+            % (name, host or "the host", what, res.get("rc"),
+               "stderr: %s" % stderr if stderr else "nothing on stderr", " ".join(python)))
 
 
 def command(python: t.Sequence[str], source_module: types.ModuleType, function: str, argument: t.Any) -> str:

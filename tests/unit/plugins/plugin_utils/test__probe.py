@@ -263,6 +263,7 @@ def test_run_warns_when_the_command_gives_no_answer(tmp_path, shown, python, rc,
     assert _probe.run(action, task_vars, lambda py: " ".join(shlex.quote(p) for p in py), "install") is None
     assert len(action.commands) == 1
     (warning,) = shown["warning"]
-    assert warning.startswith("flink_connector_jar on tm2: the one-command install with ")
-    assert "gave no answer (rc=%d, %s), so the module ran instead" % (rc, stderr_part) in warning
+    assert warning.startswith("flink_connector_jar on tm2: the one-command install gave no answer (rc=%d, %s), so the "
+                              "module ran instead: one more command on this host each run." % (rc, stderr_part))
+    assert "Check that its Python (%s) runs on the host" % " ".join(python) in warning
     assert "ansible_python_interpreter" in warning  # the fix
