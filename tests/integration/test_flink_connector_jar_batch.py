@@ -679,7 +679,8 @@ def fallback_warned(fleet, run):
     """Whether the run warned, for every host, that the one-command install gave no answer so the module ran; False
     when it warned for none (anything between fails)."""
     text = " ".join(run.output.split())  # a warning may be wrapped to the terminal's width
-    warned = ["flink_connector_jar on %s: the one-command install gave no answer" % host in text for host in fleet.hosts]
+    warned = ["flink_connector_jar on %s: the one-command install gave no answer" % host in text
+              for host in fleet.hosts]
     assert len(set(warned)) == 1, (warned, run.output)
     return warned[0]
 
@@ -971,8 +972,7 @@ class Credentialed:
         self.url = repo.url.replace("http://", "http://%s:%s@" % (user, password), 1)
 
 
-def test_controller_mode_credentialed_repository_url_is_one_command_per_host(maven_repo, published, ansible,
-                                                                              tmp_path):
+def test_controller_mode_credentialed_repository_url_is_one_command_per_host(maven_repo, published, ansible, tmp_path):
     """repository_url with user:password, on hosts whose Python has no Ansible: the one-command install carries
     only the standard library, so each host runs exactly one command (no module), and the password shows nowhere,
     -vvv included."""

@@ -15,8 +15,8 @@ ROWS = [{"host": "tm1", "area": "Java", "check": "java", "status": "ok", "detail
 
 def test_the_report_is_written_and_counted(tmp_path):
     dest = tmp_path / "report"
-    result = make_action(ActionModule, {"dest": str(dest), "rows": ROWS, "rest_url": "http://ops:pw-report@jm:8081",
-                                   "mode": "0640"}).run(task_vars={})
+    args = {"dest": str(dest), "rows": ROWS, "rest_url": "http://ops:pw-report@jm:8081", "mode": "0640"}
+    result = make_action(ActionModule, args).run(task_vars={})
     assert not result.get("failed"), result
     assert result["changed"] is False and result["counts"]["ok"] == 1 and result["counts"]["fail"] == 1
     assert result["markdown"] == str(dest / os.path.basename(result["markdown"]))

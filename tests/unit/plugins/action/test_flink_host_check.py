@@ -13,9 +13,8 @@ PYTHON = {"inventory_hostname": "tm1", "ansible_python_interpreter": sys.executa
 
 def test_the_check_runs_as_one_command_and_returns_rows(tmp_path):
     (tmp_path / "flink" / "lib").mkdir(parents=True)
-    plugin = make_action(ActionModule, {"flink_home": str(tmp_path / "flink"), "needed_bytes": 1024,
-                                   "report_host": "tm1", "endpoints": [{"name": "closed", "host": "127.0.0.1",
-                                                                        "port": 1}], "timeout": 1})
+    plugin = make_action(ActionModule, {"flink_home": str(tmp_path / "flink"), "needed_bytes": 1024, "report_host": "tm1",
+                                        "endpoints": [{"name": "closed", "host": "127.0.0.1", "port": 1}], "timeout": 1})
     commands = []
     run_command = plugin._low_level_execute_command
 
