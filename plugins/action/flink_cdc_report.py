@@ -10,14 +10,15 @@ controller's output, as a callback's would be, and costs no connection, temp dir
 from __future__ import annotations
 
 import os
+import typing as t
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.errors import JarError
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.install import parse_mode
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import redact_url
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _report
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils._action_module import ControllerActionBase
 
 ARGUMENT_SPEC = {
     "dest": {"type": "path", "required": True},
@@ -31,31 +32,25 @@ ARGUMENT_SPEC = {
 }
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerActionBase):
 
-    TRANSFERS_FILES = False
     # The report is written in check mode too: a dry run's report is the point of a dry run.
     _supports_check_mode = True
-    _supports_async = False
+    MESSAGE_PREFIX = "flink_cdc_report: "
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp  # tmp no longer has any effect
+    def argument_spec(self) -> dict[str, t.Any]:
+        return ARGUMENT_SPEC
+
+    def run_action(self, params: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         try:
-            dummy, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
             mode = parse_mode(params["mode"])  # as flink_connector_jar reads its mode
             rows = _report.check_rows(params["rows"])
             doc = _report.document(rows, redact_url(params["rest_url"]), params["flink_version"],
                                    params["connectors"], params["connectors_pinned"], bool(self._task.check_mode))
             dest = os.path.abspath(os.path.expanduser(params["dest"]))
             paths = _report.write(dest, doc, params["connector_summary"] or None, mode=mode)
-        except (AnsibleActionFail, JarError, _report.ReportError) as exc:
-            # Returned rather than raised: Ansible's display of a raised error quotes the task's arguments, here
-            # every row of the report.
-            message = exc.message if isinstance(exc, AnsibleActionFail) else str(exc)
-            result.update(failed=True, changed=False, msg="flink_cdc_report: %s" % message)
-            return result
+        except (JarError, _report.ReportError) as exc:
+            raise AnsibleActionFail(str(exc))
         # Output, not managed state: writing the report is never a change of the hosts.
-        result.update(changed=False, markdown=paths["markdown"], json=paths["json"], counts=_report.counts(rows),
-                      msg="readiness report: %s" % paths["markdown"])
-        return result
+        return dict(changed=False, markdown=paths["markdown"], json=paths["json"], counts=_report.counts(rows),
+                    msg="readiness report: %s" % paths["markdown"])

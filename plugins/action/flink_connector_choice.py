@@ -9,14 +9,13 @@ pinned) and decides with plugin_utils/_connector_choice.py (``choice``); no modu
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleActionFail
-from ansible.module_utils.common.parameters import remove_values
-from ansible.plugins.action import ActionBase
+import typing as t
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _support_matrix as matrix
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import options
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.connectors import STARROCKS_ARTIFACT
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _connector_choice
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils._action_module import ControllerActionBase
 
 # The repository options of the action group cdcops.flink_cdc.connector, as flink_connector_jar has them.
 REPOSITORY_OPTIONS = ("repository_url", "url_username", "url_password", "headers", "validate_certs", "timeout",
@@ -29,23 +28,17 @@ ARGUMENT_SPEC = dict(
 )
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerActionBase):
 
-    TRANSFERS_FILES = False
-    _supports_check_mode = True  # it only reads
-    _supports_async = False
+    def argument_spec(self) -> dict[str, t.Any]:
+        return ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp  # tmp no longer has any effect
+    def secrets(self) -> set[str]:
         # A password in the repository URL's userinfo is masked in everything returned (the rows name the
         # repository without it already).
-        secrets = options.option_url_secrets(self._task.args)
-        try:
-            dummy, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        except AnsibleActionFail as exc:
-            result.update(failed=True, changed=False, msg=exc.message)
-            return remove_values(result, secrets) if secrets else result
+        return options.option_url_secrets(self._task.args)
+
+    def run_action(self, params: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         listed = None
         if not params["connectors"] and matrix.flink_minor(params["flink_version"]):
             artifacts = [a for a in _connector_choice.METADATA_ARTIFACTS
@@ -53,5 +46,4 @@ class ActionModule(ActionBase):
             listed = _connector_choice.read_listed(params["repository_url"], options.http_options(params), artifacts)
         chosen = _connector_choice.choice(params["connectors"], params["flink_version"], params["starrocks"], listed,
                                           params["repository_url"])
-        result.update(changed=False, listed=listed, **chosen)
-        return remove_values(result, secrets) if secrets else result
+        return dict(changed=False, listed=listed, **chosen)

@@ -32,7 +32,8 @@ is missing, with no extra stat or checksum modules:
    the install again. Then remember what the host now holds, and what a rerun would
    answer (``ensure.rerun_record``); remove the temp dir.
 5. A later run with the same arguments first runs ``dest_state`` on the
-   host as a short ``python -c`` (no module payload, no temp dir). When every
+   host as a short ``python -c`` (``_probe``, as the install; no module
+   payload, no temp dir). When every
    ``*.jar`` in dest is as recorded and each jar has its expected SHA-256, the
    recorded answer is the result: the idempotent rerun costs one short
    process per host. Otherwise the probe says which jars to transfer before
@@ -154,7 +155,7 @@ class ActionModule(ActionBase):
         first = [] if check_mode else host_records.jars_to_push(items, memory["jars"])
         record = memory["rerun"]
         if record and record.get("key") == key and not (params["force"] or params["backup"]):
-            probe = self._probe(record, dest, items)
+            probe = self._probe(record, dest, items, task_vars)
             if rerun.replay(record, probe, items):
                 display.vvv("flink_connector_jar: %s holds exactly what the last run left there; its answer is the "
                             "result (no module execution)" % dest, host=task_vars.get("inventory_hostname"))
@@ -232,17 +233,16 @@ class ActionModule(ActionBase):
             raise JarError("%ssrc %s is not a file on the controller; with fetch_mode=controller, src names a "
                            "jar there (%s)." % (where, src, exc.message))
 
-    def _probe(self, record: dict[str, t.Any], dest: str, items: list[dict[str, t.Any]]) -> dict[str, t.Any] | None:
-        """``dest_state`` run on the host with the interpreter the recorded run used; None if it failed."""
+    def _probe(self, record: dict[str, t.Any], dest: str, items: list[dict[str, t.Any]],
+               task_vars: dict[str, t.Any]) -> dict[str, t.Any] | None:
+        """``dest_state`` run on the host with the interpreter the recorded run used; None if it gave none."""
         interpreter = shlex.split(str(record.get("interpreter") or "").lstrip("#!").strip())
         if not interpreter:
             return None
         names = [item["name"] for item in items if item.get("state") == "present"]
-        res = self._low_level_execute_command(rerun.probe_command(interpreter, dest, names), sudoable=True)
-        if res.get("rc") != 0:
-            display.vvv("flink_connector_jar: the probe of %s failed (rc=%s); the module runs" % (dest, res.get("rc")))
-            return None
-        return rerun.parse_probe(res.get("stdout", ""))
+        done = _probe.run(self, task_vars, lambda python: rerun.probe_command(python, dest, names), "rerun probe",
+                          python=interpreter)
+        return rerun.probe_state(done[0]) if done else None
 
     def _run_on_host(self, params: dict[str, t.Any], host_args: dict[str, t.Any], items: list[dict[str, t.Any]],
                      single: bool, task_vars: dict[str, t.Any], remember: bool = False) -> dict[str, t.Any]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import typing as t
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _host_facts
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._host_check import (
@@ -28,35 +27,26 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._host_check impor
     option_problems,
 )
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _probe
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils._action_module import ControllerActionBase
 
 MODULE = "cdcops.flink_cdc.flink_host_check"
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerActionBase):
 
-    TRANSFERS_FILES = False
-    _supports_check_mode = True  # it only reads
-    _supports_async = False
+    FAILED_RESULT = {"rows": []}
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        del tmp  # tmp no longer has any effect
-        task_vars = task_vars or {}
-        try:
-            dummy, params = self.validate_argument_spec(argument_spec=argument_spec(on_host=False))
-        except AnsibleActionFail as exc:
-            result.update(failed=True, changed=False, rows=[], msg=exc.message)
-            return result
+    def argument_spec(self) -> dict[str, t.Any]:
+        return argument_spec(on_host=False)
+
+    def run_action(self, params: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
         problems = option_problems(params)
         if problems:
-            result.update(failed=True, changed=False, rows=[], msg="; ".join(problems))
-            return result
+            raise AnsibleActionFail("; ".join(problems))
         facts = self._probe(params, task_vars)
         if facts is None:
-            result.update(self._execute_module(module_name=MODULE, task_vars=task_vars))
-            return result
-        result.update(host_result(params, facts))
-        return result
+            return self._execute_module(module_name=MODULE, task_vars=task_vars)
+        return host_result(params, facts)
 
     def _probe(self, params: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any] | None:
         """``gather``'s facts, read with one command on the host; None when the module has to run instead."""

@@ -9,7 +9,9 @@ jar download (``_connector_jar/download.py``). Standard library only, so that im
 * ``call_within``: a deadline for a whole request (connect, headers, body), which a socket timeout is not;
 * ``url_secrets``: the passwords written into URLs, for ``AnsibleModule.no_log_values``;
 * ``redact_url``: a URL without its userinfo, for messages (the REST client's, and the controller's: the role's
-  filters and reports import it from here, which costs them none of Ansible's URL code).
+  filters and reports import it from here, which costs them none of Ansible's URL code);
+* ``secs``: a duration as the collection's messages write it (the HTTP clients' deadlines, and the waits of
+  ``_flink/cluster.py`` and ``_flink/sql_job.py``).
 """
 
 from __future__ import annotations
@@ -53,8 +55,12 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def _secs(value: float) -> str:
-    return "%d" % value if float(value).is_integer() else "%.1f" % value
+def secs(value: float, tenths: bool = True) -> str:
+    """Seconds for a message: a whole number without a decimal point (``30``), else to a tenth (``2.5``), or with
+    ``tenths`` False as Python writes the number (``2.25``)."""
+    if float(value).is_integer():
+        return "%d" % value
+    return "%.1f" % value if tenths else str(value)
 
 
 def call_within(seconds: float, func: t.Callable[[], t.Any], on_late: t.Optional[t.Callable[[t.Any], None]] = None,
@@ -97,7 +103,7 @@ def call_within(seconds: float, func: t.Callable[[], t.Any], on_late: t.Optional
     with lock:
         if not done.is_set():
             box["abandoned"] = True
-            raise socket.timeout("no complete answer within %s s" % _secs(seconds))
+            raise socket.timeout("no complete answer within %s s" % secs(seconds))
     if "error" in box:
         raise box["error"]
     return box["value"]

@@ -3,7 +3,10 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
 # the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
-"""Host code run as one ``python -c`` (controller only): a self-contained module_utils file, or a package.
+"""The one transport of host code as ``python -c`` (controller only): a self-contained module_utils file, or a
+package. Every probe and install of the collection goes through ``run``: flink_host_check's facts
+(``module_utils/_host_facts.py``), flink_connector_jar's rerun probe (``module_utils/_connector_jar/dest_state.py``,
+see ``plugin_utils/_connector_jar/rerun.py``) and its one-command install (the ``_connector_jar`` package).
 
 An action plugin whose module only reads can send the reading code itself, when it is a self-contained file
 (standard library only, Python 3.8): ``command`` quotes that file's source, a call of one of its functions and
@@ -16,6 +19,9 @@ already knows it; when it does not (interpreter discovery has not run yet), the 
 itself (flink_connector_jar's install, ``_connector_jar``): its sources travel compressed in the command (a few
 tens of KB, under Linux's 128 KB limit for one argument, MAX_ARG_STRLEN) and a small importer on the host
 loads them from there, so the host needs nothing of the collection or of Ansible installed.
+
+A command that gives no answer (the host's Python cannot run it) is not silent: ``run`` warns, naming the host,
+the Python and the error, and the module runs instead.
 """
 
 from __future__ import annotations
@@ -77,28 +83,47 @@ def interpreter(task_vars: t.Mapping[str, t.Any], templar: t.Any) -> t.Optional[
 
 
 def run(action: t.Any, task_vars: t.Mapping[str, t.Any], build: t.Callable[[t.List[str]], str],
-        what: str) -> t.Optional[t.Tuple[t.Dict[str, t.Any], t.List[str]]]:
+        what: str, python: t.Optional[t.Sequence[str]] = None) -> t.Optional[t.Tuple[t.Dict[str, t.Any], t.List[str]]]:
     """Run ``build(python)`` (a ``command`` or ``package_command``) on the host of ``action``'s task, as its module
     would run there (the task's become and environment), and return its answer with the Python it used.
 
-    None when the module has to run instead: the task is delegated (the interpreter variables are the delegated
-    host's business, which ActionBase handles for modules), the shell is not sh, the host's Python is not known
-    yet, or the command gave no answer (``what`` names the run in the -vvv message that says so)."""
+    ``python`` is the host's Python when the caller knows it better than the task does (the one a recorded run
+    used); by default the one ``interpreter`` finds. None when the module has to run instead: the task is delegated
+    (the interpreter variables are the delegated host's business, which ActionBase handles for modules), the shell
+    is not sh, or the host's Python is not known yet (each said at -vvv: the module is the plan there, not a
+    fallback); or the command gave no answer: then a warning says why (``what`` names the run), because the module
+    that runs instead costs the host one more command on every run."""
     name = action._task.action.rsplit(".", 1)[-1]
-    if action._task.delegate_to or getattr(action._connection._shell, "SHELL_FAMILY", "") != "sh":
+    host = task_vars.get("inventory_hostname")
+    if action._task.delegate_to:
+        display.vvv("%s: the task is delegated; the module runs" % name, host=host)
         return None
-    python = interpreter(task_vars, action._templar)
+    if getattr(action._connection._shell, "SHELL_FAMILY", "") != "sh":
+        display.vvv("%s: the shell is not sh; the module runs" % name, host=host)
+        return None
+    python = list(python) if python else interpreter(task_vars, action._templar)
     if python is None:
-        display.vvv("%s: the host's Python is not known yet; the module runs" % name)
+        display.vvv("%s: the host's Python is not known yet; the module runs" % name, host=host)
         return None
     environment = action._compute_environment_string()
     res = action._low_level_execute_command(("%s %s" % (environment, build(python))).strip(), sudoable=True)
     found = answer(res.get("stdout", "")) if res.get("rc") == 0 else None
     if not isinstance(found, dict):
-        display.vvv("%s: the one-command %s gave no answer (rc=%s: %s); the module runs"
-                    % (name, what, res.get("rc"), (res.get("stderr") or "").strip()[-300:]))
+        display.warning(no_answer_warning(name, host, what, python, res))
         return None
     return found, python
+
+
+def no_answer_warning(name: str, host: t.Optional[str], what: str, python: t.Sequence[str],
+                      res: t.Mapping[str, t.Any]) -> str:
+    """Why the module ran on ``host`` after the one-command ``what`` gave no answer (``res``: its rc, stderr), what
+    that costs and what to check."""
+    stderr = " ".join((res.get("stderr") or "").split())[-300:]
+    return ("%s on %s: the one-command %s gave no answer (rc=%s, %s), so the module ran instead: one more command "
+            "on this host each run. Check that its Python (%s) runs on the host (Python 3.8 or newer, its standard "
+            "library complete; set ansible_python_interpreter to one that does), or fix what the error names."
+            % (name, host or "the host", what, res.get("rc"),
+               "stderr: %s" % stderr if stderr else "nothing on stderr", " ".join(python)))
 
 
 def command(python: t.Sequence[str], source_module: types.ModuleType, function: str, argument: t.Any) -> str:

@@ -675,12 +675,23 @@ def test_controller_mode_with_pipelining(maven_repo, published, ansible, tmp_pat
     assert third.output.count("(no module execution)") == len(fleet.hosts)
 
 
+def fallback_warned(fleet, run):
+    """Whether the run warned, for every host, that the one-command install gave no answer so the module ran; False
+    when it warned for none (anything between fails)."""
+    text = " ".join(run.output.split())  # a warning may be wrapped to the terminal's width
+    warned = ["flink_connector_jar on %s: the one-command install gave no answer" % host in text
+              for host in fleet.hosts]
+    assert len(set(warned)) == 1, (warned, run.output)
+    return warned[0]
+
+
 def normalized(fleet, run):
-    """Each host's result with its own paths written as <lib> and <tmp>, the invocation left out, and without
-    ``downloaded`` (which host of a run fetches a jar into the controller cache is a race between the forks)."""
+    """Each host's result with its own paths written as <lib> and <tmp>, the invocation and the warnings left out
+    (``fallback_warned`` checks those), and without ``downloaded`` (which host of a run fetches a jar into the
+    controller cache is a race between the forks)."""
     found = {}
     for host, record in fleet.results(run).items():
-        result = {k: v for k, v in record["result"].items() if k != "invocation"}
+        result = {k: v for k, v in record["result"].items() if k not in ("invocation", "warnings")}
         result["jars"] = [{k: v for k, v in j.items() if k != "downloaded"} for j in result["jars"]]
         text = json.dumps(result, sort_keys=True)
         found[host] = json.loads(text.replace(str(fleet.lib(host)), "<lib>").replace(str(fleet.remote_tmp), "<tmp>"))
@@ -715,6 +726,7 @@ def test_controller_mode_the_module_and_the_one_command_install_agree(maven_repo
             assert not run.failed, (label, run)
             kinds = set(k for launched in fl.launches().values() for k in launched)
             assert ("install" in kinds) is one and ("module" in kinds) is not one, (label, fl.launches())
+            assert fallback_warned(fl, run) is not one, label
             fl.executions()
             results[one] = list(normalized(fl, run).values())
             libs[one] = [jars.snapshot_dir(fl.lib(h)) for h in fl.hosts]
@@ -727,8 +739,10 @@ def test_controller_mode_the_module_and_the_one_command_install_agree(maven_repo
 
 
 def without_invocation(results):
-    # The module adds its invocation (its arguments); a rerun without a module execution has none to report.
-    return {h: {k: v for k, v in r["result"].items() if k != "invocation"} for h, r in results.items()}
+    # The module adds its invocation (its arguments); a rerun without a module execution has none to report. A
+    # module run after a refused one-command install also warns (checked with fallback_warned).
+    return {h: {k: v for k, v in r["result"].items() if k not in ("invocation", "warnings")}
+            for h, r in results.items()}
 
 
 @pytest.mark.parametrize("one_command", [True, False], ids=["one-command", "module"])
@@ -751,6 +765,8 @@ def test_controller_mode_rerun_without_the_module_answers_as_the_module(maven_re
     assert not executed.failed, executed
     assert fleet.probes() == dict.fromkeys(fleet.hosts, 0)
     assert fleet.launches() == dict.fromkeys(fleet.hosts, ["install"] if one_command else ["refused", "module"])
+    assert fallback_warned(fleet, executed) is not one_command
+    assert fallback_warned(fleet, replayed) is False
     fleet.executions()
 
     assert without_invocation(fleet.results(replayed)) == without_invocation(fleet.results(executed))
@@ -939,3 +955,63 @@ def test_controller_mode_secrets_never_shown_at_vvv(maven_repo, published, ansib
         assert password not in run.output and token not in run.output
         assert password not in repr(run.records) and token not in repr(run.records)
     assert all(os.path.exists(str(fleet.lib(h) / name(SR, SR_NEW))) for h in fleet.hosts)
+
+
+def bare_python():
+    """A host Python that cannot import Ansible, as on a managed host: the system's."""
+    python = "/usr/bin/python3"
+    proc = subprocess.run([python, "-c", "import ansible"], capture_output=True, text=True, check=False)
+    assert proc.returncode != 0 and "No module named 'ansible'" in proc.stderr, (python, proc.stderr)
+    return python
+
+
+class Credentialed:
+    """The private repository under a URL that carries user:password (what ``play`` reads of a repo)."""
+
+    def __init__(self, repo, user, password):
+        self.url = repo.url.replace("http://", "http://%s:%s@" % (user, password), 1)
+
+
+def test_controller_mode_credentialed_repository_url_is_one_command_per_host(maven_repo, published, ansible, tmp_path):
+    """repository_url with user:password, on hosts whose Python has no Ansible: the one-command install carries
+    only the standard library, so each host runs exactly one command (no module), and the password shows nowhere,
+    -vvv included."""
+    password = "pw-Url7Qx2Lm"
+    maven_repo.require(auth="deployer:%s" % password)
+    fleet = Fleet(tmp_path / "fleet", 3, python=bare_python())
+    repo = Credentialed(maven_repo, "deployer", password)
+    want = published_sha256(maven_repo, published, [(PG, PG_NEW), (SR, SR_NEW)])
+    run = fleet.play(ansible, repo, [pg(), sr()], verbosity=3)
+    assert not run.failed, run
+    assert fleet.launches() == dict.fromkeys(fleet.hosts, ["install"])
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+    assert "AnsiballZ_flink_connector_jar" not in run.output and "gave no answer" not in run.output
+    for host, record in fleet.results(run).items():
+        assert record["result"]["changed"] is True
+        assert [j["url"].split("@", 1)[0] for j in record["result"]["jars"]] == ["http://****:****"] * 2
+        assert {n: jars.sha256_file(str(fleet.lib(host) / n)) for n in want} == want
+    assert password not in run.output and password not in repr(run.records)
+    # The rerun: the probe alone, one command per host.
+    again = fleet.play(ansible, repo, [pg(), sr()], verbosity=3)
+    assert not again.failed and all(r["result"]["changed"] is False for r in fleet.results(again).values())
+    assert fleet.probes() == dict.fromkeys(fleet.hosts, 1)
+    assert fleet.executions() == dict.fromkeys(fleet.hosts, 1)
+    assert password not in again.output and password not in repr(again.records)
+
+
+def test_controller_mode_a_fallback_to_the_module_is_a_warning(maven_repo, published, ansible, tmp_path):
+    """Hosts whose Python refuses the one-command install (the wrapper exits 3): the module runs instead, and the
+    user sees why without -vvv, host by host, still without the repository's password."""
+    password = "pw-Fb9Kd2Wq"
+    maven_repo.require(auth="deployer:%s" % password)
+    fleet = Fleet(tmp_path / "fleet", 2, one_command=False)
+    run = fleet.play(ansible, Credentialed(maven_repo, "deployer", password), [pg(), sr()])
+    assert not run.failed, run
+    assert fleet.launches() == dict.fromkeys(fleet.hosts, ["refused", "module"])
+    text = " ".join(run.output.split())  # a warning may be wrapped to the terminal's width
+    for host in fleet.hosts:
+        assert ("[WARNING]: flink_connector_jar on %s: the one-command install gave no answer (rc=3, nothing on "
+                "stderr), so the module ran instead: one more command on this host each run. Check that its Python "
+                "(%s) runs on the host" % (host, fleet.base / host / "python")) in text, run.output
+    assert "ansible_python_interpreter" in text
+    assert password not in run.output and password not in repr(run.records)

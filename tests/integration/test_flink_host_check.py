@@ -343,3 +343,9 @@ def test_a_probe_without_an_answer_runs_the_module(bed, ansible, tmp_path):
     assert "AnsiballZ_flink_host_check.py" in run.output
     result = run.results(action="flink_host_check")[0]["result"]
     assert [(r["check"], r["status"]) for r in result["rows"]] == [("java", "ok"), ("lib/", "ok"), ("running jars", "warn")]
+    # Without -vvv too: a warning that names the host, the exit code and the Python to check.
+    quiet = ansible.playbook(host_check_play(args), env={"ANSIBLE_PYTHON_INTERPRETER": str(wrapper)})
+    assert quiet.rc == 0, quiet
+    assert ("[WARNING]: flink_host_check on localhost: the one-command check gave no answer (rc=3, nothing on stderr), "
+            "so the module ran instead") in " ".join(quiet.output.split()), quiet.output
+    assert "Check that its Python (%s) runs on the host" % wrapper in " ".join(quiet.output.split())

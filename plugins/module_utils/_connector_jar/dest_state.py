@@ -7,12 +7,13 @@
 
 After a successful run the module also answers what a rerun would answer (``ensure.rerun_record``: ``ensure_jars``
 in check mode, which reads only), with ``dest_state``. The next run with the same arguments runs ``dest_state``
-alone on the host (a short ``python -c``, no module payload: ``plugins/plugin_utils/_connector_jar/rerun.py``);
+alone on the host (``probe``, sent as a short ``python -c`` by ``plugins/plugin_utils/_probe.py``, no module
+payload: ``plugins/plugin_utils/_connector_jar/rerun.py``);
 when dest is as it was, with every jar's SHA-256 as expected, that answer is the result. Anything else, or any
 doubt, and the module runs as usual.
 
-This file must stay self-contained: the controller sends ``dest_state``'s own source (``inspect.getsource``) to
-the host's Python, so it uses the standard library only, imported inside the function, runs on Python 3.8, and
+This file must stay self-contained: the controller sends its own source (``inspect.getsource``) to the host's
+Python, so it uses the standard library only, imported inside the function, runs on Python 3.8, and
 its annotations are builtins, which that script can evaluate without this file's imports.
 """
 
@@ -55,3 +56,16 @@ def dest_state(dest: str, names: list) -> dict:
                     h.update(block)
             digests[name] = [h.hexdigest(), os.path.getsize(path)]
     return {"dest": dest, "entries": entries, "sha256": digests}
+
+
+def probe(args: dict) -> dict:
+    """The rerun probe: ``dest_state`` of ``args["dest"]`` for ``args["names"]``, with dest resolved as the module's
+    type=path option resolves it, on the host (``~`` and variables expanded); ``{"error": ...}`` when dest cannot
+    be read, never a state."""
+    import os
+
+    dest = os.path.expanduser(os.path.expandvars(args["dest"]))
+    try:
+        return dest_state(dest, args["names"])
+    except (OSError, ValueError) as exc:
+        return {"error": str(exc)}

@@ -16,7 +16,7 @@ import stat
 import threading
 import typing as t
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import _secs, call_within
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import call_within, secs
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.checksums import (
     CHUNK_SIZE,
     Checksum,
@@ -224,7 +224,7 @@ def http_open(url: str, http_options: HttpOptions, what: str, method: str = "GET
             parts = "status line, headers and body" if read is not None else "status line and headers"
             raise DownloadError("Could not download %s: %s gave no complete answer within %s s (timeout: connecting, "
                                 "%s). Check that repository_url/url names a repository that answers, or raise "
-                                "timeout." % (what, where, _secs(http_options.timeout), parts),
+                                "timeout." % (what, where, secs(http_options.timeout), parts),
                                 url=mask_url(url), timed_out=True)
         raise DownloadError("Could not download %s: cannot reach %s (%s). Check repository_url/url, the "
                             "network path and use_proxy; timeout is %ss." % (what, where, reason, http_options.timeout),
@@ -450,7 +450,7 @@ def stream_to(url: str, http_options: HttpOptions, out: t.BinaryIO, what: str,
                 raise DownloadError(
                     "Downloading %s from %s stalled: no data for %s s (timeout) after %d%s bytes had arrived. "
                     "Nothing was changed; retry, or raise timeout if the repository is this slow." % (
-                        what, where, _secs(http_options.timeout), arrived[0], of), arrived=arrived[0], stalled=True)
+                        what, where, secs(http_options.timeout), arrived[0], of), arrived=arrived[0], stalled=True)
             raise DownloadError("Downloading %s from %s failed after %d%s bytes: %s. Nothing was changed; "
                                 "retry, or raise timeout." % (what, where, arrived[0], of, exc), arrived=arrived[0])
         digests = hasher.digests()

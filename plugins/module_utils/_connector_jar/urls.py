@@ -3,12 +3,14 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
 # the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
-"""URLs in messages and results: masked, described, checked. Nothing here imports ``ansible.module_utils.urls``
-until a URL with credentials is masked (see ``ansible_urls``).
+"""URLs in messages and results: masked, described, checked. Standard library only: nothing here imports
+``ansible.module_utils.urls`` until something downloads (see ``ansible_urls``), so the one-command install of
+``fetch_mode=controller`` (which sends this package to a host's bare Python) masks a URL with credentials too.
 
-``mask_url`` is ``ansible.module_utils.urls.mask_url`` (it keeps the user and masks the password), which the
-module's results and the tests rely on; the REST client's ``_flink/rest.py`` ``redact_url`` drops the userinfo
-altogether, and its ``endpoint`` fills in the scheme's default port. Their texts differ, so each stays.
+``mask_url`` answers what ``ansible.module_utils.urls.mask_url`` answers (the user and the password each become
+``****``), which the module's results and the tests rely on; the REST client's ``_flink/rest.py`` ``redact_url``
+drops the userinfo altogether, and its ``endpoint`` fills in the scheme's default port. Their texts differ, so
+each stays.
 """
 
 from __future__ import annotations
@@ -24,26 +26,20 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.er
 
 
 def ansible_urls() -> t.Any:
-    """``ansible.module_utils.urls``, imported the first time something downloads or masks a URL."""
+    """``ansible.module_utils.urls``, imported the first time something downloads."""
     from ansible.module_utils import urls
     return urls
 
 
 def mask_url(url: str) -> str:
-    """The URL with its credentials masked by ``ansible.module_utils.urls.mask_url``; one without any (no ``@``)
-    comes back as it is, as there, but without importing that module. ansible-core before 2.19 has no
-    ``mask_url``: there the same masking is done here."""
+    """The URL with its user and password each masked as ``****``; one without credentials comes back as it is.
+
+    The same text as ansible-core 2.19's ``mask_url`` (ansible/ansible lib/ansible/module_utils/urls.py at
+    v2.19.0), written here with the standard library because the host may have no Ansible at all (the one-command
+    install), and ansible-core before 2.19 has no ``mask_url``.
+    """
     if "@" not in urlsplit(url).netloc:
         return url
-    ansible_mask = getattr(ansible_urls(), "mask_url", None)
-    if ansible_mask is None:
-        return _mask_url(url)
-    return ansible_mask(url)
-
-
-def _mask_url(url: str) -> str:
-    """ansible-core 2.19's ``mask_url`` (ansible/ansible lib/ansible/module_utils/urls.py at v2.19.0): the user and
-    the password each become ``****``."""
     parsed = urlparse(url)
     if not parsed.username and not parsed.password:
         return url

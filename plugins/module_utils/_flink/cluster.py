@@ -19,6 +19,7 @@ import time
 import typing as t
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import FlinkRestError
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import secs
 
 # A TaskManager's RPC path: akka.tcp://flink@<host>:<port>/user/rpc/taskmanager_N up to 1.17; pekko.tcp:// from
 # 1.18, when apache/flink replaced Akka by Pekko (FLINK-32468); pekko.ssl.tcp:// with internal SSL. Seen on the
@@ -273,7 +274,7 @@ def wait_for_cluster(read: t.Callable[[], t.Dict[str, t.Any]], want_taskmanagers
         if remaining <= 0:
             if snap is None:
                 raise WaitTimeout("gave up after %ss waiting for the Flink cluster at %s: %s"
-                                  % (_secs(timeout), where, error.message))
+                                  % (secs(timeout, tenths=False), where, error.message))
             ignored = " (not counting %d TaskManager(s) being replaced)" % len(ignore_ids) \
                 if ignore_ids else ""
             jars = ("; the JobManager's classpath lacks %s: it has not been restarted since they landed "
@@ -281,11 +282,7 @@ def wait_for_cluster(read: t.Callable[[], t.Dict[str, t.Any]], want_taskmanagers
             raise WaitTimeout(
                 "gave up after %ss waiting for the Flink cluster at %s: %d TaskManager(s) "
                 "registered, %d wanted; %d free slot(s), %d wanted%s%s"
-                % (_secs(timeout), where, registered, want_taskmanagers, free, min_free_slots,
+                % (secs(timeout, tenths=False), where, registered, want_taskmanagers, free, min_free_slots,
                    ignored, jars), last=snap)
         sleep(min(delay, remaining))
         delay = min(delay * 2, max_delay)
-
-
-def _secs(value: float) -> t.Union[int, float]:
-    return int(value) if float(value).is_integer() else value

@@ -35,7 +35,12 @@ from urllib.parse import urlsplit
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import call_within, redact_url, split_urls
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import (
+    call_within,
+    redact_url,
+    secs,
+    split_urls,
+)
 
 try:
     from ansible.module_utils.urls import SSLValidationError
@@ -97,10 +102,6 @@ def endpoint(url: str) -> str:
     if ":" in host:
         host = "[%s]" % host
     return "%s:%d" % (host, port)
-
-
-def _secs(value: float) -> str:
-    return "%d" % value if float(value).is_integer() else "%.1f" % value
 
 
 def _cause(exc: BaseException) -> str:
@@ -252,7 +253,7 @@ class FlinkRestClient:
         except Exception as exc:  # URLError, OSError, TLS errors, and a few odd types (ValueError on a bad URL)
             cause = _cause(exc)
             if cause.startswith("timed out"):
-                cause = "timed out: no complete answer within %s s (%s)" % (_secs(budget), bound)
+                cause = "timed out: no complete answer within %s s (%s)" % (secs(budget), bound)
             raise FlinkRestError("cannot reach the Flink REST API at %s: %s"
                                  % (where, cause), url=self.display_url + path, failover=True)
         return self._decode(body, ctype, path, where)

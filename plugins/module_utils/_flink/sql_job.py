@@ -35,7 +35,7 @@ import typing as t
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._support_matrix import flink_at_least
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import FlinkRestError
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import url_secrets
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common import secs, url_secrets
 
 # Job states after which nothing changes any more (apache/flink JobStatus.isGloballyTerminalState).
 TERMINAL_STATES = ("FINISHED", "FAILED", "CANCELED")
@@ -290,12 +290,8 @@ def wait_for_job(client: t.Any, job_id: str, timeout: float, clock: t.Callable[[
     raise SqlJobError(
         "job %s did not end within %ss: it is %s%s.%s A bounded job that runs this long reads more than "
         "expected, waits for slots, or is not bounded at all; raise the deadline, or check that the source "
-        "is bounded." % (job_id, _secs(timeout if budget is None else budget), state, why, cancelled),
+        "is bounded." % (job_id, secs(timeout if budget is None else budget, tenths=False), state, why, cancelled),
         job=last, state=state, timed_out=True, cancelled=cancel_sent)
-
-
-def _secs(value: float) -> t.Union[int, float]:
-    return int(value) if float(value).is_integer() else value
 
 
 def _host(endpoint: t.Optional[str]) -> t.Optional[str]:

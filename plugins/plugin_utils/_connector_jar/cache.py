@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import hashlib
 import json
 import os
@@ -108,6 +109,11 @@ def cache_path(cache_dir: str, expected: Checksum, filename: str) -> str:
     """Content-addressed: ``<cache_dir>/<algorithm>/<hex>/<file name>``."""
     check_jar_name(filename, "The jar file name")
     return os.path.join(cache_dir, expected.algorithm, expected.hexdigest, filename)
+
+
+def cached_copies(cache_dir: str, filename: str) -> t.List[str]:
+    """Every file named ``filename`` in the cache, whatever its checksum (the layout of ``cache_path``)."""
+    return glob.glob(os.path.join(glob.escape(cache_dir), "*", "*", glob.escape(filename)))
 
 
 def _read_cache(path: str, expected: Checksum) -> t.Optional[t.Dict[str, t.Any]]:

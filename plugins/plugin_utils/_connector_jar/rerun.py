@@ -7,50 +7,29 @@
 
 The module's last successful run recorded what a rerun would answer, with the ``dest_state`` it depends on
 (``plugins/module_utils/_connector_jar/dest_state.py``). The next run with the same arguments (``rerun_key``)
-sends ``dest_state``'s own source to the host as a short ``python -c`` (``probe_command``); when dest is exactly
-as recorded (``replay``), that answer is the result.
+runs that file's ``probe`` on the host as a short ``python -c`` (``probe_command``, sent by the one transport,
+``plugins/plugin_utils/_probe.py``); when dest is exactly as recorded (``replay``), that answer is the result.
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
-import shlex
 import typing as t
 
-from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.dest_state import dest_state
-
-_PROBE_MAIN = """
-import json, os, sys
-args = json.loads(sys.argv[1])
-# dest as the module's type=path option resolves it.
-dest = os.path.expanduser(os.path.expandvars(args["dest"]))
-try:
-    state = dest_state(dest, args["names"])
-except (OSError, ValueError) as exc:
-    state = {"error": str(exc)}
-print(json.dumps(state))
-"""
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import dest_state
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _probe
 
 
-def probe_command(interpreter: t.Sequence[str], dest: str, names: t.Sequence[str]) -> str:
-    """The shell command that prints ``dest_state`` for ``dest`` (as the task gave it) as JSON."""
-    source = inspect.getsource(dest_state) + _PROBE_MAIN
-    return " ".join(shlex.quote(part) for part in list(interpreter) + ["-c", source, json.dumps(
-        {"dest": dest, "names": list(names)})])
+def probe_command(python: t.Sequence[str], dest: str, names: t.Sequence[str]) -> str:
+    """The shell command that answers ``dest_state.probe`` for ``dest`` (as the task gave it) and ``names``."""
+    return _probe.command(python, dest_state, "probe", {"dest": dest, "names": list(names)})
 
 
-def parse_probe(stdout: str) -> t.Optional[t.Dict[str, t.Any]]:
-    """The probe's answer, or None when it is not one (then the module runs)."""
-    for line in reversed((stdout or "").strip().splitlines()):
-        try:
-            state = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(state, dict) and isinstance(state.get("entries"), dict) and isinstance(state.get("sha256"), dict):
-            return state
-        return None
+def probe_state(found: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
+    """The state the probe answered (``_probe.answer``), or None when it is none (an error: then the module runs)."""
+    if isinstance(found, dict) and isinstance(found.get("entries"), dict) and isinstance(found.get("sha256"), dict):
+        return found
     return None
 
 

@@ -1,5 +1,6 @@
 """The role's estimate of the room its jars take in lib/ (plugin_utils/_jar_space.py, filter jar_space_needed)."""
 
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import maven, sources
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _jar_space
 
 PG = {"group_id": "org.apache.flink", "artifact_id": "flink-sql-connector-postgres-cdc", "version": "3.5.0"}
@@ -24,3 +25,16 @@ def test_cached_sizes_count_and_the_others_are_guessed(tmp_path):
     local = tmp_path / "local.jar"
     local.write_bytes(b"y" * 7)
     assert _jar_space.space_needed([{"src": str(local)}], "") == 7
+
+
+def test_the_names_are_the_modules():
+    """Named as flink_connector_jar names them: maven.jar_filename for coordinates, sources.url_jar_name for a url
+    (percent-decoded; a URL that names no jar has no name, so no known size)."""
+    spec = {"group_id": "com.starrocks", "artifact_id": "flink-connector-starrocks", "version": "1.2.11_flink-1.20",
+            "classifier": "shaded"}
+    assert _jar_space.jar_file_name(spec) == maven.jar_filename(spec["artifact_id"], spec["version"], "shaded")
+    assert _jar_space.jar_file_name(spec) == sources.jar_request(spec, "https://repo.example/m2").source.filename
+    url = "https://repo.example/m2/x/a%2Bb-1.jar"
+    assert _jar_space.jar_file_name({"url": url}) == sources.url_source(url).filename == "a+b-1.jar"
+    assert _jar_space.jar_file_name({"url": "https://repo.example/m2/readme.txt"}) == ""
+    assert _jar_space.jar_file_name({"group_id": "g", "artifact_id": "a"}) == ""

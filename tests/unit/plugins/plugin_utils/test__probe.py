@@ -172,3 +172,98 @@ def test_the_package_sent_is_the_host_code_and_fits_one_argument(tmp_path):
     assert not [n for n, (dummy, dummy2, text) in sources.items() if re.search(r"\bplugins\.plugin_utils\b", text)]
     with open(os.path.join(package_dir, "host_run.py"), encoding="utf-8") as f:
         assert sources[JAR_PACKAGE + ".host_run"][2] == f.read()
+
+
+# --- run: the one transport, its guards, and the warning when the command gives no answer ------------------
+
+class _Task:
+    def __init__(self, delegate_to=None):
+        self.action = "cdcops.flink_cdc.flink_connector_jar"
+        self.delegate_to = delegate_to
+
+
+class _Connection:
+    def __init__(self, shell):
+        self._shell = shell
+
+
+class _Action:
+    """What ``_probe.run`` uses of an ActionBase: the task, the connection's shell plugin (ansible-core's own), the
+    templar, the environment string and the low-level command, run here by /bin/sh."""
+
+    def __init__(self, shell="sh", delegate_to=None, environment=""):
+        from ansible.plugins.loader import shell_loader
+        self._task = _Task(delegate_to)
+        self._connection = _Connection(shell_loader.get(shell))
+        self._templar = Templar()
+        self.environment = environment
+        self.commands = []
+
+    def _compute_environment_string(self):
+        return self.environment
+
+    def _low_level_execute_command(self, cmd, sudoable=True):
+        self.commands.append(cmd)
+        proc = subprocess.run(["/bin/sh", "-c", cmd], capture_output=True, text=True, check=False)
+        return {"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """What ``_probe`` displays: warnings, and the -vvv lines."""
+    seen = {"warning": [], "vvv": []}
+    monkeypatch.setattr(_probe.display, "warning", lambda msg, *a, **kw: seen["warning"].append(msg))
+    monkeypatch.setattr(_probe.display, "vvv", lambda msg, *a, **kw: seen["vvv"].append(msg))
+    monkeypatch.delenv("ANSIBLE_PYTHON_INTERPRETER", raising=False)
+    return seen
+
+
+def _gather(tmp_path):
+    (tmp_path / "flink" / "lib").mkdir(parents=True)
+    args = {"flink_home": "$FLINK_PARENT/flink", "java_home": "", "config_files": [], "endpoints": [], "timeout": 1}
+    return lambda python: _probe.command(python, _host_facts, "gather", args)
+
+
+def test_run_answers_with_the_python_it_used_in_the_tasks_environment(tmp_path, shown):
+    action = _Action(environment="FLINK_PARENT=%s" % shlex.quote(str(tmp_path)))
+    task_vars = {"inventory_hostname": "tm1", "ansible_python_interpreter": sys.executable}
+    found, python = _probe.run(action, task_vars, _gather(tmp_path), "check")
+    assert python == [sys.executable]
+    assert found["flink_home"] == str(tmp_path / "flink")  # the task's environment reached the host's Python
+    assert len(action.commands) == 1 and shown == {"warning": [], "vvv": []}
+
+
+def test_run_uses_the_python_the_caller_knows(tmp_path, shown):
+    """A recorded run's Python (flink_connector_jar's rerun probe): used even before interpreter discovery."""
+    action = _Action(environment="FLINK_PARENT=%s" % shlex.quote(str(tmp_path)))
+    found, python = _probe.run(action, {"inventory_hostname": "tm1"}, _gather(tmp_path), "rerun probe",
+                               python=[sys.executable, "-I"])
+    assert python == [sys.executable, "-I"] and found["lib"]["exists"] is True
+    assert action.commands[0].startswith("FLINK_PARENT=")
+
+
+@pytest.mark.parametrize("action, task_vars, why", [
+    (_Action(delegate_to="jm1"), {"ansible_python_interpreter": sys.executable}, "the task is delegated"),
+    (_Action(shell="powershell"), {"ansible_python_interpreter": sys.executable}, "the shell is not sh"),
+    (_Action(), {}, "the host's Python is not known yet"),
+], ids=["delegated", "powershell", "no-python-yet"])
+def test_run_leaves_the_module_to_run_without_a_command_when_it_cannot_apply(tmp_path, shown, action, task_vars, why):
+    assert _probe.run(action, dict(task_vars, inventory_hostname="tm1"), _gather(tmp_path), "check") is None
+    assert action.commands == []  # nothing ran on the host: the module is the plan, not a second try
+    assert shown["warning"] == [] and [why in line for line in shown["vvv"]] == [True]
+
+
+@pytest.mark.parametrize("python, rc, stderr_part", [
+    (["/bin/sh", "-c", "echo 'No module named ansible' >&2; exit 3"], 3, "stderr: No module named ansible"),
+    (["/bin/sh", "-c", "exit 0"], 0, "nothing on stderr"),  # it ran, but printed no answer
+], ids=["failed", "no-answer"])
+def test_run_warns_when_the_command_gives_no_answer(tmp_path, shown, python, rc, stderr_part):
+    action = _Action()
+    task_vars = {"inventory_hostname": "tm2", "ansible_python_interpreter": " ".join(shlex.quote(p) for p in python)}
+    assert _probe.run(action, task_vars, lambda py: " ".join(shlex.quote(p) for p in py), "install") is None
+    assert len(action.commands) == 1
+    (warning,) = shown["warning"]
+    assert warning.startswith("flink_connector_jar on tm2: the one-command install gave no answer (rc=%d, %s), so the "
+                              "module ran instead: one more command on this host each run." % (rc, stderr_part))
+    assert "Check that its Python (%s) runs on the host" % " ".join(python) in warning
+    assert "ansible_python_interpreter" in warning  # the fix

@@ -8,7 +8,6 @@ The tests with the ``written`` fixture (tests/unit/plugins/conftest.py) check ev
 import errno
 import json
 import os
-
 import pytest
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar import (
@@ -30,6 +29,8 @@ from ansible_collections.cdcops.flink_cdc.tests.unit.plugins.test_support.connec
     jars,
     jars_written,
 )
+from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.checksums import Checksum
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils._connector_jar import cache
 
 
 # --- the controller cache -------------------------------------------------------------------------
@@ -238,3 +239,20 @@ def test_the_controller_cache_writes_no_jar_but_its_entries(tmp_path, repo, writ
     host_records.write_host_memory(str(cache), "tm1 10.0.0.1", "/opt/flink/lib", {os.path.basename(repo["pg_new"]): "x"})
     entry = os.path.relpath(cached.path, str(cache))
     assert jars_written(written, cache, [entry]) == []
+
+
+def test_cached_copies_finds_every_copy_that_cache_path_places(tmp_path):
+    name = "flink-sql-connector-postgres-cdc-3.5.0.jar"
+    cache_dir = str(tmp_path / "cache [1]")  # glob characters in the cache dir are taken literally
+    placed = []
+    for checksum in (Checksum("sha256", "ab" * 32), Checksum("sha1", "cd" * 20)):
+        path = cache.cache_path(cache_dir, checksum, name)
+        tmp_path.joinpath(path).parent.mkdir(parents=True)
+        tmp_path.joinpath(path).write_bytes(b"jar")
+        placed.append(path)
+    other = cache.cache_path(cache_dir, Checksum("sha256", "ef" * 32), "other-1.jar")
+    tmp_path.joinpath(other).parent.mkdir(parents=True)
+    tmp_path.joinpath(other).write_bytes(b"jar")
+    assert sorted(cache.cached_copies(cache_dir, name)) == sorted(placed)
+    assert cache.cached_copies(cache_dir, "absent-1.jar") == []
+    assert cache.cached_copies(str(tmp_path / "no-cache"), name) == []

@@ -17,20 +17,25 @@ from ansible_collections.cdcops.flink_cdc.tests.unit.plugins.test_support.connec
 
 
 def test_the_probe_command_prints_dest_state(tmp_path):
-    """The controller sends dest_state's own source: run it as the host would."""
+    """The controller sends dest_state.py's own source (plugin_utils/_probe.py): run it as the host would."""
     import subprocess
+    from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _probe
+
+    def parse_probe(out):
+        return jar_rerun.probe_state(_probe.answer(out))
+
     lib, a = _lib_with_two_jars(tmp_path)
     env = dict(os.environ, CDCOPS_LIB=str(lib))
     command = jar_rerun.probe_command([sys.executable], "$CDCOPS_LIB", ["a-1.jar", "b-1.jar"])
     out = subprocess.run(command, shell=True, env=env, stdout=subprocess.PIPE, check=True).stdout.decode()
-    assert jar_rerun.parse_probe(out) == dest_state.dest_state(str(lib), ["a-1.jar", "b-1.jar"])
+    assert parse_probe(out) == dest_state.dest_state(str(lib), ["a-1.jar", "b-1.jar"])
     # dest as the module's path option resolves it: variables and ~ expanded.
-    assert jar_rerun.parse_probe(out)["dest"] == str(lib)
+    assert parse_probe(out)["dest"] == str(lib)
     # A dest that is not a directory: an error, never a state.
     bad = subprocess.run(jar_rerun.probe_command([sys.executable], str(lib / "nope"), []), shell=True,
                          stdout=subprocess.PIPE, check=True).stdout.decode()
-    assert "error" in json.loads(bad) and jar_rerun.parse_probe(bad) is None
-    assert jar_rerun.parse_probe("") is None and jar_rerun.parse_probe("garbage\n") is None
+    assert "error" in _probe.answer(bad) and parse_probe(bad) is None
+    assert parse_probe("") is None and parse_probe("garbage\n") is None
 
 
 def test_replay_only_when_dest_is_exactly_as_recorded(tmp_path):

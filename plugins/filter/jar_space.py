@@ -3,7 +3,8 @@
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0), or at your option
 # the GNU General Public License version 3 or later (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: Apache-2.0 OR GPL-3.0-or-later
-"""The flink_cdc role's inputs to the flink_host_check module; the logic is in plugins/plugin_utils/_jar_space.py."""
+"""The room the connector jars take in lib/ (filter ``jar_space_needed``, the flink_cdc role's input to the
+flink_host_check module); the logic is in plugins/plugin_utils/_jar_space.py."""
 
 from __future__ import annotations
 

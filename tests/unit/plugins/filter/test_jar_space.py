@@ -3,7 +3,7 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.cdcops.flink_cdc.plugins.filter.host_check import jar_space_needed
+from ansible_collections.cdcops.flink_cdc.plugins.filter.jar_space import jar_space_needed
 
 
 def test_filter_wants_a_list_of_dicts():
