@@ -2,7 +2,6 @@
 restart method through the hostvars passed in (the values that host rendered, restart_method.yml's fact), never
 ansible-core internals."""
 
-
 import pytest
 from ansible.errors import AnsibleFilterError
 
@@ -60,6 +59,7 @@ def test_the_failure_filters_read_each_host():
                           records, records, ["tm1", "tm2"], False, "jm", "http://jm:8081")
     assert stop["msg"].startswith("tm1: the restart") and stop["rows"] == []
     assert f.restart_newest_log(None) == ""
+
 
 ROLE = {"flink_cdc_taskmanager_restart_command": "", "flink_cdc_taskmanager_service": "",
         "flink_cdc_jobmanager_restart_command": "", "flink_cdc_jobmanager_service": ""}
