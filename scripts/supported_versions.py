@@ -21,12 +21,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def _collections_root():
     """A directory that holds ansible_collections/cdcops/flink_cdc for this checkout."""
     # scripts/bootstrap.sh links the checkout as <venv>/collections/ansible_collections/cdcops/flink_cdc.
-    candidates = [os.path.join(ROOT, ".venv", "collections"),
+    # CDCOPS_COLLECTIONS_PATH first: a second checkout (a git worktree) tested with another checkout's venv.
+    candidates = [os.environ.get("CDCOPS_COLLECTIONS_PATH", ""),
+                  os.path.join(ROOT, ".venv", "collections"),
                   os.path.join(os.path.dirname(os.path.dirname(sys.executable)), "collections"),
                   # The checkout is itself an ansible_collections/cdcops/flink_cdc tree (ansible-test).
                   os.path.dirname(os.path.dirname(os.path.dirname(ROOT)))]
     for candidate in candidates:
-        if os.path.isdir(os.path.join(candidate, "ansible_collections", "cdcops", "flink_cdc", "plugins")):
+        if candidate and os.path.isdir(os.path.join(candidate, "ansible_collections", "cdcops", "flink_cdc", "plugins")):
             return candidate
     raise SystemExit("cannot import cdcops.flink_cdc: run scripts/bootstrap.sh, which links this checkout into "
                      ".venv/collections")

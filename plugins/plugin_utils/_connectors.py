@@ -27,7 +27,7 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._http_common impo
 POSTGRES_CDC_SQL_ARTIFACT = "flink-sql-connector-postgres-cdc"
 
 # The Flink minors the collection documents (the README's "Supported versions" table).
-FLINK_MINORS = ("1.17", "1.18", "1.19", "1.20", "2.0", "2.1", "2.2")
+FLINK_MINORS = ("1.17", "1.18", "1.19", "1.20", "2.0", "2.1", "2.2", "2.3")
 # meta/runtime.yml requires_ansible, and the ansible-core minors the test suite runs (requirements-dev.txt and
 # requirements-core-matrix.txt; a unit test keeps the three in step).
 ANSIBLE_CORE = "2.16 - 2.19"
