@@ -30,7 +30,7 @@ POSTGRES_CDC_SQL_ARTIFACT = "flink-sql-connector-postgres-cdc"
 FLINK_MINORS = ("1.17", "1.18", "1.19", "1.20", "2.0", "2.1", "2.2", "2.3")
 # meta/runtime.yml requires_ansible, and the ansible-core minors the test suite runs (requirements-dev.txt and
 # requirements-core-matrix.txt; a unit test keeps the three in step).
-ANSIBLE_CORE = "2.16 - 2.19"
+ANSIBLE_CORE = "2.16 - 2.21"
 
 Connector = t.Dict[str, str]
 Row = t.Dict[str, t.Any]
