@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 VENV ?= $(CURDIR)/.venv
 
-.PHONY: demo test bench bootstrap bed-up bed-down unit sanity lint docs packaging integration changelog flink-matrix core-matrix
+.PHONY: demo test bench bootstrap bed-up bed-down unit sanity lint docs packaging integration changelog flink-matrix core-matrix matrices
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -18,7 +18,7 @@ test: bootstrap
 bench: bootstrap
 	@scripts/bench.sh
 
-unit sanity lint docs packaging integration changelog flink-matrix core-matrix: bootstrap
+unit sanity lint docs packaging integration changelog flink-matrix core-matrix matrices: bootstrap
 	@scripts/test.sh $@
 
 bed-up: bootstrap

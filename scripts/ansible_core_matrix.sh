@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The venvs of the older ansible-core minors `scripts/test.sh core-matrix` tests the collection with:
+# The venvs of the other ansible-core minors `scripts/test.sh core-matrix` tests the collection with:
 # one per `ansible-core==` pin of requirements-core-matrix.txt, with requirements-test.txt (what the
 # unit and integration tests import), cached outside the checkout so reruns install nothing.
-# Each venv is reinstalled only when its pin, requirements-test.txt or requirements.txt changes
-# (a stamp, as in scripts/bootstrap.sh), holds the collection link the tests find the collection
+# ansible-core 2.20 and newer run on a Python 3.12+ controller only (their package metadata,
+# Requires-Python >=3.12; ansible-core changelogs/CHANGELOG-v2.20.rst, "Removed Features": Python 3.11
+# controller support), so their venvs are made from Python 3.12 ($PYTHON312, else pyenv's 3.12, else
+# python3.12 on PATH); the older ones from $PYTHON (python3, 3.11 here).
+# Each venv is reinstalled only when its pin, its Python, requirements-test.txt or requirements.txt
+# changes (a stamp, as in scripts/bootstrap.sh), holds the collection link the tests find the collection
 # through (<venv>/collections/ansible_collections/cdcops/flink_cdc -> this checkout) and has the
 # ansible-test pip stand-ins its ansible-core names (scripts/ansible_test_get_pip.sh).
 #
@@ -23,24 +27,50 @@ VENVS="${CDCOPS_CORE_VENVS:-${XDG_CACHE_HOME:-$HOME/.cache}/cdcops-flink-cdc/ven
 
 log() { printf '[core-matrix] %s\n' "$*" >&2; }
 
+# The first ansible-core minor whose controller needs Python 3.12 (see above).
+PY312_FROM=2.20
+
+find_python312() {
+    local candidate
+    for candidate in "${PYTHON312:-}" "$HOME"/.pyenv/versions/3.12*/bin/python3.12 "$(command -v python3.12 2>/dev/null || true)"; do
+        if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -V >/dev/null 2>&1; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# The Python an ansible-core version's venv is made from.
+python_for() {
+    local minor="$1"
+    if [ "$(printf '%s\n' "$PY312_FROM" "$minor" | sort -V | head -n1)" = "$PY312_FROM" ]; then
+        find_python312 || { log "ansible-core $minor needs Python 3.12 or newer: set PYTHON312, or install it (pyenv install 3.12)"; return 1; }
+    else
+        echo "$PYTHON"
+    fi
+}
+
 # The pinned versions, oldest first.
 pins() {
     sed -n 's/^ansible-core==\([0-9][0-9.]*\)[[:space:]]*$/\1/p' "$MATRIX" | sort -V
 }
 
 ensure_venv() {
-    local version="$1" minor venv stamp want
+    local version="$1" minor venv stamp want python python_version
     minor="${version%.*}"
     venv="$VENVS/ansible-core-$minor"
-    if ! "$venv/bin/python" -c '' >/dev/null 2>&1; then
-        log "creating venv $venv"
+    python="$(python_for "$minor")"
+    python_version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    if ! [ "$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$python_version" ]; then
+        log "creating venv $venv (Python $python_version)"
         rm -rf "$venv"
         mkdir -p "$VENVS"
-        "$PYTHON" -m venv "$venv"
+        "$python" -m venv "$venv"
     fi
     stamp="$venv/.requirements.sha256"
-    want="$( { echo "ansible-core==$version"; cat "$ROOT/requirements-test.txt" "$ROOT/requirements.txt"; } \
-        | sha256sum | cut -d' ' -f1)"
+    want="$( { echo "python $python_version"; echo "ansible-core==$version"
+               cat "$ROOT/requirements-test.txt" "$ROOT/requirements.txt"; } | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         log "installing ansible-core $version and requirements-test.txt into $venv"
         "$venv/bin/python" -m pip install -q --disable-pip-version-check \

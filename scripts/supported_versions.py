@@ -20,10 +20,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLLECTION = "ansible_collections.cdcops.flink_cdc.plugins"
 
 # The Flink minors the collection documents (the README's "Supported versions" table).
-FLINK_MINORS = ("1.17", "1.18", "1.19", "1.20", "2.0", "2.1", "2.2")
+FLINK_MINORS = ("1.17", "1.18", "1.19", "1.20", "2.0", "2.1", "2.2", "2.3")
 # meta/runtime.yml requires_ansible, and the ansible-core minors the test suite runs (requirements-dev.txt and
 # requirements-core-matrix.txt; tests/unit/scripts/test_supported_versions.py keeps the three in step).
-ANSIBLE_CORE = "2.16 - 2.19"
+ANSIBLE_CORE = "2.16 - 2.21"
 
 
 def _collections_root():

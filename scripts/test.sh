@@ -3,8 +3,9 @@
 # ansible-lint (production profile), the docs lint, the packaging tests (built
 # tarball, execution-environment metadata), integration tests on the real bed, the Flink matrix (a real
 # cluster of every other Flink version of tests/version_matrix.yml, the focused subset on each) and the
-# ansible-core matrix (the unit tests and the role subset under each older ansible-core, sanity under the oldest).
-# Usage: scripts/test.sh [all|changelog|unit|sanity|lint|docs|packaging|integration|flink-matrix|core-matrix]...
+# ansible-core matrix (the unit tests and the role subset under each other ansible-core, sanity under the oldest
+# and the newest); "all" runs those two matrices side by side ("matrices").
+# Usage: scripts/test.sh [all|changelog|unit|sanity|lint|docs|packaging|integration|flink-matrix|core-matrix|matrices]...
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,9 +39,10 @@ collection_tree() {
     echo "$dest"
 }
 
-find_python38() {
+# A working python<X.Y>: pyenv's (~/.pyenv/versions/X.Y*), else one on PATH.
+find_python() {
     local candidate
-    for candidate in "$HOME"/.pyenv/versions/3.8*/bin/python3.8 "$(command -v python3.8 2>/dev/null || true)"; do
+    for candidate in "$HOME"/.pyenv/versions/"$1"*/bin/python"$1" "$(command -v python"$1" 2>/dev/null || true)"; do
         if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -V >/dev/null 2>&1; then
             echo "$candidate"
             return 0
@@ -49,28 +51,43 @@ find_python38() {
     return 1
 }
 
+# The oldest Python the ansible-test of the venv whose bin/ is $1 supports for managed hosts that the modules
+# also support (tests/config.yml python_requires >=3.8): 3.8 up to ansible-core 2.19, 3.9 from 2.20, whose
+# ansible-test dropped 3.8 (ansible_test/_util/target/common/constants.py, REMOTE_ONLY_PYTHON_VERSIONS).
+oldest_target_python() {
+    "$1/python" - <<'EOF'
+from ansible_test._util.target.common.constants import CONTROLLER_PYTHON_VERSIONS, REMOTE_ONLY_PYTHON_VERSIONS
+
+key = lambda v: tuple(int(p) for p in v.split("."))
+print(min((v for v in REMOTE_ONLY_PYTHON_VERSIONS + CONTROLLER_PYTHON_VERSIONS if key(v) >= (3, 8)), key=key))
+EOF
+}
+
 # ansible-test sanity with the ansible-test of the venv whose bin/ is $1 (first on PATH, so its
-# --venv venvs are made from that venv's Python), on Python 3.11, and then the compile and import
-# tests on Python 3.8.
+# --venv venvs are made from that venv's Python), on that venv's Python (the controller: 3.11 for
+# ansible-core up to 2.19, 3.12 from 2.20), and then the compile and import tests on the oldest
+# managed-host Python that ansible-test supports (oldest_target_python: 3.8, or 3.9 from 2.20).
 sanity_with() {
-    local bin="$1" tree py38 rc=0
+    local bin="$1" tree controller target target_python rc=0
     # Ignore files must stay empty: fix the code instead.
     if cat tests/sanity/ignore-*.txt 2>/dev/null | grep -v '^\s*#' | grep -q .; then
         echo "tests/sanity/ignore-*.txt has entries; fix the code instead" >&2
         return 1
     fi
-    # Modules run on managed hosts with Python 3.8+: compile and import them on 3.8 too.
-    if ! py38="$(find_python38)"; then
-        echo "no working python3.8 (~/.pyenv/versions/3.8*/bin or PATH): cannot check Python 3.8 compatibility" >&2
+    controller="$("$bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    target="$(oldest_target_python "$bin")"
+    # Modules run on managed hosts with Python 3.8+: compile and import them on the oldest Python too.
+    if ! target_python="$(find_python "$target")"; then
+        echo "no working python$target (~/.pyenv/versions/$target*/bin or PATH): cannot check Python $target compatibility" >&2
         return 1
     fi
     tree="$(collection_tree)"
     # SANITY_TARGETS (paths) narrows the run while developing.
     # shellcheck disable=SC2086
-    (cd "$tree" && PATH="$bin:$PATH" ansible-test sanity --venv --python 3.11 --color no ${SANITY_TARGETS:-}) || rc=1
+    (cd "$tree" && PATH="$bin:$PATH" ansible-test sanity --venv --python "$controller" --color no ${SANITY_TARGETS:-}) || rc=1
     # shellcheck disable=SC2086
-    (cd "$tree" && PATH="$bin:$(dirname "$py38"):$PATH" ansible-test sanity --test compile --test import \
-        --python 3.8 --venv --color no ${SANITY_TARGETS:-}) || rc=1
+    (cd "$tree" && PATH="$bin:$(dirname "$target_python"):$PATH" ansible-test sanity --test compile --test import \
+        --python "$target" --venv --color no ${SANITY_TARGETS:-}) || rc=1
     rm -rf "$(dirname "$(dirname "$(dirname "$tree")")")"
     return $rc
 }
@@ -87,10 +104,11 @@ run_lint() {
 
 # The docs lint the Ansible docsite and antsibull-nox run on collections: every plugin's and
 # the role's documentation against antsibull-docs' schema, its markup (O(), M(), RV(), ...)
-# and its references to this collection and ansible.builtin, then rstcheck on the RST it renders.
+# and its references to this collection and ansible.builtin, then rstcheck on the RST it renders; and the guides
+# of docs/docsite (extra-docs.yml, links.yml, their RST and their :ansplugin: references).
 run_docs() {
-    step "antsibull-docs lint-collection-docs --plugin-docs"
-    antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs dependent .
+    step "antsibull-docs lint-collection-docs --plugin-docs --check-extra-docs-refs"
+    antsibull-docs lint-collection-docs --plugin-docs --check-extra-docs-refs --validate-collection-refs dependent .
 }
 
 # The collection as users get it (tests/packaging): the tarball ansible-galaxy builds holds what
@@ -154,10 +172,11 @@ core_bed_down() {
     core_bed=
 }
 
-# Every older ansible-core of requirements-core-matrix.txt, each in its cached venv
-# (scripts/ansible_core_matrix.sh): the unit tests and the role subset on one bed brought up for all
-# of them, then ansible-test sanity under the oldest. The newest, .venv's, is the unit, sanity and
-# integration stages. Every part runs even when one fails; the stage fails if any did.
+# Every other ansible-core of requirements-core-matrix.txt, each in its cached venv
+# (scripts/ansible_core_matrix.sh; Python 3.12 from ansible-core 2.20): the unit tests and the role subset
+# on one bed brought up for all of them, then ansible-test sanity under the oldest and the newest. .venv's
+# (requirements-dev.txt) is the unit, sanity and integration stages. Every part runs even when one fails;
+# the stage fails if any did.
 run_core_matrix() {
     step "ansible-core matrix: venvs"
     local lines version venv start unit role logs="$ROOT/tests/output/core-matrix" core_log core_summary
@@ -190,27 +209,117 @@ run_core_matrix() {
     done <<<"$lines"
     core_bed_down
 
-    read -r version venv <<<"$lines"
-    step "ansible-test sanity (ansible-core $version, the oldest)"
-    start=$SECONDS
-    if sanity_with "$venv/bin"; then
-        results+=("$(printf '%-8s sanity ok; %ds' "$version" $((SECONDS - start)))")
-    else
-        failed+=("$version sanity")
-        results+=("$(printf '%-8s sanity FAILED; %ds' "$version" $((SECONDS - start)))")
-    fi
-    subtimings+=("$(printf '  %-20s %4ds' "sanity $version" $((SECONDS - start)))")
+    # The oldest and the newest ansible-core (its ansible-test has rules and Python versions the older ones lack).
+    local which
+    for which in oldest newest; do
+        if [ "$which" = oldest ]; then read -r version venv <<<"$lines"; else read -r version venv <<<"$(tail -n1 <<<"$lines")"; fi
+        step "ansible-test sanity (ansible-core $version, the $which)"
+        start=$SECONDS
+        if sanity_with "$venv/bin"; then
+            results+=("$(printf '%-8s sanity ok; %ds' "$version" $((SECONDS - start)))")
+        else
+            failed+=("$version sanity")
+            results+=("$(printf '%-8s sanity FAILED; %ds' "$version" $((SECONDS - start)))")
+        fi
+        subtimings+=("$(printf '  %-20s %4ds' "sanity $version" $((SECONDS - start)))")
+    done
 
     step "ansible-core matrix (logs: tests/output/core-matrix)"
     printf '  %s\n' "${results[@]}"
     if [ ${#failed[@]} -gt 0 ]; then
-        printf 'failed under an older ansible-core: %s\n' "$(printf '%s, ' "${failed[@]}" | sed 's/, $//')" >&2
+        printf 'failed under another ansible-core: %s\n' "$(printf '%s, ' "${failed[@]}" | sed 's/, $//')" >&2
+        return 1
+    fi
+}
+
+# The bed ports for a stage that runs beside another one: each port of bed.py's PORTS ($CDCOPS_BED_*_PORT or
+# its default) plus $CDCOPS_SIDE_BY_SIDE_PORT_OFFSET (10), as export lines.
+side_by_side_ports() {
+    "$VENV/bin/python" - <<'EOF'
+import os
+import sys
+
+sys.path.insert(0, os.path.join("tests", "bed"))
+import bed  # noqa: E402
+
+offset = int(os.environ.get("CDCOPS_SIDE_BY_SIDE_PORT_OFFSET", "10"))
+names = {"rest": "REST", "jm_rpc": "JM_RPC", "pg_logical": "PG", "pg_replica": "PG_REPLICA", "maven": "MAVEN",
+         "zookeeper": "ZK"}
+for key, port in sorted(bed.PORTS.items()):
+    print("export CDCOPS_BED_%s_PORT=%d" % (names[key], port + offset))
+EOF
+}
+
+# flink-matrix and core-matrix side by side (the target "matrices", which "all" runs): the two slowest stages
+# spend much of their time waiting (JVMs and daemons starting, jobs finishing, pip), so on two cores they end
+# sooner together than one after the other. Each has a bed of its own: core-matrix $CDCOPS_BED_DIR
+# (tests/output/bed) on the bed's ports, flink-matrix $CDCOPS_BED_DIR-flink-matrix on those ports plus an
+# offset (side_by_side_ports). Each writes its output to tests/output/<stage>.log, printed here when both have
+# ended, with its time and its parts' times. CDCOPS_SIDE_BY_SIDE=0 runs them one after the other instead.
+side_pids=()
+# One stage of the matrices in a subshell of its own, its timings written to tests/output/<stage>.timings.
+matrix_stage() {
+    local stage="$1" ports
+    (
+        # This subshell's own: its timings, no sibling stages to stop, where its exit handler writes the timings.
+        # shellcheck disable=SC2030
+        timings=() side_pids=() timings_out="$ROOT/tests/output/$stage.timings"
+        trap on_exit EXIT
+        if [ "$stage" = flink-matrix ] && [ "${CDCOPS_SIDE_BY_SIDE:-1}" != 0 ]; then
+            ports="$(side_by_side_ports)"
+            eval "$ports"
+        fi
+        timed "$stage"
+    )
+}
+
+run_matrices() {
+    local stage logs="$ROOT/tests/output" i rc line
+    local -a stages=(flink-matrix core-matrix) failed=()
+    mkdir -p "$logs"
+    for stage in "${stages[@]}"; do rm -f "$logs/$stage.timings"; done
+    if [ "${CDCOPS_SIDE_BY_SIDE:-1}" = 0 ]; then
+        for stage in "${stages[@]}"; do
+            # In the background and waited for: a subshell tested with || would run without set -e.
+            matrix_stage "$stage" &
+            side_pids=($!)
+            wait "${side_pids[0]}" || failed+=("$stage")
+            side_pids=()
+        done
+    else
+        step "flink-matrix and core-matrix side by side (output: tests/output/flink-matrix.log, tests/output/core-matrix.log)"
+        for stage in "${stages[@]}"; do
+            matrix_stage "$stage" >"$logs/$stage.log" 2>&1 &
+            # shellcheck disable=SC2031
+            side_pids+=($!)
+        done
+        for i in "${!stages[@]}"; do
+            rc=0
+            wait "${side_pids[$i]}" || rc=$?
+            [ "$rc" -eq 0 ] || failed+=("${stages[$i]}")
+        done
+        side_pids=()
+        for stage in "${stages[@]}"; do
+            step "$stage (tests/output/$stage.log)"
+            cat "$logs/$stage.log"
+        done
+    fi
+    for stage in "${stages[@]}"; do
+        if [ -f "$logs/$stage.timings" ]; then
+            while IFS= read -r line; do subtimings+=("$line"); done <"$logs/$stage.timings"
+        else
+            subtimings+=("$(printf '%-12s (no timings: it stopped early)' "$stage")")
+        fi
+    done
+    if [ ${#failed[@]} -gt 0 ]; then
+        printf 'failed: %s\n' "$(printf '%s, ' "${failed[@]}" | sed 's/, $//')" >&2
         return 1
     fi
 }
 
 # Each stage prints how long it took, and the end repeats them all (with the parts a stage timed
-# in subtimings: core-matrix's per ansible-core), also when a stage fails.
+# in subtimings: core-matrix's per ansible-core, the Flink matrix's per version, the matrices' per stage),
+# also when a stage fails. A stage that runs side by side writes its timings to $timings_out.
 timings=()
 subtimings=()
 current=
@@ -223,14 +332,23 @@ timed() {
     current=
 }
 
+timings_out=
 on_exit() {
-    local rc=$?
+    local rc=$? pid
     core_bed_down
+    # Stages still running side by side when this shell ends early stop too (their own exit handlers take
+    # their beds down).
+    for pid in ${side_pids[@]+"${side_pids[@]}"}; do
+        kill "$pid" 2>/dev/null || true
+    done
     if [ "$rc" -ne 0 ] && [ -n "$current" ]; then
         timings+=("$(printf '%-12s %4ds FAILED' "$current" $((SECONDS - current_start)))" \
             ${subtimings[@]+"${subtimings[@]}"})
         step "$current failed"
         printf '  %s\n' "${timings[@]}"
+    fi
+    if [ -n "$timings_out" ]; then
+        printf '%s\n' ${timings[@]+"${timings[@]}"} >"$timings_out"
     fi
 }
 trap on_exit EXIT
@@ -239,10 +357,10 @@ targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(all)
 for t in "${targets[@]}"; do
     case "$t" in
-        all) for stage in changelog unit sanity lint docs packaging integration flink-matrix core-matrix; do
+        all) for stage in changelog unit sanity lint docs packaging integration matrices; do
                  timed "$stage"
              done ;;
-        changelog|unit|sanity|lint|docs|packaging|integration|flink-matrix|core-matrix) timed "$t" ;;
+        changelog|unit|sanity|lint|docs|packaging|integration|flink-matrix|core-matrix|matrices) timed "$t" ;;
         *) echo "unknown target $t" >&2; exit 2 ;;
     esac
 done

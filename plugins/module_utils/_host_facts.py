@@ -161,7 +161,10 @@ def java_version(java: str) -> t.Tuple[t.Optional[int], str, str]:
     if released:
         return 0, release_output(*released), released[1]
     try:
-        proc = subprocess.run([java, "-version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # Not AnsibleModule.run_command (ansible-test 2.21's pylint ansible-bad-function): this file also runs as
+        # a standard-library-only ``python -c`` with no AnsibleModule, and run_command has no timeout, which a
+        # hung ``java -version`` needs (ansible/ansible lib/ansible/module_utils/basic.py, run_command, v2.21.5).
+        proc = subprocess.run([java, "-version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # pylint: disable=ansible-bad-function
                               timeout=JAVA_VERSION_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
         return None, "%s -version did not finish within %ds" % (java, JAVA_VERSION_TIMEOUT), "java -version"

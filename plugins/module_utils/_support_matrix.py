@@ -27,6 +27,9 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._connector_jar.co
 # Flink CDC minor -> Flink minors it supports.
 # Source: apache/flink-cdc docs/content/docs/connectors/flink-sources/overview.md (the
 # conservative table; the pipeline overview disagrees in places).
+# No line supports Flink 2.3 (apache/flink release-2.3.0; apache-flink 2.3.0 on PyPI): 3.6, the newest, builds
+# for 1.20 and 2.2 only (apache/flink-cdc root pom.xml at release-3.6.0: flink.1.x.version 1.20.3,
+# flink.2.x.version 2.2.0), so connector_problem and the choice name that gap for 2.3 as for 2.0 and 2.1.
 FLINK_CDC_FLINK = {
     "3.6": ("1.20", "2.2"),
     "3.5": ("1.19", "1.20"),
@@ -78,7 +81,10 @@ STARROCKS_FLINK = {
 }
 
 # Flink minor (or major for 2.x) -> Java major versions it runs on.
-# Source: Flink docs "Java compatibility" (deployment/java_compatibility.md) per release.
+# Source: Flink docs "Java compatibility" (deployment/java_compatibility.md) per release; for 2.x
+# apache/flink docs/content/release-notes/flink-2.0.md ("Java Supports": 11, 17, 21; Java 8 dropped). 2.3 keeps
+# them: the released flink-dist-2.3.0.jar (Maven Central, PyPI apache-flink-libraries 2.3.0) holds Java 11 class
+# files (version 55), and its conf/config.yaml ships the same Java 17 env.java.opts.all as 2.2.0.
 FLINK_JAVA = (
     (("1.15", "1.16", "1.17"), (8, 11)),
     (("1.18", "1.19", "1.20"), (11, 17)),

@@ -112,8 +112,8 @@ THIN_PG_CDC = Artifact("postgres_cdc_thin", "wrong", "org.apache.flink", "flink-
 # Coordinates Maven Central refused ("Could not find artifact"), checked with
 # `mvn -B -q dependency:get -Dartifact=G:A:V -Dtransitive=false`. No StarRocks build for Flink 1.20 or 1.17
 # is served, so no StarRocks jar fits a bed on Flink 1.20.3 or 1.17.2; nothing is built in its place. No
-# postgres-cdc build fits Flink 2.0 or 2.1 (no release line has one) and 3.6.0-2.2 is refused, so a bed on
-# Flink 2.x gets no connector at all.
+# postgres-cdc build fits Flink 2.0, 2.1 or 2.3 (no release line has one) and 3.6.0-2.2 is refused, so a bed
+# on Flink 2.x gets no connector at all.
 REFUSED = {
     "postgres_cdc": ("3.4.0",),
     "starrocks": ("1.2.11_flink-1.20", "1.2.12_flink-1.20", "1.2.13_flink-1.20", "1.2.14_flink-1.20",
@@ -132,6 +132,7 @@ SQL_GATEWAY_SERVED = {
     "2.0.1": "2.0.0",
     "2.1.1": "2.1.1",
     "2.2.0": "2.2.0",
+    "2.3.0": "2.3.0",
 }
 # flink-sql-gateway versions mvn refused ("Could not find artifact org.apache.flink:flink-sql-gateway:jar:V
 # in central"), although PyPI has apache-flink at each of them.

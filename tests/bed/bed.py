@@ -7,7 +7,7 @@ Usage: bed.py up [--fresh] [--flink VERSION] [--ha | --no-ha] | down | status | 
 FLINK_VERSIONS for which every connector and the JDBC sink are served; scripts/demo.sh).
 
 * Apache Flink, standalone: 1.20.3, or the version ``up --flink VERSION`` or ``$CDCOPS_BED_FLINK`` names
-  (the flag wins), one of 1.17.2, 1.18.1, 1.19.3, 1.20.3, 2.0.1, 2.1.1, 2.2.0 (FLINK_VERSIONS; another
+  (the flag wins), one of 1.17.2, 1.18.1, 1.19.3, 1.20.3, 2.0.1, 2.1.1, 2.2.0, 2.3.0 (FLINK_VERSIONS; another
   patch release of those minors is tried with a warning). ``state.json`` records the bed's version and every
   later command on that bed directory (and a caller that imports this module) uses it unless told otherwise.
   Each version is assembled once, into ``~/.cache/cdcops-flink-cdc/flink-<version>``, from the PyPI packages
@@ -19,7 +19,7 @@ FLINK_VERSIONS for which every connector and the JDBC sink are served; scripts/d
     as CPython 3.10 on manylinux (``--only-binary :all: --python-version 3.10``): only its files are read.
   - ``apache-flink-libraries`` is an sdist, ``apache-flink-libraries-V.tar.gz`` up to 1.20 and
     ``apache_flink_libraries-V.tar.gz`` from 2.0 (its top directory keeps the name
-    ``apache-flink-libraries-V/``), with the jars under ``<top>/deps/``. For 2.2.0 PyPI also has a
+    ``apache-flink-libraries-V/``), with the jars under ``<top>/deps/``. For 2.2.0 and 2.3.0 PyPI also has a
     ``py2.py3-none-any`` wheel of it with ``pyflink/{bin,lib,opt,plugins}`` (``bin`` holding only
     ``bash-java-utils.jar``), which pip prefers. Both layouts are read (``_library_members``).
   - Configuration: 1.17 and 1.18 ship ``conf/flink-conf.yaml`` (flat ``key: value`` lines); 1.19 ships
@@ -31,7 +31,8 @@ FLINK_VERSIONS for which every connector and the JDBC sink are served; scripts/d
     ``--add-exports``/``--add-opens`` list its default configuration puts in ``env.java.opts.all``
     (FLINK-25002, apache/flink PR #22794; FLINK-32536, PR #22955). 1.17 ships no such list, and on Java 17
     its processes die with ``IllegalAccessError ... sun.net.util.IPAddressUtil``: the bed gives 1.17 the
-    list 1.18.1 ships (JAVA17_OPTS).
+    list 1.18.1 ships (JAVA17_OPTS). 2.3.0 ships the same list in ``config.yaml`` as 2.2.0 and runs on the
+    machine's Java 17 with it (its ``bin/config.sh`` adds ``-Djava.security.manager=allow`` itself above Java 17).
   - The TaskManager's address in REST ``/taskmanagers`` ``path`` is ``akka.tcp://flink@host:port/...`` up to
     1.17 and ``pekko.tcp://...`` from 1.18 (FLINK-32468, apache/flink PR #22996); registered_hosts reads both.
   - The SQL client's ``opt/flink-sql-gateway-<v>.jar``, which the PyPI distribution lacks (FACTS.md), comes
@@ -39,7 +40,7 @@ FLINK_VERSIONS for which every connector and the JDBC sink are served; scripts/d
     nearest served patch release of the same minor (artifacts.SQL_GATEWAY_SERVED).
   - Connectors: ``demo_connectors`` holds, per connector, the newest real build in artifacts.CONNECTORS that
     fits the version (postgres-cdc 3.5.0 on 1.19/1.20, 3.2.1 on 1.17/1.18; StarRocks only on 1.18/1.19);
-    on 2.x it is empty (no postgres-cdc release is served for 2.0 – 2.2).
+    on 2.x it is empty (no postgres-cdc release is served for 2.0 – 2.3).
 
   ``up --ha``: high availability. A ZooKeeper (Debian's ``zookeeper`` package, ZooKeeperServerMain on
   127.0.0.1, port ``$CDCOPS_BED_ZK_PORT``, default 12181) and two JobManagers, 127.0.0.1 and 127.0.2.1, with the
@@ -108,7 +109,7 @@ DEFAULT_FLINK_VERSION = "1.20.3"
 # The versions the bed was brought up on end to end (up, a job, TaskManager and JobManager restarts, the SQL
 # client). Another patch release of their minors is accepted with a warning; other minors are refused, since
 # what differs between versions (module docstring) is only known for these.
-FLINK_VERSIONS = ("1.17.2", "1.18.1", "1.19.3", "1.20.3", "2.0.1", "2.1.1", "2.2.0")
+FLINK_VERSIONS = ("1.17.2", "1.18.1", "1.19.3", "1.20.3", "2.0.1", "2.1.1", "2.2.0", "2.3.0")
 FLINK_ENV = "CDCOPS_BED_FLINK"
 # The ``--add-exports``/``--add-opens`` list Flink 1.18.1 ships in ``env.java.opts.all`` for Java 17, taken from
 # that distribution's conf/flink-conf.yaml ("These parameters are required for Java 17 support"): apache/flink
@@ -354,7 +355,7 @@ def _flink_wheel(downloads):
 def _flink_libraries(downloads):
     """The ``apache-flink-libraries`` download of FLINK_VERSION in ``downloads``, or None: the sdist
     ``apache-flink-libraries-V.tar.gz`` (up to 1.20), ``apache_flink_libraries-V.tar.gz`` (2.x) or the
-    ``apache_flink_libraries-V-py2.py3-none-any.whl`` wheel (2.2)."""
+    ``apache_flink_libraries-V-py2.py3-none-any.whl`` wheel (2.2, 2.3)."""
     for name in ("apache-flink-libraries-%s.tar.gz" % FLINK_VERSION, "apache_flink_libraries-%s.tar.gz" % FLINK_VERSION):
         if os.path.isfile(os.path.join(downloads, name)):
             return os.path.join(downloads, name)

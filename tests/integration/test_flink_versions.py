@@ -1,6 +1,6 @@
 """The focused subset the test command runs on a real cluster of every Flink version it supports.
 
-``scripts/test.sh flink-matrix`` runs this file once per version (``CDCOPS_BED_FLINK=1.17.2`` ... ``2.2.0``, each
+``scripts/test.sh flink-matrix`` runs this file once per version (``CDCOPS_BED_FLINK=1.17.2`` ... ``2.3.0``, each
 with a bed of its own); the ordinary integration run runs it on the default version (1.20.3) too. On each
 cluster: ``flink_cluster_info`` reads it, the role with no ``flink_cdc_connectors`` chooses the connectors for
 that version from what the bed's repository lists, deploys them, restarts the TaskManagers one by one and then
@@ -11,7 +11,7 @@ tests/bed/artifacts.py), per version, is in tests/version_matrix.yml, which the 
 The support tables behind it: apache/flink-cdc docs/content/docs/connectors/flink-sources/overview.md;
 StarRocks/starrocks-connector-for-apache-flink docs/content/connector-sink.md. In short: 1.17 gets postgres-cdc
 3.2.1 and no StarRocks build (none for 1.17 is served); 1.18 and 1.19 get both; 1.20 gets 3.5.0 (3.6.0-1.20 is
-not served) and no StarRocks build (no _flink-1.20 build is served); no Flink CDC release supports 2.0 or 2.1;
+not served) and no StarRocks build (no _flink-1.20 build is served); no Flink CDC release supports 2.0, 2.1 or 2.3;
 3.6.0-2.2 exists but is not served; no StarRocks release has a Flink 2.x build.
 
 Where no connector can be chosen (2.x), the rolling restart runs with a real Flink 2.x jar pinned instead

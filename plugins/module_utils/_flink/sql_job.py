@@ -177,7 +177,10 @@ def run_client(flink_home: str, script: str, secrets: t.Iterable[str], timeout: 
         argv = client_argv(flink_home, script_path, os.path.join(workdir, "history"))
         timed_out = False
         try:
-            proc = run(argv, env=client_env(flink_home, java_home), cwd=workdir, stdin=subprocess.DEVNULL,
+            # subprocess.run, not AnsibleModule.run_command (ansible-test 2.21's pylint ansible-bad-function):
+            # run_command has no timeout (ansible/ansible lib/ansible/module_utils/basic.py, v2.21.5), and a SQL
+            # client whose job never ends must be stopped after ``timeout``.
+            proc = run(argv, env=client_env(flink_home, java_home), cwd=workdir, stdin=subprocess.DEVNULL,  # pylint: disable=ansible-bad-function
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=max(1.0, timeout), check=False)
             rc, raw = proc.returncode, proc.stdout or b""
         except subprocess.TimeoutExpired as exc:

@@ -249,3 +249,20 @@ def test_a_connector_whose_metadata_was_not_read_is_chosen_from_the_matrix():
     out = _connector_choice.choice([], "1.18.1", listed=listed, repository=REPO)
     assert coords(out["connectors"]) == ["org.apache.flink:%s:3.2.1" % PG, "com.starrocks:%s:1.2.15_flink-1.18" % SR]
     assert out["rows"][1] == _connector_choice.choice([], "1.18.1")["rows"][1]
+
+
+NO_CDC = "no Flink CDC release supports Flink 2.3 (Flink CDC 3.6, the newest line, supports Flink 1.20, 2.2)"
+NO_SR = ("no StarRocks connector release supports Flink 2.3 (there is no Flink 2.x build; the newest release, "
+         "1.2.15, supports Flink 1.16 - 1.20)")
+
+
+def test_the_choice_for_flink_23_fails_each_connector_with_its_fix():
+    out = _connector_choice.choice([], "2.3.0")
+    assert out["connectors"] == [] and out["pinned"] is False
+    details = {r["check"]: (r["status"], r["detail"]) for r in out["rows"]}
+    assert details == {
+        PG: ("fail", "cannot choose for Flink 2.3.0: %s. Fix: run a Flink version that Flink CDC supports, or pin "
+                     "flink_cdc_connectors" % NO_CDC),
+        SR: ("fail", "cannot choose for Flink 2.3.0: %s. Fix: set flink_cdc_starrocks_connector: false to deploy "
+                     "without it, or pin flink_cdc_connectors" % NO_SR),
+    }
