@@ -24,6 +24,7 @@ from packaging_lib import FQCN, PLANTED, ROOT, VENV_BIN, galaxy_yml, run
 
 # Development tooling that stays in the repository. build_ignore in galaxy.yml says why.
 DEV_ONLY = ("Makefile", ".gitignore", ".ci", "scripts", "bench", "requirements-dev.txt", "tests/packaging",
+            "tests/unit/scripts",
             "docs/performance.json", "docs/performance.png", "docs/performance-role.json")
 
 # Shipped whole (less byte code and caches): the content, its metadata, and the tests that go with it.
@@ -66,7 +67,7 @@ def test_ships_the_content_and_its_tests(members: list[str], tree: str) -> None:
         for dirpath, _dirs, files in os.walk(os.path.join(tree, top)):
             for name in files:
                 rel = os.path.relpath(os.path.join(dirpath, name), tree).replace(os.sep, "/")
-                if not _is_junk(rel):
+                if not _is_junk(rel) and not any(_under(rel, p) for p in DEV_ONLY):
                     expected.add(rel)
     missing = sorted(expected - set(members))
     assert not missing, "missing from the tarball: %s" % missing
