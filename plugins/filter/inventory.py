@@ -19,6 +19,13 @@ def expected_taskmanagers(hostvars, hosts):
     return _inventory.expected_taskmanagers(hosts, _inventory.vars_of(hostvars))
 
 
+def jobmanager_rest_urls(hostvars, hosts):
+    if not isinstance(hosts, (list, tuple)):
+        raise AnsibleFilterError("jobmanager_rest_urls expects the list of JobManager hosts "
+                                 "(groups['flink_jobmanager']), got %s" % type(hosts).__name__)
+    return _inventory.jobmanager_rest_urls(hosts, _inventory.vars_of(hostvars))
+
+
 class FilterModule:
     def filters(self):
-        return {"expected_taskmanagers": expected_taskmanagers}
+        return {"expected_taskmanagers": expected_taskmanagers, "jobmanager_rest_urls": jobmanager_rest_urls}

@@ -32,3 +32,11 @@ def expected_taskmanagers(hosts: t.Sequence[str], vars_of: t.Callable[[str, str]
     flink_cluster_info's ``expected_taskmanagers`` matches the hosts against."""
     return {host: str(vars_of(host, "flink_cdc_taskmanager_address") or vars_of(host, "ansible_host") or host)
             for host in hosts or ()}
+
+
+def jobmanager_rest_urls(hosts: t.Sequence[str], vars_of: t.Callable[[str, str], t.Any], port: int = 8081) -> str:
+    """The role's default ``flink_cdc_rest_url``: ``http://<address>:<port>`` of every JobManager host (its
+    ``ansible_host``, else its inventory name), separated by commas, the form the REST modules take for several
+    JobManagers. Flink's REST endpoint listens on ``rest.port``, 8081 by default (apache/flink
+    flink-core RestOptions.PORT)."""
+    return ",".join("http://%s:%d" % (vars_of(host, "ansible_host") or host, port) for host in hosts or ())

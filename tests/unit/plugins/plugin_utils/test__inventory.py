@@ -1,10 +1,6 @@
 """What the role derives from its inventory: each TaskManager's registration address, read per host through the
 hostvars a filter is given."""
 
-import pytest
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.cdcops.flink_cdc.plugins.filter.inventory import FilterModule, expected_taskmanagers
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _inventory
 
 HOSTVARS = {
@@ -29,8 +25,8 @@ def test_vars_of_reads_hostvars_and_gives_none_for_what_is_not_there():
     assert _inventory.vars_of(None)("tm1", "ansible_host") is None
 
 
-def test_the_filter():
-    assert FilterModule().filters()["expected_taskmanagers"] is expected_taskmanagers
-    assert expected_taskmanagers(HOSTVARS, ["tm2", "tm4"]) == {"tm2": "tm2.flink.internal", "tm4": "tm4"}
-    with pytest.raises(AnsibleFilterError, match="expects the list of TaskManager hosts"):
-        expected_taskmanagers(HOSTVARS, "tm1")
+def test_the_default_rest_url_names_every_jobmanager():
+    vars_of = _inventory.vars_of({"jm1": {"ansible_host": "10.0.0.10"}, "jm2": {"ansible_host": ""}})
+    assert _inventory.jobmanager_rest_urls(["jm1", "jm2"], vars_of) == "http://10.0.0.10:8081,http://jm2:8081"
+    assert _inventory.jobmanager_rest_urls(["jm1"], vars_of, port=18081) == "http://10.0.0.10:18081"
+    assert _inventory.jobmanager_rest_urls([], vars_of) == ""
