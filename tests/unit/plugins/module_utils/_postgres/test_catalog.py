@@ -19,7 +19,7 @@ from ansible_collections.cdcops.flink_cdc.tests.unit.plugins.test_support.pg_rec
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "bed"))
-import pg_seed  # noqa: E402  pylint: disable=wrong-import-position  (TYPED_KEYS_SUMMARY: the table the fixture records)
+import pg_seed  # noqa: E402  pylint: disable=wrong-import-position
 
 
 @pytest.mark.parametrize("version_num, present, absent", [
