@@ -30,22 +30,14 @@ log() { printf '[core-matrix] %s\n' "$*" >&2; }
 # The first ansible-core minor whose controller needs Python 3.12 (see above).
 PY312_FROM=2.20
 
-find_python312() {
-    local candidate
-    for candidate in "${PYTHON312:-}" "$HOME"/.pyenv/versions/3.12*/bin/python3.12 "$(command -v python3.12 2>/dev/null || true)"; do
-        if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -V >/dev/null 2>&1; then
-            echo "$candidate"
-            return 0
-        fi
-    done
-    return 1
-}
+# shellcheck source=scripts/find_python.sh
+. "$ROOT/scripts/find_python.sh"
 
 # The Python an ansible-core version's venv is made from.
 python_for() {
     local minor="$1"
     if [ "$(printf '%s\n' "$PY312_FROM" "$minor" | sort -V | head -n1)" = "$PY312_FROM" ]; then
-        find_python312 || { log "ansible-core $minor needs Python 3.12 or newer: set PYTHON312, or install it (pyenv install 3.12)"; return 1; }
+        find_python 3.12 "${PYTHON312:-}" || { log "ansible-core $minor needs Python 3.12 or newer: set PYTHON312, or install it (pyenv install 3.12)"; return 1; }
     else
         echo "$PYTHON"
     fi

@@ -39,17 +39,9 @@ collection_tree() {
     echo "$dest"
 }
 
-# A working python<X.Y>: pyenv's (~/.pyenv/versions/X.Y*), else one on PATH.
-find_python() {
-    local candidate
-    for candidate in "$HOME"/.pyenv/versions/"$1"*/bin/python"$1" "$(command -v python"$1" 2>/dev/null || true)"; do
-        if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -V >/dev/null 2>&1; then
-            echo "$candidate"
-            return 0
-        fi
-    done
-    return 1
-}
+# find_python X.Y: a working python<X.Y>, pyenv's (~/.pyenv/versions/X.Y*), else one on PATH.
+# shellcheck source=scripts/find_python.sh
+. "$ROOT/scripts/find_python.sh"
 
 # The oldest Python the ansible-test of the venv whose bin/ is $1 supports for managed hosts that the modules
 # also support (tests/config.yml python_requires >=3.8): 3.8 up to ansible-core 2.19, 3.9 from 2.20, whose

@@ -32,13 +32,8 @@ description:
     repository is read from the controller, with Ansible's own URL handling.
 author:
   - cdcops.flink_cdc maintainers (@cdcops)
-attributes:
-  check_mode:
-    support: full
-    description: It only reads; it does the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes.
+extends_documentation_fragment:
+  - cdcops.flink_cdc.attributes.info_module
 options:
   flink_version:
     description: The cluster's Flink version, for example V(1.20.3) (RV(cdcops.flink_cdc.flink_cluster_info#module:flink_version)).

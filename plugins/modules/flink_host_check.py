@@ -35,17 +35,13 @@ description:
     return the same result.
 author:
   - cdcops.flink_cdc maintainers (@cdcops)
+extends_documentation_fragment:
+  - cdcops.flink_cdc.attributes.info_module
 attributes:
   action:
     support: full
     description: An action plugin of the same name runs the check as one command on the host when it can, else
       the module.
-  check_mode:
-    support: full
-    description: The module only reads; it does the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 options:
   flink_home:
     description: The host's C(FLINK_HOME); the jars go to its C(lib/).

@@ -30,13 +30,7 @@ author:
   - cdcops.flink_cdc maintainers (@cdcops)
 extends_documentation_fragment:
   - cdcops.flink_cdc.postgres
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads, so it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is nothing to diff.
+  - cdcops.flink_cdc.attributes.info_module
 options:
   tables:
     description:

@@ -173,47 +173,52 @@ def _not_listed_detail(flink_version: str, minor: str, pick: _Pick, listed: t.Op
                 _listed_text(listed, newest), minor, newest["version"]))
 
 
+def _pick_row(artifact: str, pick: _Pick, why: t.Callable[[Connector, bool, str], str], no_build_reason: str,
+              fix_not_listed: str, fix_no_build: str, flink_version: str, listed: t.Optional[Listed],
+              repository: str) -> Row:
+    """One connector's row: what was chosen and ``why``; else that the repository lacks the build that fits, or
+    that no build fits (``no_build_reason``), each with its fix."""
+    minor = matrix.flink_minor(flink_version) or ""
+    if pick.connector:
+        return _row(artifact, "warn" if pick.unlisted else "ok", _chosen_detail(
+            "chosen for Flink %s" % flink_version, pick, why(pick.connector, bool(pick.newest), minor), repository))
+    if pick.newest:
+        reason, fix = _not_listed_detail(flink_version, minor, pick, listed, repository), fix_not_listed
+    else:
+        reason, fix = "cannot choose for Flink %s: %s" % (flink_version, no_build_reason), fix_no_build
+    return _row(artifact, "fail", "%s. Fix: %s" % (reason, fix))
+
+
+def _postgres_why(connector: Connector, newest_unlisted: bool, minor: str) -> str:
+    line = matrix.postgres_cdc_line(connector["version"])[0]
+    return ("Flink CDC %s, the newest line supporting Flink %s" % (line, minor) if not newest_unlisted
+            else "Flink CDC %s, which supports Flink %s" % (line, minor))
+
+
+def _starrocks_why(connector: Connector, newest_unlisted: bool, minor: str) -> str:
+    release = matrix.starrocks_parts(connector["version"])[0]
+    return ("StarRocks connector %s, the newest release for Flink %s" % (release, minor) if not newest_unlisted
+            else "StarRocks connector %s, which has a build for Flink %s" % (release, minor))
+
+
 def _chosen_rows(flink_version: str, starrocks: bool, listed: t.Optional[Listed], repository: str) -> t.List[Row]:
     minor = matrix.flink_minor(flink_version) or ""
-    chosen_for = "chosen for Flink %s" % flink_version
-    rows = []
-    postgres = _postgres_pick(flink_version, listed)
-    if postgres.connector:
-        line = matrix.postgres_cdc_line(postgres.connector["version"])[0]
-        why = ("Flink CDC %s, the newest line supporting Flink %s" % (line, minor) if not postgres.newest
-               else "Flink CDC %s, which supports Flink %s" % (line, minor))
-        rows.append(_row(PG_CDC_SQL_ARTIFACT, "warn" if postgres.unlisted else "ok",
-                         _chosen_detail(chosen_for, postgres, why, repository)))
-    elif postgres.newest:
-        detail = "%s. Fix: point flink_cdc_maven_repository at a repository that has it, or pin flink_cdc_connectors" % (
-            _not_listed_detail(flink_version, minor, postgres, listed, repository))
-        rows.append(_row(PG_CDC_SQL_ARTIFACT, "fail", detail))
-    else:
-        detail = ("cannot choose for Flink %s: %s. Fix: run a Flink version that Flink CDC supports, or pin "
-                  "flink_cdc_connectors" % (flink_version, matrix.no_postgres_cdc_reason(minor)))
-        rows.append(_row(PG_CDC_SQL_ARTIFACT, "fail", detail))
+    rows = [_pick_row(
+        PG_CDC_SQL_ARTIFACT, _postgres_pick(flink_version, listed), _postgres_why, matrix.no_postgres_cdc_reason(minor),
+        "point flink_cdc_maven_repository at a repository that has it, or pin flink_cdc_connectors",
+        "run a Flink version that Flink CDC supports, or pin flink_cdc_connectors", flink_version, listed, repository)]
     if not starrocks:
         rows.append(_row(STARROCKS_ARTIFACT, "skip", "not chosen: flink_cdc_starrocks_connector is false"))
         return rows
-    sink = _starrocks_pick(flink_version, listed)
-    if sink.connector:
-        release = matrix.starrocks_parts(sink.connector["version"])[0]
-        why = ("StarRocks connector %s, the newest release for Flink %s" % (release, minor) if not sink.newest
-               else "StarRocks connector %s, which has a build for Flink %s" % (release, minor))
-        rows.append(_row(STARROCKS_ARTIFACT, "warn" if sink.unlisted else "ok",
-                         _chosen_detail(chosen_for, sink, why, repository)))
-        return rows
-    # A fail, not a warning: the role prepares a PostgreSQL -> StarRocks pipeline, and a cluster without the
-    # sink's jar would pass every check and then fail its first job ("Could not find any factory for
-    # identifier 'starrocks'"). Leaving the sink out is one variable away.
-    if sink.newest:
-        reason = _not_listed_detail(flink_version, minor, sink, listed, repository)
-        fix = ("set flink_cdc_starrocks_connector: false to deploy without it, point flink_cdc_maven_repository at a "
-               "repository that has it, or pin flink_cdc_connectors")
-    else:
-        reason = "cannot choose for Flink %s: %s" % (flink_version, matrix.no_starrocks_reason(minor))
-        fix = "set flink_cdc_starrocks_connector: false to deploy without it, or pin flink_cdc_connectors"
-    rows.append(_row(STARROCKS_ARTIFACT, "fail", "%s. Fix: %s" % (reason, fix)))
+    # Without a build the StarRocks row fails, not warns: the role prepares a PostgreSQL -> StarRocks pipeline,
+    # and a cluster without the sink's jar would pass every check and then fail its first job ("Could not find any
+    # factory for identifier 'starrocks'"). Leaving the sink out is one variable away.
+    rows.append(_pick_row(
+        STARROCKS_ARTIFACT, _starrocks_pick(flink_version, listed), _starrocks_why, matrix.no_starrocks_reason(minor),
+        "set flink_cdc_starrocks_connector: false to deploy without it, point flink_cdc_maven_repository at a "
+        "repository that has it, or pin flink_cdc_connectors",
+        "set flink_cdc_starrocks_connector: false to deploy without it, or pin flink_cdc_connectors",
+        flink_version, listed, repository))
     return rows
 
 

@@ -1122,25 +1122,33 @@ def connectors_state():
     return out
 
 
-def sandbox_role_vars(pg, maven_url, cache_dir, report_dir, connectors=None):
-    """The flink_cdc role's settings for this sandbox: its repository, its PostgreSQL source, the real
-    connectors that fit its Flink (``connectors``, by default ``demo_connectors()``), the smoke table, and
-    the real Flink scripts of each host's FLINK_HOME as the TaskManager and JobManager restart commands."""
-    demo = pg["logical"]["demo"]
-    if connectors is None:
-        connectors = demo_connectors()
+def pg_role_vars(logical):
+    """The flink_cdc role's PostgreSQL source settings (``flink_cdc_pg_*``) for the bed's logical server
+    (``state()["postgres"]["logical"]``): its demo database, user, tables, publication and slot."""
+    demo = logical["demo"]
     return {
-        "flink_cdc_maven_repository": maven_url,
-        "flink_cdc_controller_cache_dir": cache_dir,
-        "flink_cdc_report_dir": report_dir,
-        "flink_cdc_pg_host": pg["logical"]["host"],
-        "flink_cdc_pg_port": pg["logical"]["port"],
+        "flink_cdc_pg_host": logical["host"],
+        "flink_cdc_pg_port": logical["port"],
         "flink_cdc_pg_database": demo["database"],
         "flink_cdc_pg_user": demo["user"],
         "flink_cdc_pg_password": demo["password"],
         "flink_cdc_pg_tables": demo["tables"],
         "flink_cdc_pg_publication": demo["publication"],
         "flink_cdc_pg_slot_name": demo["slot_name"],
+    }
+
+
+def sandbox_role_vars(pg, maven_url, cache_dir, report_dir, connectors=None):
+    """The flink_cdc role's settings for this sandbox: its repository, its PostgreSQL source, the real
+    connectors that fit its Flink (``connectors``, by default ``demo_connectors()``), the smoke table, and
+    the real Flink scripts of each host's FLINK_HOME as the TaskManager and JobManager restart commands."""
+    if connectors is None:
+        connectors = demo_connectors()
+    return {
+        "flink_cdc_maven_repository": maven_url,
+        "flink_cdc_controller_cache_dir": cache_dir,
+        "flink_cdc_report_dir": report_dir,
+        **pg_role_vars(pg["logical"]),
         "flink_cdc_taskmanager_restart_command":
             "{{ flink_cdc_flink_home }}/bin/taskmanager.sh stop && {{ flink_cdc_flink_home }}/bin/taskmanager.sh start",
         "flink_cdc_connectors": [dict(c) for c in connectors],

@@ -10,6 +10,9 @@
   those variants, saved for the unit tests (tests/unit/fixtures/pg/).
   ``python tests/bed/pg_seed.py record`` re-records them from the running bed.
 
+* ``query(pg, dbname, statement)``: one statement as the bed's superuser, for
+  the integration tests' out-of-band reads.
+
 ``pg`` is ``state["postgres"]["logical"]`` (or ``["replica"]``) from bed.py's
 state.json. Everything connects as the bed's superuser over TCP.
 """
@@ -47,6 +50,18 @@ def admin_connect(pg, dbname="postgres"):
                             dbname=dbname, connect_timeout=10, application_name="cdcops-bed-seed")
     conn.autocommit = True
     return conn
+
+
+def query(pg, dbname, statement, params=None):
+    """Run one statement in ``dbname`` as the bed's superuser, on a connection of its own: its rows, or None when
+    it returns none (the integration tests' out-of-band reads and set-ups)."""
+    conn = admin_connect(pg, dbname)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall() if cur.description else None
+    finally:
+        conn.close()
 
 
 def _execute(conn, *statements):
@@ -269,6 +284,29 @@ def scenario_names(suffix):
 # Scenario roles and whether they have REPLICATION.
 ROLES = (("cdc_user", True), ("norepl_user", False), ("owner_user", False), ("noconnect_user", True))
 
+# public.typed_keys, created in a scenario's database by tests/integration/test_pg_logical_check.py (typed_tables)
+# and recorded in tests/unit/fixtures/pg/tables.json: keys of the types a Flink DDL must map, in an order (uid,
+# region, at, amount) unlike the columns'. TYPED_KEYS_SUMMARY is what pg_logical_check says of it: the key in key
+# order with format_type() text, every column in table order (what a pipeline's Flink DDL is built from).
+TYPED_KEYS_SQL = (
+    """CREATE TABLE public.typed_keys (region varchar(20), amount numeric(10,2), at timestamptz,
+           uid uuid, note text, PRIMARY KEY (uid, region, at, amount))""",
+    """INSERT INTO public.typed_keys VALUES
+           ('eu', 1.50, '2024-01-01 00:00+00', '00000000-0000-0000-0000-000000000001', 'a'),
+           ('us', 2.25, '2024-01-02 00:00+00', '00000000-0000-0000-0000-000000000002', NULL)""",
+)
+TYPED_KEYS_SUMMARY = {
+    "name": "public.typed_keys", "schema": "public", "table": "typed_keys", "exists": True, "kind": "table",
+    "primary_key": [{"name": "uid", "type": "uuid"}, {"name": "region", "type": "character varying(20)"},
+                    {"name": "at", "type": "timestamp with time zone"},
+                    {"name": "amount", "type": "numeric(10,2)"}],
+    "columns": [{"name": "region", "type": "character varying(20)", "nullable": False},
+                {"name": "amount", "type": "numeric(10,2)", "nullable": False},
+                {"name": "at", "type": "timestamp with time zone", "nullable": False},
+                {"name": "uid", "type": "uuid", "nullable": False},
+                {"name": "note", "type": "text", "nullable": True}],
+    "rows": 2}
+
 
 def create_scenario(pg, suffix):
     """A ready source plus every broken variant the readiness checks must catch."""
@@ -371,7 +409,9 @@ def drop_scenario(pg, names):
 
 
 def _collection_import():
-    sys.path.insert(0, os.path.join(ROOT, ".venv", "collections"))
+    # CDCOPS_COLLECTIONS_PATH: a collections path whose cdcops/flink_cdc is this checkout, for a git worktree that
+    # has no .venv of its own (as tests/integration/conftest.py reads it).
+    sys.path.insert(0, os.environ.get("CDCOPS_COLLECTIONS_PATH") or os.path.join(ROOT, ".venv", "collections"))
     from ansible_collections.cdcops.flink_cdc.plugins.module_utils import _postgres
     # Importing the submodules makes them attributes of the package: _postgres.connection.PgClient, ...
     from ansible_collections.cdcops.flink_cdc.plugins.module_utils._postgres import (  # noqa: F401

@@ -14,6 +14,7 @@ against its published SHA-1, so a test that damaged one through a hard link
 fails loudly instead of poisoning later runs.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -147,6 +148,18 @@ def pristine_libs(bed):
     reset_libs(bed)
     yield
     reset_libs(bed)
+
+
+@contextlib.contextmanager
+def tmpfs(point, size="1m"):
+    """A real tmpfs of ``size`` mounted on ``point`` (made here) for a test, unmounted after it: a small or
+    read-only filesystem as a host may have. Mounting needs root; the test command runs as root."""
+    point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", str(point)], check=True)
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", str(point)], check=True)
 
 
 @pytest.fixture

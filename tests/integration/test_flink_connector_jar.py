@@ -31,6 +31,7 @@ import pytest
 
 import artifacts
 import jars
+from conftest import tmpfs
 
 GROUP, ARTIFACT = artifacts.PG_CDC
 PG3 = jars.PG_CDC_FACTORY_3X
@@ -556,13 +557,8 @@ def test_permission_denied_immutable_dest(maven_repo, ansible, shared_lib):
 
 @pytest.fixture
 def tiny_fs(tmp_path):
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True)
-    try:
+    with tmpfs(tmp_path / "small", size="1m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=True)
 
 
 def test_full_disk_leaves_dest_unchanged(maven_repo, ansible, tiny_fs):

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from conftest import tmpfs
 from test_role_flink_cdc import PREFLIGHT, Inventory
 
 JAVA8 = 'openjdk version "1.8.0_392"\nOpenJDK Runtime Environment (build 1.8.0_392-b08)\n'
@@ -149,16 +150,10 @@ def test_lib_rows(ansible, tmp_path):
 
 @pytest.fixture
 def read_only_home(tmp_path):
-    # Mounting needs root, as the tmpfs test of test_flink_connector_jar.py does: the test command runs as root.
-    point = tmp_path / "ro"
-    point.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(point)], check=True)
-    try:
+    with tmpfs(tmp_path / "ro") as point:
         (point / "flink" / "lib").mkdir(parents=True)
         subprocess.run(["mount", "-o", "remount,ro", str(point)], check=True)
         yield point / "flink"
-    finally:
-        subprocess.run(["umount", str(point)], check=False)
 
 
 def test_read_only_lib(ansible, read_only_home):

@@ -114,14 +114,7 @@ def admin(pg, db="postgres"):
     return pg_seed.admin_connect(pg, db)
 
 
-def sql(pg, db, query, params=None):
-    conn = admin(pg, db)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
+sql = pg_seed.query
 
 
 def slot_row(pg, name):
@@ -655,13 +648,7 @@ def test_tables_with_row_counts_on_the_demo_source(ansible, logical):
 def typed_tables(pg, names):
     """Tables whose keys have the types a Flink DDL must map, and a name that needs quoting, in the scenario."""
     user = '"%s"' % names["cdc_user"]
-    statements = (
-        # Key order (uid, region, at, amount) differs from column order on purpose.
-        """CREATE TABLE public.typed_keys (region varchar(20), amount numeric(10,2), at timestamptz,
-               uid uuid, note text, PRIMARY KEY (uid, region, at, amount))""",
-        """INSERT INTO public.typed_keys VALUES
-               ('eu', 1.50, '2024-01-01 00:00+00', '00000000-0000-0000-0000-000000000001', 'a'),
-               ('us', 2.25, '2024-01-02 00:00+00', '00000000-0000-0000-0000-000000000002', NULL)""",
+    statements = pg_seed.TYPED_KEYS_SQL + (
         # %s and quotes in a name: the count must use the server's quote_ident, never formatting.
         'CREATE TABLE public."odd%s ""name""" (id int PRIMARY KEY)',
         'INSERT INTO public."odd%s ""name""" SELECT generate_series(1, 5)',
@@ -688,18 +675,8 @@ def test_tables_primary_key_types_no_key_and_unreadable(ansible, logical, scenar
                                             count_rows=True, fail_on_not_ready=False))
         assert not run.failed, run
         result = run.result
-        assert table_entry(result, "public.typed_keys") == {
-            "name": "public.typed_keys", "schema": "public", "table": "typed_keys", "exists": True, "kind": "table",
-            "primary_key": [{"name": "uid", "type": "uuid"}, {"name": "region", "type": "character varying(20)"},
-                            {"name": "at", "type": "timestamp with time zone"},
-                            {"name": "amount", "type": "numeric(10,2)"}],
-            # Every column in table order, as a pipeline's Flink DDL is built from it.
-            "columns": [{"name": "region", "type": "character varying(20)", "nullable": False},
-                        {"name": "amount", "type": "numeric(10,2)", "nullable": False},
-                        {"name": "at", "type": "timestamp with time zone", "nullable": False},
-                        {"name": "uid", "type": "uuid", "nullable": False},
-                        {"name": "note", "type": "text", "nullable": True}],
-            "rows": 2}
+        # Key order, not column order, with format_type() text; every column in table order.
+        assert table_entry(result, "public.typed_keys") == pg_seed.TYPED_KEYS_SUMMARY
         sales = table_entry(result, '"Sales.EU"."Orders"')
         assert (sales["schema"], sales["table"], sales["rows"]) == ("Sales.EU", "Orders", 0)
         assert sales["primary_key"] == [{"name": "Id", "type": "bigint"}]

@@ -75,14 +75,7 @@ def scenario(logical):
         drop_scenario(logical, names)
 
 
-def execute(pg, db, query, params=None):
-    conn = pg_seed.admin_connect(pg, db)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
+execute = pg_seed.query
 
 
 def create_logical(pg, db, *names, plugin="pgoutput"):

@@ -42,14 +42,21 @@ def connector_rows(inv):
     return {r["check"]: r for r in inv.report()["rows"] if r["area"] == "Connectors" and r["host"] == "controller"}
 
 
-def test_unpinned_preflight_chooses_the_builds_for_the_cluster(bed, ansible, tmp_path, pristine_libs, maven_repo):
-    inv = unpinned(bed, tmp_path, flink_cdc_maven_repository=listing_newest(maven_repo))
+def preflight(bed, ansible, inv, tags="flink_cdc_preflight"):
+    """The preflight phase alone on the bed: it passes and leaves every lib/ as it was. (run, its report), which
+    reads the bed's Flink, 1.20.3."""
     before = all_libs(bed)
-    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags="flink_cdc_preflight")
+    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags=tags)
     assert run.rc == 0, run
     assert all_libs(bed) == before
     report = inv.report()
     assert report["flink_version"] == bed["flink_version"] == "1.20.3"
+    return run, report
+
+
+def test_unpinned_preflight_chooses_the_builds_for_the_cluster(bed, ansible, tmp_path, pristine_libs, maven_repo):
+    inv = unpinned(bed, tmp_path, flink_cdc_maven_repository=listing_newest(maven_repo))
+    run, report = preflight(bed, ansible, inv)
     assert report["connectors_pinned"] is False
     assert ["%(group_id)s:%(artifact_id)s:%(version)s" % c for c in report["connectors"]] == [CHOSEN_PG, CHOSEN_SR]
     rows = connector_rows(inv)
@@ -59,8 +66,7 @@ def test_unpinned_preflight_chooses_the_builds_for_the_cluster(bed, ansible, tmp
     assert rows[SR]["status"] == "ok"
     assert rows[SR]["detail"] == ("chosen for Flink 1.20.3: %s (StarRocks connector 1.2.15, the newest release for "
                                   "Flink 1.20)" % CHOSEN_SR)
-    with open(os.path.join(inv.report_dir, "flink_cdc_report.md")) as f:
-        md = f.read()
+    md = inv.report_markdown()
     assert "- Connectors: chosen for Flink 1.20.3: %s, %s" % (CHOSEN_PG, CHOSEN_SR) in md
     assert "| controller | Connectors | %s | ok | chosen for Flink 1.20.3: %s" % (PG, CHOSEN_PG) in md
     assert "Connectors: chosen for Flink 1.20.3: %s, %s" % (CHOSEN_PG, CHOSEN_SR) in run.output
@@ -90,9 +96,7 @@ def test_starrocks_switched_off_chooses_no_starrocks_jar(bed, ansible, tmp_path,
                    flink_cdc_starrocks_connector=False, flink_cdc_starrocks_fe_host="127.0.0.1",
                    flink_cdc_starrocks_http_port=port(bed["rest_url"]),
                    flink_cdc_starrocks_query_port=port(bed["maven"]["url"]))
-    run = ansible.playbook(DEPLOY, inventory=inv.path, extra_vars=inv.vars, tags="flink_cdc_preflight")
-    assert run.rc == 0, run
-    report = inv.report()
+    report = preflight(bed, ansible, inv)[1]
     assert ["%(group_id)s:%(artifact_id)s:%(version)s" % c for c in report["connectors"]] == [CHOSEN_PG]
     rows = connector_rows(inv)
     assert rows[SR]["status"] == "skip"

@@ -55,6 +55,10 @@ class Inventory:
         with open(os.path.join(self.report_dir, "flink_cdc_report.json")) as f:
             return json.load(f)
 
+    def report_markdown(self):
+        with open(os.path.join(self.report_dir, "flink_cdc_report.md")) as f:
+            return f.read()
+
 
 def recap_changed(run):
     """Per host: how many task results reported changed."""
@@ -109,8 +113,7 @@ def test_deploy_installs_then_rerun_changes_nothing(bed, ansible, tmp_path, pris
     assert {"tm1", "tm2", "jobmanager"} <= hosts
     areas = {r["area"] for r in report["rows"]}
     assert {"JobManager", "TaskManager", "Java/config", "PostgreSQL", "Connectors"} <= areas
-    with open(os.path.join(inv.report_dir, "flink_cdc_report.md")) as f:
-        md = f.read()
+    md = inv.report_markdown()
     assert "| tm1 | TaskManager | registered | ok |" in md
     assert "restart" in run.output  # the reminder that jars load only after a restart
 

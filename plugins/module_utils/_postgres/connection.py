@@ -127,35 +127,35 @@ def connect_error_reason(raw: str) -> str:
     return " ".join(cleaned) or to_text(raw).strip() or "unknown error"
 
 
+# What went wrong, from libpq's or the server's message (lowercased): the first kind with a phrase in it wins. A
+# phrase is a tuple of words that must all be in the message, in any order. Order matters where messages overlap:
+# "permission denied for database" is a missing privilege, not a missing database. The messages are the server's
+# (PostgreSQL src/backend/libpq/auth.c, src/backend/utils/init/postinit.c) and libpq's
+# (src/interfaces/libpq/fe-connect.c).
+_CONNECT_ERROR_KINDS: t.Tuple[t.Tuple[str, t.Tuple[t.Tuple[str, ...], ...]], ...] = (
+    ("auth", (("password authentication failed",), ("no password supplied",), ("authentication failed",))),
+    ("replication_privilege", (("must be superuser or replication role",),
+                               ("permission denied to start wal sender",))),
+    ("pg_hba", (("no pg_hba.conf entry",), ("pg_hba.conf rejects",))),
+    ("ssl", (("ssl",), ("certificate",))),
+    ("no_connect_privilege", (("permission denied for database",),)),
+    ("no_database", (("database", "does not exist"),)),
+    ("no_role", (("role", "does not exist"),)),
+    ("wal_senders", (("exceeds max_wal_senders",), ("number of requested standby connections",))),
+    ("too_many_connections", (("too many connections",), ("too many clients",),
+                              ("remaining connection slots are reserved",))),
+    ("not_accepting", (("starting up",), ("shutting down",), ("in recovery mode",))),
+    ("unreachable", (("refused",), ("timeout",), ("timed out",), ("could not translate",), ("no route to host",),
+                     ("is the server running",), ("network is unreachable",), ("no such file or directory",))),
+)
+
+
 def classify_connect_error(reason: str) -> str:
-    """One word for what went wrong, to choose the hint."""
+    """One word for what went wrong, to choose the hint (``other`` when no phrase of ``_CONNECT_ERROR_KINDS`` fits)."""
     text = reason.lower()
-    if "password authentication failed" in text or "no password supplied" in text \
-            or "authentication failed" in text:
-        return "auth"
-    if "must be superuser or replication role" in text or "permission denied to start wal sender" in text:
-        return "replication_privilege"
-    if "no pg_hba.conf entry" in text or "pg_hba.conf rejects" in text:
-        return "pg_hba"
-    if "ssl" in text or "certificate" in text:
-        return "ssl"
-    if "permission denied for database" in text:
-        return "no_connect_privilege"
-    if "database" in text and "does not exist" in text:
-        return "no_database"
-    if "role" in text and "does not exist" in text:
-        return "no_role"
-    if "exceeds max_wal_senders" in text or "number of requested standby connections" in text:
-        return "wal_senders"
-    if "too many connections" in text or "too many clients" in text \
-            or "remaining connection slots are reserved" in text:
-        return "too_many_connections"
-    if "starting up" in text or "shutting down" in text or "in recovery mode" in text:
-        return "not_accepting"
-    if "refused" in text or "timeout" in text or "timed out" in text or "could not translate" in text \
-            or "no route to host" in text or "is the server running" in text \
-            or "network is unreachable" in text or "no such file or directory" in text:
-        return "unreachable"
+    for kind, phrases in _CONNECT_ERROR_KINDS:
+        if any(all(word in text for word in phrase) for phrase in phrases):
+            return kind
     return "other"
 
 

@@ -23,6 +23,7 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.cluster im
     snapshot,
 )
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import FlinkRestClient
+from ansible_collections.cdcops.flink_cdc.tests.unit.plugins.test_support.fake_clock import FakeClock
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "flink")
 
@@ -135,21 +136,8 @@ def test_match_hosts_resolves_registered_names():
     assert result["matched"] == {"tm1": ["tm-a.internal:6122-abc"]}
 
 
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, secs):
-        self.sleeps.append(secs)
-        self.now += secs
-
-
 def test_wait_returns_as_soon_as_cluster_is_big_enough():
-    clock = Clock()
+    clock = FakeClock()
     reads = iter([{"taskmanagers": tms()[:1]}, {"taskmanagers": tms()}])
     snap = fc.wait_for_cluster(lambda: next(reads), want_taskmanagers=2, timeout=30,
                                clock=clock.clock, sleep=clock.sleep)
@@ -158,7 +146,7 @@ def test_wait_returns_as_soon_as_cluster_is_big_enough():
 
 
 def test_wait_gives_up_at_deadline_with_counts():
-    clock = Clock()
+    clock = FakeClock()
     with pytest.raises(fc.WaitTimeout) as err:
         fc.wait_for_cluster(lambda: {"taskmanagers": tms()}, want_taskmanagers=3, min_free_slots=1,
                             timeout=10, where="jm:8081", clock=clock.clock, sleep=clock.sleep)
@@ -172,7 +160,7 @@ def test_wait_gives_up_at_deadline_with_counts():
 
 
 def test_wait_ignores_replaced_taskmanagers():
-    clock = Clock()
+    clock = FakeClock()
     old_id = tms()[0]["id"]
     with pytest.raises(fc.WaitTimeout) as err:
         fc.wait_for_cluster(lambda: {"taskmanagers": tms()}, want_taskmanagers=2, timeout=1,
@@ -182,7 +170,7 @@ def test_wait_ignores_replaced_taskmanagers():
 
 
 def test_wait_retries_errors_and_reports_the_last_one():
-    clock = Clock()
+    clock = FakeClock()
 
     def read():
         raise FlinkRestError("cannot reach the Flink REST API at http://jm:8081/overview (jm:8081): "
@@ -212,7 +200,7 @@ def test_missing_jars_compares_file_names_of_the_classpath():
 
 
 def test_wait_for_jobmanager_jars_until_the_restarted_classpath_has_them():
-    clock = Clock()
+    clock = FakeClock()
     old = ["/opt/flink/lib/flink-dist-1.20.3.jar"]
     new = old + ["/opt/flink/lib/flink-sql-connector-postgres-cdc-3.5.0.jar"]
     reads = iter([{"taskmanagers": tms(), "jobmanager_classpath": old}] * 2
@@ -223,7 +211,7 @@ def test_wait_for_jobmanager_jars_until_the_restarted_classpath_has_them():
 
 
 def test_wait_for_jobmanager_jars_names_what_the_classpath_lacks():
-    clock = Clock()
+    clock = FakeClock()
     with pytest.raises(fc.WaitTimeout) as err:
         fc.wait_for_cluster(lambda: {"taskmanagers": tms(), "jobmanager_classpath": []}, want_taskmanagers=2,
                             timeout=5, where="jm:8081", clock=clock.clock, sleep=clock.sleep,

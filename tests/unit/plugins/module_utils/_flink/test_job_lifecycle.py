@@ -12,6 +12,7 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.job_lifecy
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.job_plan import ClusterJob, Plan
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import FlinkRestError
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.sql_job import exception_text, parse_client_output
+from ansible_collections.cdcops.flink_cdc.tests.unit.plugins.test_support.fake_clock import FakeClock
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "flink_job")
 with open(os.path.join(FIXTURES, "flink-1.20.3_lifecycle.json")) as _f:
@@ -107,23 +108,10 @@ class FakeRest:
         return [c for c in self.calls if c[0] == what]
 
 
-class FakeTime:
-    """A clock that moves only when the code under test sleeps."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += max(seconds, 1.0)
-
-
 @pytest.fixture(autouse=True)
 def fast(monkeypatch):
     monkeypatch.setattr(job_lifecycle, "POLL", 0)
-    monkeypatch.setattr(job_lifecycle, "time", FakeTime())
+    monkeypatch.setattr(job_lifecycle, "time", FakeClock(min_step=1.0))  # POLL is 0: a second a poll
 
 
 @pytest.fixture

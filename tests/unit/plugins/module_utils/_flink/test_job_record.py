@@ -40,13 +40,19 @@ def test_read_missing_is_none(tmp_path):
     assert job_record.read(str(tmp_path / "no-dir" / "nope.json"), "nope") is None
 
 
-@pytest.mark.parametrize("text", ["{not json", "", '{"name": "t1"'])
-def test_read_malformed_names_the_path(tmp_path, text):
+def read_error(tmp_path, content):
+    """(path, message): the RecordError of reading the job t1's record from a file that holds ``content``."""
     path = tmp_path / "t1.json"
-    path.write_text(text)
+    path.write_text(content)
     with pytest.raises(RecordError) as err:
         job_record.read(str(path), "t1")
-    assert str(path) in err.value.message and "last savepoint" in err.value.message
+    return str(path), err.value.message
+
+
+@pytest.mark.parametrize("text", ["{not json", "", '{"name": "t1"'])
+def test_read_malformed_names_the_path(tmp_path, text):
+    path, message = read_error(tmp_path, text)
+    assert path in message and "last savepoint" in message
 
 
 def test_read_a_directory_is_an_error(tmp_path):
@@ -67,11 +73,7 @@ def test_read_record_of_another_name_is_an_error(tmp_path):
 
 @pytest.mark.parametrize("content", ["[1, 2]", '"t1"', "{}"])
 def test_read_a_record_without_the_name_is_an_error(tmp_path, content):
-    path = tmp_path / "t1.json"
-    path.write_text(content)
-    with pytest.raises(RecordError) as err:
-        job_record.read(str(path), "t1")
-    assert "belongs to the job None" in err.value.message
+    assert "belongs to the job None" in read_error(tmp_path, content)[1]
 
 
 def test_new_record():

@@ -16,6 +16,7 @@ from conftest import FIXTURES
 
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink import sql_job as sj
 from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.rest import FlinkRestError
+from ansible_collections.cdcops.flink_cdc.tests.unit.plugins.test_support.fake_clock import FakeClock
 
 HERE = os.path.join(FIXTURES, "sql_job")
 
@@ -179,26 +180,15 @@ class FakeRest:
         return {}
 
 
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 def test_wait_returns_the_terminal_state_and_retries_rest_errors():
-    clock = Clock()
+    clock = FakeClock()
     rest = FakeRest(["INITIALIZING", "RUNNING", "FINISHED"], fail_first=1)
     assert sj.wait_for_job(rest, "j", 60, clock=clock, sleep=clock.sleep)["state"] == "FINISHED"
     assert rest.cancelled == []
 
 
 def test_wait_cancels_a_job_still_running_at_the_deadline():
-    clock = Clock()
+    clock = FakeClock()
     rest = FakeRest(["RUNNING"])
     with pytest.raises(sj.SqlJobError) as err:
         sj.wait_for_job(rest, "j", 10, clock=clock, sleep=clock.sleep)
@@ -208,7 +198,7 @@ def test_wait_cancels_a_job_still_running_at_the_deadline():
 
 
 def test_the_deadline_error_says_it_timed_out_and_whether_the_cancel_was_sent():
-    clock = Clock()
+    clock = FakeClock()
     with pytest.raises(sj.SqlJobError) as err:
         sj.wait_for_job(FakeRest(["RUNNING"]), "j", 10, clock=clock, sleep=clock.sleep)
     assert (err.value.details["timed_out"], err.value.details["cancelled"]) == (True, True)

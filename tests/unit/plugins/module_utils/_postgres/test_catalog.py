@@ -1,7 +1,11 @@
 """The catalog queries and the table summaries, replayed on recorded facts.
 
-Without a server: tests/unit/plugins/test_support/pg_recorded.py replays the facts recorded on the bed.
+Without a server: tests/unit/plugins/test_support/pg_recorded.py replays the facts recorded on the bed; what the bed's
+public.typed_keys must read as is tests/bed/pg_seed.py's TYPED_KEYS_SUMMARY, which the integration test checks live.
 """
+
+import os
+import sys
 
 import pytest
 
@@ -11,6 +15,11 @@ from ansible_collections.cdcops.flink_cdc.tests.unit.plugins.test_support.pg_rec
     recorded_tables,
     table,
 )
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "bed"))
+import pg_seed  # noqa: E402  pylint: disable=wrong-import-position
 
 
 @pytest.mark.parametrize("version_num, present, absent", [
@@ -32,19 +41,8 @@ def test_table_summaries_from_recorded_facts():
     assert [s["name"] for s in summaries] == ["public.typed_keys", "public.events_nopk", "public.orders_view",
                                               "public.secret", "hidden.t", '"Sales.EU"."Orders"', "public.missing"]
     by_name = {s["name"]: s for s in summaries}
-    # Key order, not column order, with format_type() text.
-    assert by_name["public.typed_keys"] == {
-        "name": "public.typed_keys", "schema": "public", "table": "typed_keys", "exists": True, "kind": "table",
-        "primary_key": [{"name": "uid", "type": "uuid"}, {"name": "region", "type": "character varying(20)"},
-                        {"name": "at", "type": "timestamp with time zone"},
-                        {"name": "amount", "type": "numeric(10,2)"}],
-        # Every column in table order (what a pipeline's Flink DDL is built from).
-        "columns": [{"name": "region", "type": "character varying(20)", "nullable": False},
-                    {"name": "amount", "type": "numeric(10,2)", "nullable": False},
-                    {"name": "at", "type": "timestamp with time zone", "nullable": False},
-                    {"name": "uid", "type": "uuid", "nullable": False},
-                    {"name": "note", "type": "text", "nullable": True}],
-        "rows": 2}
+    # Key order, not column order, with format_type() text; every column in table order.
+    assert by_name["public.typed_keys"] == pg_seed.TYPED_KEYS_SUMMARY
     assert by_name["public.events_nopk"]["primary_key"] == [] and by_name["public.events_nopk"]["rows"] == 0
     assert (by_name["public.orders_view"]["kind"], by_name["public.orders_view"]["exists"]) == ("view", True)
     sales = by_name['"Sales.EU"."Orders"']
