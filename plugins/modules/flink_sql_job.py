@@ -256,6 +256,7 @@ from ansible_collections.cdcops.flink_cdc.plugins.module_utils._flink.sql_job im
     job_report,
     new_jobs,
     parse_client_output,
+    redact,
     render_script,
     run_client,
     tail,
@@ -275,7 +276,7 @@ class FlinkSqlJob:
 
     def fail(self, msg: str, **extra) -> None:
         self.result.update(extra)
-        self.module.fail_json(msg=msg, **self.result)
+        self.module.fail_json(msg=redact(msg, self.secrets), **self.result)
 
     def check_client(self) -> None:
         problem = client_problem(self.flink_home, self.result.get("flink_version") or "", self._here())
