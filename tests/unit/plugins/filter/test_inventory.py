@@ -8,13 +8,7 @@ from ansible_collections.cdcops.flink_cdc.plugins.filter.inventory import (
     expected_taskmanagers,
     jobmanager_rest_urls,
 )
-
-HOSTVARS = {
-    "tm1": {"ansible_host": "10.0.0.11"},
-    "tm2": {"ansible_host": "10.0.0.12", "flink_cdc_taskmanager_address": "tm2.flink.internal"},
-    "tm3": {"ansible_host": "", "flink_cdc_taskmanager_address": ""},
-    "tm4": {},
-}
+from ansible_collections.cdcops.flink_cdc.tests.unit.plugins.test_support.inventory_data import HOSTVARS
 
 
 def test_the_filter():

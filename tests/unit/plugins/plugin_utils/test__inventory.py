@@ -2,13 +2,7 @@
 hostvars a filter is given."""
 
 from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _inventory
-
-HOSTVARS = {
-    "tm1": {"ansible_host": "10.0.0.11"},
-    "tm2": {"ansible_host": "10.0.0.12", "flink_cdc_taskmanager_address": "tm2.flink.internal"},
-    "tm3": {"ansible_host": "", "flink_cdc_taskmanager_address": ""},
-    "tm4": {},
-}
+from ansible_collections.cdcops.flink_cdc.tests.unit.plugins.test_support.inventory_data import HOSTVARS
 
 
 def test_the_address_is_the_taskmanager_address_else_ansible_host_else_the_name():
