@@ -10,7 +10,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _report_rows
+from ansible_collections.cdcops.flink_cdc.plugins.plugin_utils import _inventory, _report_rows
 
 
 def _list(value, what, filter_name):
@@ -19,14 +19,6 @@ def _list(value, what, filter_name):
     if not isinstance(value, (list, tuple)):
         raise AnsibleFilterError("%s expects %s as a list, got %s" % (filter_name, what, type(value).__name__))
     return list(value)
-
-
-def _host_var(hostvars, host, name):
-    try:
-        host_vars = hostvars[host]
-    except KeyError:
-        return None
-    return _report_rows._get(host_vars, name)
 
 
 def host_rows(host_check, host, is_taskmanager, gets_jars, jm, expected_taskmanagers, rest_url_shown):
@@ -44,21 +36,22 @@ def preflight_rows(jm, hostvars, rest_url_shown, pg, pg_where, restart_rows, con
     task on every host."""
     taskmanagers = set(_list(taskmanagers, "taskmanagers", "preflight_rows"))
     expected = expected_taskmanagers if isinstance(expected_taskmanagers, dict) else {}
+    host_var = _inventory.vars_of(hostvars)
 
     def rows_of_host(host):
-        check = _host_var(hostvars, host, "__flink_cdc_host_check")
+        check = host_var(host, "__flink_cdc_host_check")
         gets_jars = isinstance(check, dict) and not check.get("skipped")
         return _report_rows.host_rows(str(host), host in taskmanagers, gets_jars, jm or {}, str(expected.get(host, "")),
                                       str(rest_url_shown or ""), check if gets_jars else None)
 
     def row_of_gone_host(host):
         # An unreachable host's result is registered like any other (its "unreachable" and Ansible's "msg").
-        check = _host_var(hostvars, host, "__flink_cdc_host_check")
+        check = host_var(host, "__flink_cdc_host_check")
         if not (isinstance(check, dict) and check.get("unreachable")):
             return None
-        connection = _report_rows.connection_shown(str(_host_var(hostvars, host, "ansible_connection") or "ssh"),
-                                                   str(_host_var(hostvars, host, "ansible_host") or host),
-                                                   _host_var(hostvars, host, "ansible_port"))
+        connection = _report_rows.connection_shown(str(host_var(host, "ansible_connection") or "ssh"),
+                                                   str(host_var(host, "ansible_host") or host),
+                                                   host_var(host, "ansible_port"))
         return _report_rows.unreachable_row(str(host), host in taskmanagers, connection, str(check.get("msg") or ""))
 
     return _report_rows.preflight_rows(jm or {}, str(rest_url_shown or ""), pg if isinstance(pg, dict) else None,
@@ -71,8 +64,10 @@ def preflight_rows(jm, hostvars, rest_url_shown, pg, pg_where, restart_rows, con
 
 def deploy_rows(hostvars, hosts, restart_hosts, restarted, restart_jobmanager, jobmanager_host, check_mode=False):
     """A row per host that got jars (its ``__flink_cdc_deploy``), then the restart rows."""
+    host_var = _inventory.vars_of(hostvars)
+
     def deploy_of(host):
-        deploy = _host_var(hostvars, host, "__flink_cdc_deploy")
+        deploy = host_var(host, "__flink_cdc_deploy")
         return deploy if isinstance(deploy, dict) else None
 
     return _report_rows.deploy_rows(_list(hosts, "hosts", "deploy_rows"), deploy_of,

@@ -19,8 +19,12 @@ def vars_of(hostvars: t.Any) -> t.Callable[[str, str], t.Any]:
     which Ansible renders with that host's variables), or None where the host or the variable is not there."""
     def read(host: str, name: str) -> t.Any:
         try:
-            return hostvars[host].get(name)
-        except (KeyError, AttributeError, TypeError):
+            host_vars = hostvars[host]
+        except (KeyError, TypeError):
+            return None
+        try:
+            return host_vars.get(name)
+        except Exception:  # not a mapping, or a host variable that cannot be templated: it counts as unset
             return None
     return read
 

@@ -24,3 +24,13 @@ def test_the_default_rest_url_names_every_jobmanager():
     assert _inventory.jobmanager_rest_urls(["jm1", "jm2"], vars_of) == "http://10.0.0.10:8081,http://jm2:8081"
     assert _inventory.jobmanager_rest_urls(["jm1"], vars_of, port=18081) == "http://10.0.0.10:18081"
     assert _inventory.jobmanager_rest_urls([], vars_of) == ""
+
+
+def test_a_host_variable_that_cannot_be_templated_counts_as_unset():
+    class Unrenderable(dict):
+        def get(self, name, default=None):
+            raise ValueError("template error while templating %s" % name)
+
+    vars_of = _inventory.vars_of({"tm1": Unrenderable(), "tm2": {"ansible_host": "10.0.0.12"}})
+    assert vars_of("tm1", "ansible_host") is None
+    assert vars_of("tm2", "ansible_host") == "10.0.0.12"
