@@ -30,6 +30,11 @@ def _value(host_vars: t.Any, name: str, fallback: t.Any) -> str:
     return str(value or fallback or "")
 
 
+def _matched(cluster: t.Any) -> t.Mapping[str, t.Any]:
+    """flink_cluster_info's ``host_matches.matched`` (inventory host -> its TaskManager IDs), empty when absent."""
+    return ((cluster or {}).get("host_matches") or {}).get("matched") or {}
+
+
 def method(host_vars: t.Any, kind: str, defaults: t.Mapping[str, t.Any]) -> t.Dict[str, str]:
     """``{command, service}`` for one host: its own variables first, then the role's values. The command wins over
     the service, as the restart phase runs it (``shown`` says which is used). ``host_vars`` are the host's four
@@ -106,7 +111,7 @@ def batches(hosts: t.Sequence[str], batch: t.Any, one_at_a_time: bool = False) -
 
 
 def _new_ids(result: t.Mapping[str, t.Any], host: str, old_ids: t.Sequence[str]) -> t.List[str]:
-    matched = ((result or {}).get("host_matches") or {}).get("matched") or {}
+    matched = _matched(result)
     return [i for i in matched.get(host) or [] if i not in old_ids]
 
 
@@ -119,7 +124,7 @@ def batch_expected(expected: t.Mapping[str, str], batch: t.Sequence[str]) -> t.D
 def old_ids(before: t.Mapping[str, t.Any], batch: t.Sequence[str]) -> t.List[str]:
     """The TaskManager IDs that the hosts of ``batch`` had before their restart (``flink_cluster_info``'s
     ``host_matches`` in ``before``): a TaskManager back after its restart registers under another ID."""
-    matched = ((before or {}).get("host_matches") or {}).get("matched") or {}
+    matched = _matched(before)
     return [i for host in batch or () for i in matched.get(host) or []]
 
 
@@ -137,7 +142,7 @@ def records(batch: t.Sequence[str], before: t.Mapping[str, t.Any], after: t.Mapp
     """One record per restarted host: its TaskManager IDs before and after (none after in check mode). The hosts of
     ``lost`` (``failures``: their TaskManager did not come back) keep their failure records instead, after the
     others."""
-    old = ((before or {}).get("host_matches") or {}).get("matched") or {}
+    old = _matched(before)
     lost_hosts = {record.get("host") for record in lost or ()}
     out: t.List[t.Dict[str, t.Any]] = []
     for host in batch or ():
@@ -255,7 +260,7 @@ def launch(batch: t.Sequence[str], results_of: t.Callable[[str], t.Sequence[t.Ma
     command succeeded), ``failed`` (host -> ``{rc, output}``, the last lines of the command's output, or the
     module's message) and ``wait_for``: the TaskManagers the cluster had before, less those of the hosts whose
     command failed, which will not come back."""
-    matched = ((before or {}).get("host_matches") or {}).get("matched") or {}
+    matched = _matched(before)
     started: t.List[str] = []
     failed: t.Dict[str, t.Dict[str, t.Any]] = {}
     for host in batch or ():
@@ -281,7 +286,7 @@ def failures(batch: t.Sequence[str], launched: t.Mapping[str, t.Any], unregister
     wait's result). ``logs_of(host)`` gives ``{path, dir, lines}``: the last lines of its newest TaskManager log
     (``path`` empty when there is none in ``dir``). A record has ``host``, ``kind``, ``old``, ``new`` (empty),
     ``failed`` (the report row's detail) and ``lines`` with their ``source``, for the failure message."""
-    old = ((before or {}).get("host_matches") or {}).get("matched") or {}
+    old = _matched(before)
     failed = (launched or {}).get("failed") or {}
     out = []
     for host in batch or ():
